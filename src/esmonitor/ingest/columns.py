@@ -1,0 +1,180 @@
+"""Which entity a file holds and which canonical field each of its columns is.
+
+Resolution order for a column: the mapping file, then the field's own name, then its documented
+aliases (headers compared after normalisation: case, accents, spaces and punctuation folded).
+Columns that look like direct identifiers (names, SIN, health card, email, phone, street address,
+full date of birth) are dropped before any value is read, with a warning naming the column.
+Other unknown columns are ignored, also with a warning: only canonical fields are ever stored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esmonitor.errors import InputFileError, MappingError
+from esmonitor.model.entities import ENTITIES, INGESTIBLE, Entity
+
+#: Normalised headers that name a direct identifier of a person.
+DIRECT_IDENTIFIER_PATTERNS: tuple[str, ...] = (
+    r"(first|last|given|middle|family|full|legal|preferred|client|participant|person|contact)_?name",
+    r"name", r"surname", r"nom", r"prenom", r"nom_de_famille",
+    r"sin", r"sin_(no|number|num)", r"social_insurance(_number)?", r"nas",
+    r"health_card(_(no|number|num))?", r"ohip(_(no|number|num))?", r"carte_sante",
+    r"e_?mail(_address)?", r"courriel",
+    r"(home_|cell_|mobile_|work_)?phone(_(no|number|num))?", r"telephone", r"tel", r"mobile", r"cell",
+    r"(street_|home_|mailing_)?address(_line_?\d)?", r"street", r"adresse", r"postal_code", r"code_postal",
+    r"date_of_birth", r"dob", r"birth_date", r"date_de_naissance",
+)
+_IDENTIFIER_RE = re.compile("|".join(f"(?:{p})" for p in DIRECT_IDENTIFIER_PATTERNS))
+
+
+def normalise_header(raw: str) -> str:
+    """'  Client ID (CaMS) ' -> 'client_id_cams'; accents folded, punctuation to '_'."""
+    text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def is_direct_identifier(header: str) -> bool:
+    return _IDENTIFIER_RE.fullmatch(normalise_header(header)) is not None
+
+
+@dataclass(frozen=True)
+class FileMapping:
+    """One ``[[file]]`` entry of a mapping file."""
+
+    match: str
+    entity: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # source header -> field ("" = ignore)
+    date_formats: tuple[str, ...] = ()
+
+    def matches(self, path: Path) -> bool:
+        return fnmatch.fnmatch(path.name.lower(), self.match.lower())
+
+
+@dataclass(frozen=True)
+class Mapping:
+    files: tuple[FileMapping, ...] = ()
+
+    def for_file(self, path: Path) -> FileMapping | None:
+        for fm in self.files:
+            if fm.matches(path):
+                return fm
+        return None
+
+
+def load_mapping(path: Path | None) -> Mapping:
+    """Read a TOML mapping file (see docs/ingest.md)."""
+    if path is None:
+        return Mapping()
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8"))
+    except FileNotFoundError as err:
+        raise MappingError(f"mapping file {path} not found") from err
+    except tomllib.TOMLDecodeError as err:
+        raise MappingError(f"mapping file {path} is not valid TOML: {err}") from err
+    entries = []
+    for i, raw in enumerate(data.get("file", []), start=1):
+        where = f"{path}: [[file]] entry {i}"
+        if "match" not in raw:
+            raise MappingError(f"{where} has no 'match' (a file-name pattern such as 'jobs*.csv')")
+        entity = raw.get("entity")
+        if entity is not None and entity not in INGESTIBLE:
+            raise MappingError(f"{where}: unknown entity {entity!r}; one of {', '.join(INGESTIBLE)}")
+        columns = {str(k): str(v) for k, v in raw.get("columns", {}).items()}
+        if entity is not None:
+            known = set(ENTITIES[entity].field_names)
+            bad = [v for v in columns.values() if v and v not in known]
+            if bad:
+                raise MappingError(f"{where}: {', '.join(bad)} not fields of {entity}; "
+                                   f"fields are {', '.join(sorted(known))}")
+        entries.append(FileMapping(raw["match"], entity, columns, tuple(raw.get("date_formats", ()))))
+    return Mapping(tuple(entries))
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How the columns of one file become canonical fields."""
+
+    entity: Entity
+    fields: dict[str, int]  # canonical field -> column position in the file
+    dropped_identifiers: tuple[str, ...]
+    ignored: tuple[str, ...]
+    missing_required: tuple[str, ...]
+    date_formats: tuple[str, ...] = ()
+
+
+def _field_lookup(entity: Entity) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for f in entity.fields:
+        for spelling in (f.name, f.en, *f.aliases):
+            lookup.setdefault(normalise_header(spelling), f.name)
+    return lookup
+
+
+def _stem_entity(path: Path) -> str | None:
+    stem = normalise_header(path.stem)
+    candidates = {stem, re.sub(r"(_?\d+)+$", "", stem), re.sub(r"^(\d+_?)+", "", stem)}
+    for name in INGESTIBLE:
+        stems = {normalise_header(s) for s in ENTITIES[name].file_stems}
+        if candidates & stems or any(c.startswith(s + "_") for c in candidates for s in stems):
+            return name
+    return None
+
+
+def detect_entity(path: Path, headers: tuple[str, ...], explicit: str | None = None) -> str:
+    if explicit:
+        if explicit not in INGESTIBLE:
+            raise InputFileError(str(path), f"unknown entity {explicit!r}",
+                                 hint=f"one of: {', '.join(INGESTIBLE)}")
+        return explicit
+    by_stem = _stem_entity(path)
+    if by_stem:
+        return by_stem
+    normalised = {normalise_header(h) for h in headers}
+    scores = []
+    for name in INGESTIBLE:
+        entity = ENTITIES[name]
+        lookup = _field_lookup(entity)
+        found = {lookup[h] for h in normalised if h in lookup}
+        required = {f.name for f in entity.fields if f.required}
+        if required <= found:
+            scores.append((len(found) / len(entity.fields), name))
+    scores.sort(reverse=True)
+    if not scores or (len(scores) > 1 and scores[0][0] == scores[1][0]):
+        raise InputFileError(
+            str(path), "cannot tell which kind of records this file holds",
+            hint=f"name the file after its entity (e.g. clients.csv), pass --entity, or add it to "
+                 f"a mapping file; entities: {', '.join(INGESTIBLE)}")
+    return scores[0][1]
+
+
+def plan_columns(entity_name: str, headers: tuple[str, ...], file_mapping: FileMapping | None,
+                 path: Path) -> ColumnPlan:
+    entity = ENTITIES[entity_name]
+    lookup = _field_lookup(entity)
+    explicit = {normalise_header(k): v for k, v in (file_mapping.columns if file_mapping else {}).items()}
+    fields: dict[str, int] = {}
+    dropped: list[str] = []
+    ignored: list[str] = []
+    for position, header in enumerate(headers):
+        norm = normalise_header(header)
+        target = explicit.get(norm, lookup.get(norm))
+        if target:
+            if target in fields:
+                raise InputFileError(
+                    str(path), f"columns {headers[fields[target]]!r} and {header!r} both map to "
+                               f"{entity_name}.{target}",
+                    hint="drop one of them or map it to \"\" in the mapping file")
+            fields[target] = position
+        elif is_direct_identifier(header):
+            dropped.append(header)
+        elif norm and not (norm in explicit and explicit[norm] == ""):
+            ignored.append(header)
+    missing = tuple(f.name for f in entity.fields if f.required and f.name not in fields)
+    return ColumnPlan(entity, fields, tuple(dropped), tuple(ignored), missing,
+                      file_mapping.date_formats if file_mapping else ())

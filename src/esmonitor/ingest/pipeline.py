@@ -1,0 +1,353 @@
+"""One ingest run: for each file, in parent-before-child order, one atomic batch.
+
+A batch (one file) goes: inspect -> skip if its content hash is in the ledger -> stage the mapped
+columns as text (direct identifiers never read) -> pseudonymize identifiers -> run every rule in
+the engine -> quarantine bad rows -> upsert good rows (superseded versions kept in history) ->
+record the batch in the ledger -> commit. Any failure rolls the whole batch back.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from esmonitor.errors import EsmonitorError, InputFileError, PseudonymKeyError
+from esmonitor.ingest import rules as R
+from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
+from esmonitor.ingest.pseudonym import Pseudonymizer
+from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, utf8_copy
+from esmonitor.model.entities import ENTITIES, LOAD_ORDER, Entity
+from esmonitor.warehouse import Warehouse
+from esmonitor.warehouse import schema as S
+
+log = logging.getLogger(__name__)
+
+Status = Literal["loaded", "loaded_with_quarantine", "rejected", "skipped_already_ingested", "failed"]
+
+
+@dataclass
+class FileReport:
+    path: str
+    entity: str | None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    status: Status = "failed"
+    rows_new: int = 0
+    rows_replaced: int = 0
+    rows_unchanged: int = 0
+    batch_id: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    dropped_identifier_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    quarantine_by_rule: dict[str, int] = field(default_factory=dict)
+    message: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    mapping: Mapping = Mapping()
+    entity: str | None = None  # force one entity for every file
+
+
+ProgressCallback = Callable[[str, str], None]  # (file name, step)
+
+
+def _order(items: list[tuple[SourceFile, str]]) -> list[tuple[SourceFile, str]]:
+    rank = {name: i for i, name in enumerate(LOAD_ORDER)}
+    return sorted(items, key=lambda item: (rank[item[1]], str(item[0].path)))
+
+
+def check_key(warehouse: Warehouse, pseudonymizer: Pseudonymizer) -> None:
+    recorded = warehouse.meta("pseudonym_key_fingerprint")
+    if recorded is None:
+        warehouse.set_meta("pseudonym_key_fingerprint", pseudonymizer.fingerprint)
+    elif recorded != pseudonymizer.fingerprint:
+        raise PseudonymKeyError(
+            f"warehouse {warehouse.path} was built with another pseudonymization key "
+            f"(fingerprint {recorded}, this key {pseudonymizer.fingerprint})",
+            hint="use the key file that built it (--key-file or ESMONITOR_KEY_FILE)")
+
+
+def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pseudonymizer,
+                 options: IngestOptions = IngestOptions(),
+                 progress: ProgressCallback | None = None) -> list[FileReport]:
+    """Ingest files; returns one report per file. User errors in one file do not stop the others."""
+    check_key(warehouse, pseudonymizer)
+    reports: list[FileReport] = []
+    planned: list[tuple[SourceFile, str]] = []
+    for path in paths:
+        try:
+            source = inspect(Path(path))
+            fm = options.mapping.for_file(source.path)
+            entity = detect_entity(source.path, source.headers,
+                                   options.entity or (fm.entity if fm else None))
+            planned.append((source, entity))
+        except InputFileError as err:
+            reports.append(FileReport(str(path), None, status="rejected", message=str(err)))
+    for source, entity in _order(planned):
+        if progress:
+            progress(source.path.name, f"{entity}")
+        reports.append(ingest_one(warehouse, source, entity, pseudonymizer, options))
+    return reports
+
+
+def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
+               pseudonymizer: Pseudonymizer, options: IngestOptions) -> FileReport:
+    started = time.perf_counter()
+    report = FileReport(str(source.path), entity_name, encoding=source.encoding,
+                        delimiter=source.delimiter)
+    entity = ENTITIES[entity_name]
+    previous = warehouse.fetchall(
+        exp.select("batch_id").from_(S.BATCHES_TABLE).where(
+            exp.and_(exp.column("file_sha256").eq(exp.Literal.string(source.sha256)),
+                     exp.column("entity").eq(exp.Literal.string(entity_name)))))
+    if previous:
+        report.status = "skipped_already_ingested"
+        report.batch_id = previous[0][0]
+        report.message = f"identical content already ingested in batch {previous[0][0]}"
+        return report
+    try:
+        plan = plan_columns(entity_name, source.headers, options.mapping.for_file(source.path),
+                            source.path)
+    except InputFileError as err:
+        report.status, report.message = "rejected", str(err)
+        return report
+    report.dropped_identifier_columns = list(plan.dropped_identifiers)
+    report.ignored_columns = list(plan.ignored)
+    for col in plan.dropped_identifiers:
+        log.warning("%s: column %r looks like a direct identifier; dropped, never stored",
+                    source.path.name, col)
+    batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    report.batch_id = batch_id
+    with tempfile.TemporaryDirectory(prefix="esmonitor-") as workdir:
+        try:
+            with warehouse.transaction():
+                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, Path(workdir))
+        except EsmonitorError as err:
+            report.status, report.message = "rejected", str(err)
+            report.rows_loaded = report.rows_quarantined = 0
+        finally:
+            for temp in (R.STAGE, R.CHECKED, R.PSEUDONYMS, "_good"):
+                warehouse.drop_table(temp)
+            warehouse.drop_view("_raw")
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: Path) -> None:
+    """Create the staging table: _row plus one text column per mapped field."""
+    if source.format == "csv":
+        assert source.delimiter is not None
+        names = [f"c{i}" for i in range(len(source.headers))]
+        warehouse.stage_csv("_raw", utf8_copy(source, workdir), delimiter=source.delimiter,
+                            columns=names)
+        select = {f: f"c{pos}" for f, pos in plan.fields.items()}
+        first_row = 2  # row 1 is the header, as a spreadsheet shows it
+    elif source.format == "xlsx":
+        wanted = sorted(set(plan.fields.values()))
+        table = read_xlsx_as_text(source, [source.headers[p] for p in wanted])
+        table = table.rename_columns([f"c{p}" for p in wanted])
+        warehouse.register_arrow("_raw", table)
+        select = {f: f"c{pos}" for f, pos in plan.fields.items()}
+        first_row = 2
+    else:
+        warehouse.stage_parquet("_raw", source.path)
+        select = {f: source.headers[pos] for f, pos in plan.fields.items()}
+        first_row = 1  # Parquet has no header row: record numbers start at 1
+    row = exp.Add(this=exp.Window(this=exp.RowNumber()),
+                  expression=exp.Literal.number(first_row - 1))
+    cols = [exp.alias_(row, "_row", quoted=True)] + [
+        exp.alias_(exp.cast(exp.column(src, quoted=True), "VARCHAR"), name, quoted=True)
+        for name, src in select.items()
+    ]
+    warehouse.execute(exp.Create(
+        this=exp.to_table(R.STAGE), kind="TABLE", replace=True,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        expression=exp.select(*cols).from_("_raw")))
+    if source.format == "xlsx":
+        warehouse.unregister("_raw")
+
+
+def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
+                  pseudonymizer: Pseudonymizer) -> None:
+    domains: list[str] = []
+    raws: list[str] = []
+    for f in entity.fields:
+        if f.pseudonymize and f.name in present:
+            values = [r[0] for r in warehouse.fetchall(
+                exp.select(exp.Trim(this=exp.column(f.name, quoted=True))).distinct()
+                .from_(R.STAGE).where(exp.Trim(this=exp.column(f.name, quoted=True)).neq(exp.Literal.string(""))))]
+            domains.extend([f.pseudonym_domain] * len(values))
+            raws.extend(values)
+    prefixed = (f"{d}\x1f{r}" for d, r in zip(domains, raws, strict=True))
+    table = pa.table({"domain": domains, "raw": raws, "pseudo": pseudonymizer.many(prefixed)},
+                     schema=pa.schema([("domain", pa.string()), ("raw", pa.string()),
+                                       ("pseudo", pa.string())]))
+    warehouse.register_arrow("_pseudo_in", table)
+    warehouse.execute(exp.Create(this=exp.to_table(R.PSEUDONYMS), kind="TABLE", replace=True,
+                                 properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                                 expression=exp.select("*").from_("_pseudo_in")))
+    warehouse.unregister("_pseudo_in")
+
+
+def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules: list[R.Rule],
+                batch_id: str, present: list[str]) -> None:
+    record = exp.JSONObject(expressions=[
+        exp.JSONKeyValue(this=exp.Literal.string(n), expression=exp.column(R.raw(n), quoted=True))
+        for n in present])
+    selects = []
+    for rule in rules:
+        selects.append(
+            exp.select(
+                exp.Literal.string(batch_id), exp.Literal.string(source.path.name),
+                exp.Literal.string(entity.name), exp.column("_row", quoted=True),
+                exp.Literal.string(rule.column), rule.value.copy(), exp.Literal.string(rule.rule),
+                exp.Literal.string(rule.message), exp.cast(record.copy(), "VARCHAR"),
+            ).from_(R.CHECKED).where(exp.column(R.flag(rule.index), quoted=True)))
+    union = selects[0]
+    for s in selects[1:]:
+        union = exp.union(union, s, distinct=False)
+    warehouse.execute(exp.insert(union, S.QUARANTINE_TABLE))
+
+
+def _missing_column_quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity,
+                               missing: tuple[str, ...], batch_id: str) -> None:
+    for name in missing:
+        warehouse.execute(exp.insert(
+            exp.select(
+                exp.Literal.string(batch_id), exp.Literal.string(source.path.name),
+                exp.Literal.string(entity.name), exp.column("_row", quoted=True),
+                exp.Literal.string(name), exp.null(), exp.Literal.string("missing_column"),
+                exp.Literal.string(f"required column {name} is absent (headers: "
+                                   f"{', '.join(source.headers)})"),
+                exp.null(),
+            ).from_(R.STAGE), S.QUARANTINE_TABLE))
+
+
+def _row_hash(names: list[str]) -> exp.Expression:
+    parts: list[exp.Expression] = [exp.Literal.string("\x1f")]
+    for n in names:
+        parts.append(exp.Coalesce(this=exp.cast(exp.column(n, quoted=True), "VARCHAR"),
+                                  expressions=[exp.Literal.string("\x1e")]))
+    return exp.Anonymous(this="md5", expressions=[exp.Anonymous(this="concat_ws", expressions=parts)])
+
+
+def _key_match(left: str, right: str, key: tuple[str, ...]) -> exp.Expression:
+    return exp.and_(*[exp.column(k, table=left, quoted=True).eq(exp.column(k, table=right, quoted=True))
+                      for k in key])
+
+
+def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileReport) -> None:
+    """Insert good rows; a changed record for an existing key replaces it, old version to history."""
+    names = list(entity.field_names)
+    present_typed = [exp.column(n, quoted=True) for n in names]
+    good = exp.select(*present_typed, exp.alias_(_row_hash(names), "_row_hash", quoted=True)).from_(
+        R.CHECKED).where(exp.not_(exp.column("_bad", quoted=True)))
+    warehouse.execute(exp.Create(this=exp.to_table("_good"), kind="TABLE", replace=True,
+                                 properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                                 expression=good))
+    table, history = entity.table, S.history_table(entity)
+    exists_same_key = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table(table), "t"))
+                                 .where(_key_match("t", "g", entity.key)))
+    changed = exp.and_(_key_match("t", "g", entity.key),
+                       exp.column("_row_hash", table="t", quoted=True).neq(
+                           exp.column("_row_hash", table="g", quoted=True)))
+    report.rows_replaced = int(warehouse.scalar(
+        exp.select(exp.func("count", exp.Star())).from_(exp.alias_(exp.to_table(table), "t"))
+        .join(exp.alias_(exp.to_table("_good"), "g"), on=changed)))
+    report.rows_new = int(warehouse.scalar(
+        exp.select(exp.func("count", exp.Star())).from_(exp.alias_(exp.to_table("_good"), "g"))
+        .where(exp.not_(exists_same_key))))
+    report.rows_unchanged = report.rows_loaded - report.rows_new - report.rows_replaced
+    if report.rows_replaced:
+        warehouse.execute(exp.insert(
+            exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t")),
+                       exp.Literal.string(batch_id), exp.func("current_timestamp"))
+            .from_(exp.alias_(exp.to_table(table), "t"))
+            .join(exp.alias_(exp.to_table("_good"), "g"), on=changed), history))
+        warehouse.execute(exp.delete(table).where(exp.Exists(
+            this=exp.select("1").from_(exp.alias_(exp.to_table("_good"), "g")).where(
+                exp.and_(_key_match(table, "g", entity.key),
+                         exp.column("_row_hash", table=table, quoted=True).neq(
+                             exp.column("_row_hash", table="g", quoted=True)))))))
+    target_cols = [exp.to_identifier(n, quoted=True) for n in [*names, "_row_hash", "_batch_id"]]
+    warehouse.execute(exp.insert(
+        exp.select(*[exp.column(n, table="g", quoted=True) for n in [*names, "_row_hash"]],
+                   exp.Literal.string(batch_id))
+        .from_(exp.alias_(exp.to_table("_good"), "g")).where(exp.not_(exists_same_key)),
+        exp.Schema(this=exp.to_table(table), expressions=target_cols)))
+
+
+def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
+               pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport,
+               workdir: Path) -> None:
+    entity = plan.entity
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        _stage(warehouse, source, plan, workdir)
+    except Exception as err:  # the engine's CSV reader names the line and the problem
+        if isinstance(err, EsmonitorError):
+            raise
+        raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
+    report.rows_read = warehouse.count(R.STAGE)
+    if plan.missing_required:
+        _missing_column_quarantine(warehouse, source, entity, plan.missing_required, batch_id)
+        report.rows_quarantined = report.rows_read
+        report.quarantine_by_rule = {"missing_column": report.rows_read}
+        report.status = "rejected"
+        report.message = (f"required column(s) {', '.join(plan.missing_required)} absent; "
+                          f"every row quarantined")
+    else:
+        present = [n for n in entity.field_names if n in plan.fields]
+        # Fields with a default are checked even when the file lacks the column.
+        for f in entity.fields:
+            if f.default is not None and f.name not in plan.fields:
+                warehouse.execute(exp.Alter(this=exp.to_table(R.STAGE), kind="TABLE", actions=[
+                    exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True),
+                                  kind=exp.DataType.build("VARCHAR"))]))
+                present.append(f.name)
+        present = [n for n in entity.field_names if n in present]
+        _pseudonymize(warehouse, entity, present, pseudonymizer)
+        check, rules = R.build_check(entity, present, plan.date_formats)
+        warehouse.execute(check)
+        # Absent optional columns are NULL in the table.
+        for n in entity.field_names:
+            if n not in present:
+                warehouse.execute(exp.Alter(this=exp.to_table(R.CHECKED), kind="TABLE", actions=[
+                    exp.ColumnDef(this=exp.to_identifier(n, quoted=True),
+                                  kind=exp.DataType.build(S.FIELD_SQL_TYPES[entity.field(n).type]))]))
+        report.rows_quarantined = int(warehouse.scalar(
+            exp.select(exp.func("count", exp.Star())).from_(R.CHECKED).where(exp.column("_bad", quoted=True))))
+        report.rows_loaded = report.rows_read - report.rows_quarantined
+        if report.rows_quarantined:
+            _quarantine(warehouse, source, entity, rules, batch_id, present)
+            report.quarantine_by_rule = dict(warehouse.fetchall(
+                exp.select("rule", exp.func("count", exp.Star())).from_(S.QUARANTINE_TABLE)
+                .where(exp.column("batch_id").eq(exp.Literal.string(batch_id))).group_by("rule")
+                .order_by("rule")))
+        _upsert(warehouse, entity, batch_id, report)
+        report.status = "loaded_with_quarantine" if report.rows_quarantined else "loaded"
+    warehouse.insert_arrow(S.BATCHES_TABLE, pa.table({
+        "batch_id": [batch_id], "file_name": [source.path.name], "file_sha256": [source.sha256],
+        "entity": [entity.name], "rows_read": [report.rows_read],
+        "rows_loaded": [report.rows_loaded], "rows_quarantined": [report.rows_quarantined],
+        "rows_new": [report.rows_new], "rows_replaced": [report.rows_replaced],
+        "rows_unchanged": [report.rows_unchanged],
+        "started_at": [started], "finished_at": [time.strftime("%Y-%m-%d %H:%M:%S")],
+    }, schema=pa.schema([(n, pa.string() if t in ("VARCHAR", "TIMESTAMP") else pa.int64())
+                         for n, t in S.SYSTEM_TABLES[S.BATCHES_TABLE]])))

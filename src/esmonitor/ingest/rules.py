@@ -1,0 +1,299 @@
+"""Validation rules, derived from the canonical model and run in the engine over whole columns.
+
+:func:`build_check` returns one ``CREATE TEMP TABLE`` statement (a sqlglot tree) that reads the
+staged text columns of a file and produces, for every source row, the typed values plus one
+boolean column per rule. Nothing here loops over rows in Python.
+
+Rule identifiers are stable and documented in docs/ingest.md:
+``missing_column``, ``missing_value``, ``invalid_date``, ``invalid_number``, ``unknown_code``,
+``invalid_format``, ``out_of_range``, ``date_out_of_range``, ``date_order``,
+``orphan_reference``, ``duplicate_row``, ``duplicate_key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot.expressions as exp
+
+from esmonitor.model.codes import BOOLEAN, CODE_LISTS, CodeList
+from esmonitor.model.entities import EARLIEST_DATE, ENTITIES, LATEST_DATE, Entity, Field
+
+RULES: dict[str, str] = {
+    "missing_column": "a required column is absent from the file",
+    "missing_value": "a required value is blank",
+    "invalid_date": "not a date (accepted: YYYY-MM-DD, YYYY/MM/DD, with optional time)",
+    "invalid_number": "not a number (accepted: 1234.5, 1,234.50, 15,50, $17.20)",
+    "unknown_code": "not one of the field's codes",
+    "invalid_format": "does not have the required format",
+    "out_of_range": "number outside the allowed range",
+    "date_out_of_range": f"date before {EARLIEST_DATE} or after {LATEST_DATE}",
+    "date_order": "date earlier than the date it must follow",
+    "orphan_reference": "refers to a record that is not in the warehouse",
+    "duplicate_row": "exact repeat of an earlier row of the same file",
+    "duplicate_key": "same key as an earlier row of the same file, with other values",
+}
+
+DEFAULT_DATE_FORMATS: tuple[str, ...] = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
+    "%Y%m%d",
+)
+MONTH_FORMATS: tuple[str, ...] = ("%Y-%m", "%Y/%m", "%Y-%m-%d", "%Y%m")
+
+PARSE_RULE = {"date": "invalid_date", "month": "invalid_date", "integer": "invalid_number",
+              "decimal": "invalid_number", "code": "unknown_code", "boolean": "unknown_code"}
+
+STAGE = "_stg"
+CHECKED = "_chk"
+PSEUDONYMS = "_pseudo"
+
+
+def raw(name: str) -> str:
+    return f"r__{name}"
+
+
+def typed(name: str) -> str:
+    return name
+
+
+def flag(index: int) -> str:
+    return f"e__{index}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    rule: str
+    column: str
+    message: str
+    condition: exp.Expression
+    value: exp.Expression
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def _str(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _regexp_full_match(value: exp.Expression, pattern: str) -> exp.Expression:
+    return _fn("regexp_full_match", value, _str(pattern))
+
+
+def parse_number(value: exp.Expression) -> exp.Expression:
+    """Text -> DOUBLE or NULL. Spaces, no-break spaces and '$' are dropped; '1,234.5' uses
+    commas for thousands; '15,50' (one comma, not three digits after it) is a decimal comma."""
+    stripped = _fn("regexp_replace", value, _str("[\\s$\u00a0\u202f]"), _str(""), _str("g"))
+    thousands = _regexp_full_match(stripped, r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+    decimal_comma = _regexp_full_match(stripped, r"[+-]?\d+,\d+")
+    cleaned = (exp.Case()
+               .when(thousands, _fn("replace", stripped, _str(","), _str("")))
+               .when(decimal_comma, _fn("replace", stripped, _str(","), _str(".")))
+               .else_(stripped))
+    plain = _regexp_full_match(cleaned, r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+    return exp.Case().when(plain, exp.TryCast(this=cleaned, to=exp.DataType.build("DOUBLE")))
+
+
+def parse_integer(value: exp.Expression) -> exp.Expression:
+    number = parse_number(value)
+    return exp.Case().when(
+        exp.EQ(this=number, expression=_fn("floor", number.copy())),
+        exp.TryCast(this=number.copy(), to=exp.DataType.build("INTEGER")),
+    )
+
+
+def parse_date(value: exp.Expression, formats: tuple[str, ...]) -> exp.Expression:
+    parsed = _fn("try_strptime", value, exp.Array(expressions=[_str(f) for f in formats]))
+    return exp.Cast(this=parsed, to=exp.DataType.build("DATE"))
+
+
+def parse_month(value: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=_fn("date_trunc", _str("month"), parse_date(value, MONTH_FORMATS)),
+                    to=exp.DataType.build("DATE"))
+
+
+def spelling(value: exp.Expression) -> exp.Expression:
+    """SQL twin of :func:`esmonitor.model.codes.normalise_spelling` (input already trimmed)."""
+    return exp.Lower(this=_fn("regexp_replace", value, _str("\\s+"), _str(" "), _str("g")))
+
+
+def parse_code(value: exp.Expression, codes: CodeList, *, as_boolean: bool = False) -> exp.Expression:
+    case = exp.Case(this=spelling(value))
+    for key, code in sorted(codes.spellings.items()):
+        result: exp.Expression = exp.Boolean(this=code == "true") if as_boolean else _str(code)
+        case = case.when(_str(key), result)
+    return case
+
+
+def typed_expression(f: Field, value: exp.Expression, date_formats: tuple[str, ...]) -> exp.Expression:
+    if f.type == "date":
+        return parse_date(value, date_formats)
+    if f.type == "month":
+        return parse_month(value)
+    if f.type == "decimal":
+        return parse_number(value)
+    if f.type == "integer":
+        return parse_integer(value)
+    if f.type == "code":
+        assert f.codes is not None
+        return parse_code(value, CODE_LISTS[f.codes])
+    if f.type == "boolean":
+        return parse_code(value, BOOLEAN, as_boolean=True)
+    return value
+
+
+def _coalesce_false(cond: exp.Expression) -> exp.Expression:
+    return exp.Coalesce(this=exp.paren(cond), expressions=[exp.false()])
+
+
+def _bounds_message(f: Field) -> str:
+    return f"{f.name} must be between {f.minimum:g} and {f.maximum:g}"
+
+
+def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str]) -> list[Rule]:
+    """All checks for one entity; ``present`` are the fields the file supplies."""
+    rules: list[Rule] = []
+
+    def add(rule: str, column: str, message: str, condition: exp.Expression) -> None:
+        rules.append(Rule(len(rules) + 1, rule, column, message, _coalesce_false(condition),
+                          _col(raw(column))))
+
+    for f in entity.fields:
+        if f.name not in present:
+            continue
+        r, t = _col(raw(f.name)), _col(typed(f.name))
+        if f.required and f.default is None:
+            add("missing_value", f.name, f"{f.name} is required", r.is_(exp.null()))
+        if f.type in PARSE_RULE:
+            what = {"unknown_code": f"{f.name} must be one of {', '.join(CODE_LISTS[f.codes].values) if f.codes else 'yes/no'}",
+                    "invalid_date": f"{f.name} is not a valid date",
+                    "invalid_number": f"{f.name} is not a valid {'whole ' if f.type == 'integer' else ''}number"}
+            rule = PARSE_RULE[f.type]
+            add(rule, f.name, what[rule],
+                exp.and_(exp.not_(r.is_(exp.null())), t.is_(exp.null())))
+        if f.minimum is not None and f.maximum is not None:
+            add("out_of_range", f.name, _bounds_message(f),
+                exp.or_(t < exp.Literal.number(f.minimum), t > exp.Literal.number(f.maximum)))
+        if f.type in ("date", "month"):
+            lo = exp.cast(_str(EARLIEST_DATE.isoformat()), "DATE")
+            hi = exp.cast(_str(LATEST_DATE.isoformat()), "DATE")
+            add("date_out_of_range", f.name,
+                f"{f.name} must be between {EARLIEST_DATE} and {LATEST_DATE}",
+                exp.or_(t < lo, t > hi))
+        if f.pattern:
+            add("invalid_format", f.name, f"{f.name} must match {f.pattern}",
+                exp.and_(exp.not_(r.is_(exp.null())), exp.not_(_regexp_full_match(r.copy(), f.pattern))))
+        if f.references and f.name in ref_alias:
+            target = f.references.split(".")[1]
+            add("orphan_reference", f.name, f"{f.name} is not a known {f.references.split('.')[0]}",
+                exp.and_(exp.not_(t.is_(exp.null())),
+                         _col(target, table=ref_alias[f.name]).is_(exp.null())))
+    for order in entity.date_orders:
+        if order.earlier in present and order.later in present:
+            add("date_order", order.later, f"{order.later} is before {order.earlier}",
+                _col(typed(order.later)) < _col(typed(order.earlier)))
+    return rules
+
+
+def _partition_window(partition: list[exp.Expression]) -> exp.Expression:
+    window = exp.Window(this=exp.RowNumber(), partition_by=partition,
+                        order=exp.Order(expressions=[exp.Ordered(this=_col("_row"))]))
+    return exp.GT(this=window, expression=exp.Literal.number(1))
+
+
+def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...] = (),
+                ) -> tuple[exp.Expression, list[Rule]]:
+    """The statement that creates the checked table, and the rules whose flags it carries."""
+    formats = tuple(dict.fromkeys((*date_formats, *DEFAULT_DATE_FORMATS)))
+    present_set = set(present)
+
+    # 1. clean: trimmed text, blanks as NULL, defaults, pseudonyms.
+    clean_cols: list[exp.Expression] = [_col("_row")]
+    joins: list[tuple[str, Field]] = []
+    for f in entity.fields:
+        if f.name not in present_set:
+            continue
+        value: exp.Expression = exp.Nullif(this=exp.Trim(this=_col(f.name, table="s")), expression=_str(""))
+        if f.default is not None:
+            value = exp.Coalesce(this=value, expressions=[_str(f.default)])
+        if f.pseudonymize:
+            alias = f"p_{len(joins)}"
+            joins.append((alias, f))
+            value = exp.case().when(value.is_(exp.null()), exp.null()).else_(_col("pseudo", table=alias))
+        clean_cols.append(exp.alias_(value, raw(f.name), quoted=True))
+    clean = exp.select(*clean_cols).from_(exp.alias_(exp.to_table(STAGE), "s"))
+    for alias, f in joins:
+        on = exp.and_(
+            _col("domain", table=alias).eq(_str(f.pseudonym_domain)),
+            _col("raw", table=alias).eq(exp.Trim(this=_col(f.name, table="s"))),
+        )
+        clean = clean.join(exp.alias_(exp.to_table(PSEUDONYMS), alias), on=on, join_type="left")
+
+    # 2. typed values, with the referenced keys joined in.
+    ref_alias: dict[str, str] = {}
+    typed_cols: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("c"))]
+    for f in entity.fields:
+        if f.name in present_set:
+            typed_cols.append(exp.alias_(typed_expression(f, _col(raw(f.name), table="c"), formats),
+                                         typed(f.name), quoted=True))
+    typed_q = exp.select(*typed_cols).from_(exp.alias_(exp.to_table("clean"), "c"))
+
+    joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
+        exp.alias_(exp.to_table("typed"), "t"))
+    for f in entity.references:
+        if f.name not in present_set or f.references is None:
+            continue
+        target_entity, target_field = f.references.split(".")
+        alias = f"ref_{len(ref_alias)}"
+        ref_alias[f.name] = alias
+        keys = exp.select(_col(target_field)).distinct().from_(ENTITIES[target_entity].table)
+        joined = joined.select(exp.alias_(_col(target_field, table=alias), f"{alias}__key", quoted=True))
+        joined = joined.join(exp.alias_(exp.paren(keys), alias),
+                             on=_col(target_field, table=alias).eq(_col(typed(f.name), table="t")),
+                             join_type="left")
+
+    rules = build_rules(entity, present_set, ref_alias)
+    # The reference columns are exposed under their alias names in `joined`; rewrite conditions.
+    for rule in rules:
+        for column in rule.condition.find_all(exp.Column):
+            if column.table in ref_alias.values():
+                column.replace(_col(f"{column.table}__key"))
+
+    # 3. duplicates within the file.
+    raw_cols: list[exp.Expression] = [_col(raw(n)) for n in entity.field_names if n in present_set]
+    key_cols: list[exp.Expression] = [_col(typed(k)) for k in entity.key if k in present_set]
+    dup_row = _partition_window(raw_cols)
+    final_cols: list[exp.Expression] = [exp.Star()]
+    flags: list[exp.Expression] = []
+    for rule in rules:
+        final_cols.append(exp.alias_(rule.condition, flag(rule.index), quoted=True))
+        flags.append(_col(flag(rule.index)))
+    next_index = len(rules) + 1
+    dup_row_rule = Rule(next_index, "duplicate_row", ",".join(entity.key),
+                        "exact repeat of an earlier row", dup_row, _col(raw(entity.key[0])))
+    rules.append(dup_row_rule)
+    final_cols.append(exp.alias_(dup_row, flag(next_index), quoted=True))
+    if len(key_cols) == len(entity.key):
+        key_present = exp.and_(*[k.copy().is_(exp.null()).not_() for k in key_cols])
+        dup_key = exp.and_(key_present, _partition_window([k.copy() for k in key_cols]),
+                           exp.not_(dup_row.copy()))
+        dup_key_rule = Rule(next_index + 1, "duplicate_key", ",".join(entity.key),
+                            "same key as an earlier row, other values", dup_key,
+                            _col(raw(entity.key[0])))
+        rules.append(dup_key_rule)
+        final_cols.append(exp.alias_(dup_key, flag(next_index + 1), quoted=True))
+
+    flagged = exp.select(*final_cols).from_("joined")
+    bad = exp.or_(*[_col(flag(r.index)) for r in rules])
+    final = (exp.select(exp.Star(), exp.alias_(bad, "_bad", quoted=True))
+             .from_(exp.alias_(exp.paren(flagged), "f"))
+             .with_("clean", as_=clean).with_("typed", as_=typed_q).with_("joined", as_=joined))
+    create = exp.Create(this=exp.to_table(CHECKED), kind="TABLE", expression=final, replace=True,
+                        properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+    return create, rules

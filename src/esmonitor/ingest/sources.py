@@ -1,0 +1,150 @@
+"""Inspecting an input file: format, encoding, delimiter, header, content hash.
+
+CSV files from Excel arrive in UTF-8 (with or without a byte-order mark) or in Windows-1252, with
+commas, semicolons (French-locale Excel), tabs or pipes. Detection is deterministic: a file that
+decodes as UTF-8 is UTF-8, otherwise Windows-1252 (falling back to Latin-1 for the five bytes
+Windows-1252 leaves undefined). Non-UTF-8 files are transcoded to a temporary UTF-8 copy for the
+engine; the original is never modified.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pyarrow as pa
+
+from esmonitor.errors import InputFileError
+
+Format = Literal["csv", "xlsx", "parquet"]
+FORMATS: dict[str, Format] = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx",
+                              ".parquet": "parquet", ".pq": "parquet"}
+DELIMITERS = ",;\t|"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    format: Format
+    sha256: str
+    headers: tuple[str, ...]
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def detect_encoding(path: Path) -> str:
+    """'utf-8', 'utf-8-sig', 'cp1252' or 'latin-1' (see module docstring)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        first = True
+        try:
+            while chunk := fh.read(_CHUNK):
+                if first and chunk.startswith(codecs.BOM_UTF8):
+                    bom = True
+                first = False
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            pass
+        else:
+            with path.open("rb") as head:
+                return "utf-8-sig" if head.read(3) == codecs.BOM_UTF8 else "utf-8"
+    try:
+        with path.open("rb") as fh:
+            cp = codecs.getincrementaldecoder("cp1252")()
+            while chunk := fh.read(_CHUNK):
+                cp.decode(chunk)
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def detect_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample, among comma, semicolon, tab and pipe."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:50]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        # Fall back to the candidate that splits the header into the most fields consistently.
+        counts = {d: lines[0].count(d) for d in DELIMITERS}
+        return max(counts, key=lambda d: counts[d])
+
+
+def inspect(path: Path) -> SourceFile:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(str(path), "file not found")
+    if path.is_dir():
+        raise InputFileError(str(path), "is a folder", hint="pass the files inside it, e.g. DIR/*.csv")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputFileError(str(path), f"unsupported file type {path.suffix!r}",
+                             hint="esmonitor reads .csv (.txt, .tsv), .xlsx and .parquet")
+    sha = file_sha256(path)
+    if fmt == "csv":
+        encoding = detect_encoding(path)
+        with path.open("r", encoding=encoding, newline="") as fh:
+            sample = fh.read(64 * 1024)
+        if not sample.strip():
+            raise InputFileError(str(path), "is empty")
+        delimiter = detect_delimiter(sample)
+        header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
+        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter)
+    if fmt == "xlsx":
+        import fastexcel
+
+        try:
+            reader = fastexcel.read_excel(str(path))
+        except Exception as err:  # fastexcel raises its own error types for unreadable workbooks
+            raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from err
+        sheet = reader.sheet_names[0]
+        headers = tuple(c.name for c in reader.load_sheet(sheet, n_rows=0).available_columns())
+        return SourceFile(path, fmt, sha, headers, sheet=sheet)
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception as err:  # pyarrow raises ArrowInvalid and OSError variants
+        raise InputFileError(str(path), f"not a readable Parquet file ({err})") from err
+    return SourceFile(path, fmt, sha, tuple(names))
+
+
+def utf8_copy(source: SourceFile, workdir: Path) -> Path:
+    """A UTF-8 (no BOM) copy of a CSV file for the engine, or the file itself when already UTF-8."""
+    if source.encoding == "utf-8":
+        return source.path
+    target = Path(tempfile.mkstemp(suffix=".csv", dir=workdir)[1])
+    with source.path.open("r", encoding=source.encoding, newline="") as src, \
+            target.open("w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(_CHUNK):
+            dst.write(chunk)
+    return target
+
+
+def read_xlsx_as_text(source: SourceFile, columns: list[str]) -> pa.Table:
+    """The chosen columns of the first sheet as text, exactly as a person sees them."""
+    import fastexcel
+
+    reader = fastexcel.read_excel(str(source.path))
+    sheet = reader.load_sheet(source.sheet or 0, use_columns=columns,
+                              dtypes={c: "string" for c in columns})
+    table = sheet.to_arrow()
+    return table.cast(pa.schema([(name, pa.string()) for name in table.column_names]))

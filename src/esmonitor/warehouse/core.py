@@ -1,0 +1,190 @@
+"""The DuckDB warehouse (default engine)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from esmonitor.errors import WarehouseError
+from esmonitor.model import reference
+from esmonitor.warehouse import schema
+
+DEFAULT_WAREHOUSE = "esmonitor.duckdb"
+WAREHOUSE_ENV = "ESMONITOR_WAREHOUSE"
+SCHEMA_VERSION = "1"
+
+
+def default_warehouse_path() -> Path:
+    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+
+
+Sql = exp.Expression | str
+
+
+class Warehouse:
+    """An esmonitor warehouse in one DuckDB file.
+
+    All SQL arrives as sqlglot expressions (rendered here in this engine's dialect) or as plain
+    statements written in this module. Use it as a context manager, or call :meth:`close`.
+    """
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
+                 memory_limit: str | None = None) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}",
+                                 hint="run `esmonitor ingest` or `esmonitor demo` first, or pass --warehouse")
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.Error as err:
+            raise WarehouseError(f"cannot open warehouse {self.path}: {err}",
+                                 hint="is another esmonitor process using it?") from err
+        if not read_only:
+            self._ensure_schema()
+        elif self.meta("schema_version") is None:
+            raise WarehouseError(f"{self.path} is not an esmonitor warehouse")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _ensure_schema(self) -> None:
+        with self.transaction():
+            for create in schema.all_tables():
+                self.execute(create)
+            if self.meta("schema_version") is None:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+                self._load_reference_data()
+
+    def _load_reference_data(self) -> None:
+        catchments = reference.catchments()
+        ssm_names = {c.ssm_id: c.ssm for c in catchments}
+        self.insert_arrow("ssm", pa.table({
+            "ssm_id": list(ssm_names), "name": list(ssm_names.values()),
+            "_batch_id": ["reference"] * len(ssm_names), "_row_hash": [None] * len(ssm_names),
+        }))
+        self.insert_arrow("catchment", pa.table({
+            "catchment_id": [c.catchment_id for c in catchments],
+            "name_en": [c.name_en for c in catchments],
+            "name_fr": [c.name_fr for c in catchments],
+            "phase": [c.phase for c in catchments],
+            "ssm_id": [c.ssm_id for c in catchments],
+            "economic_region": [c.economic_region for c in catchments],
+            "transition_start": [c.transition_start for c in catchments],
+            "ies_start": [c.ies_start for c in catchments],
+            "ies_start_confirmed": [c.ies_start_confirmed for c in catchments],
+            "_batch_id": ["reference"] * len(catchments),
+            "_row_hash": [None] * len(catchments),
+        }))
+        wages = reference.minimum_wage_schedule()
+        self.insert_arrow(schema.MINIMUM_WAGE_TABLE, pa.table({
+            "effective_date": [w.effective_date for w in wages],
+            "cad_per_hour": [w.cad_per_hour for w in wages],
+        }))
+
+    # -- statements ----------------------------------------------------------------------------
+    def render(self, sql: Sql) -> str:
+        return sql if isinstance(sql, str) else sql.sql(self.dialect)
+
+    def execute(self, sql: Sql, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(self.render(sql), params)
+
+    def fetchall(self, sql: Sql, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: Sql, params: Sequence[Any] | None = None) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def arrow(self, sql: Sql, params: Sequence[Any] | None = None) -> pa.Table:
+        result = self.execute(sql, params)
+        return result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
+
+    def count(self, table: str) -> int:
+        return int(self.scalar(exp.select(exp.func("count", exp.Star())).from_(exp.to_table(table))))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- data in -------------------------------------------------------------------------------
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Append an Arrow table whose columns are a subset of ``table``'s, by name."""
+        name = f"_arrow_in_{id(data)}"
+        self.con.register(name, data)
+        try:
+            cols = [exp.to_identifier(c, quoted=True) for c in data.column_names]
+            insert = exp.insert(
+                exp.select(*[exp.column(c, quoted=True) for c in data.column_names]).from_(name),
+                exp.Schema(this=exp.to_table(table), expressions=cols),
+            )
+            self.execute(insert)
+        finally:
+            self.con.unregister(name)
+
+    def register_arrow(self, name: str, data: pa.Table) -> None:
+        self.con.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
+    def stage_csv(self, view: str, path: Path, *, delimiter: str, columns: Sequence[str]) -> None:
+        """Expose a CSV file as a view of text columns (never typed by the engine's guesses)."""
+        rel = self.con.read_csv(
+            str(path), header=True, all_varchar=True, delimiter=delimiter, quotechar='"',
+            escapechar='"', null_padding=True, names=list(columns),
+        )
+        rel.create_view(view, replace=True)
+
+    def stage_parquet(self, view: str, path: Path) -> None:
+        self.con.read_parquet(str(path)).create_view(view, replace=True)
+
+    def drop_view(self, view: str) -> None:
+        self.execute(exp.Drop(tables=[exp.to_table(view)], kind="VIEW", exists=True))
+
+    def drop_table(self, table: str) -> None:
+        self.execute(exp.Drop(tables=[exp.to_table(table)], kind="TABLE", exists=True))
+
+    # -- metadata ------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        try:
+            return self.scalar(
+                exp.select("value").from_(schema.META_TABLE).where(exp.column("key").eq(exp.Literal.string(key)))
+            )
+        except duckdb.CatalogException:
+            return None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.execute(exp.delete(schema.META_TABLE, exp.column("key").eq(exp.Literal.string(key))))
+        self.insert_arrow(schema.META_TABLE, pa.table({"key": [key], "value": [value]}))
+
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0

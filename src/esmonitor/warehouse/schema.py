@@ -1,0 +1,86 @@
+"""Warehouse tables derived from the canonical model, built as sqlglot syntax trees.
+
+Column types are looked up per field type (one table, not branches), so another engine only needs
+its own dialect name: sqlglot renders ``DOUBLE`` as ``DOUBLE PRECISION`` for PostgreSQL, and so on.
+"""
+
+from __future__ import annotations
+
+import sqlglot.expressions as exp
+
+from esmonitor.model.entities import ENTITIES, Entity
+
+FIELD_SQL_TYPES: dict[str, str] = {
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "code": "VARCHAR",
+    "date": "DATE",
+    "month": "DATE",
+    "integer": "INTEGER",
+    "decimal": "DOUBLE",
+    "boolean": "BOOLEAN",
+}
+
+#: Columns every entity table carries besides the model's fields.
+SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (("_batch_id", "VARCHAR"), ("_row_hash", "VARCHAR"))
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_superseded_by_batch", "VARCHAR"),
+    ("_superseded_at", "TIMESTAMP"),
+)
+
+BATCHES_TABLE = "_ingest_batches"
+QUARANTINE_TABLE = "quarantine"
+META_TABLE = "_meta"
+MINIMUM_WAGE_TABLE = "minimum_wage"
+
+SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    BATCHES_TABLE: (
+        ("batch_id", "VARCHAR"), ("file_name", "VARCHAR"), ("file_sha256", "VARCHAR"),
+        ("entity", "VARCHAR"), ("rows_read", "BIGINT"), ("rows_loaded", "BIGINT"),
+        ("rows_quarantined", "BIGINT"), ("rows_new", "BIGINT"), ("rows_replaced", "BIGINT"),
+        ("rows_unchanged", "BIGINT"), ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"),
+    ),
+    QUARANTINE_TABLE: (
+        ("batch_id", "VARCHAR"), ("file_name", "VARCHAR"), ("entity", "VARCHAR"),
+        ("source_row", "BIGINT"), ("column_name", "VARCHAR"), ("value", "VARCHAR"),
+        ("rule", "VARCHAR"), ("message", "VARCHAR"), ("record", "VARCHAR"),
+    ),
+    META_TABLE: (("key", "VARCHAR"), ("value", "VARCHAR")),
+    MINIMUM_WAGE_TABLE: (("effective_date", "DATE"), ("cad_per_hour", "DOUBLE")),
+}
+
+
+def column_defs(columns: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> list[exp.ColumnDef]:
+    return [
+        exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=exp.DataType.build(sql_type))
+        for name, sql_type in columns
+    ]
+
+
+def create_table(name: str, columns: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+                 *, temporary: bool = False, replace: bool = False) -> exp.Create:
+    schema = exp.Schema(this=exp.to_table(name, quoted=True), expressions=column_defs(columns))
+    props = exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None
+    return exp.Create(this=schema, kind="TABLE", exists=not replace, replace=replace,
+                      properties=props)
+
+
+def entity_columns(entity: Entity) -> list[tuple[str, str]]:
+    return [(f.name, FIELD_SQL_TYPES[f.type]) for f in entity.fields]
+
+
+def history_table(entity: Entity) -> str:
+    return f"{entity.table}__history"
+
+
+def all_tables() -> list[exp.Create]:
+    """Every table of an esmonitor warehouse, in creation order."""
+    creates: list[exp.Create] = []
+    for entity in ENTITIES.values():
+        cols = entity_columns(entity) + list(SYSTEM_COLUMNS)
+        creates.append(create_table(entity.table, cols))
+        if not entity.reference_data:
+            creates.append(create_table(history_table(entity), cols + list(HISTORY_COLUMNS)))
+    for name, cols in SYSTEM_TABLES.items():
+        creates.append(create_table(name, cols))
+    return creates
