@@ -106,18 +106,19 @@ class Warehouse:
     def render(self, sql: Sql) -> str:
         return sql if isinstance(sql, str) else sql.sql(self.dialect)
 
-    def execute(self, sql: Sql, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
-        return self.con.execute(self.render(sql), params)
+    def execute(self, sql: Sql, params: Sequence[Any] | None = None) -> None:
+        """Run a statement to completion (its result, if any, is discarded)."""
+        self.con.execute(self.render(sql), params).fetchall()
 
     def fetchall(self, sql: Sql, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.execute(sql, params).fetchall()
+        return self.con.execute(self.render(sql), params).fetchall()
 
     def scalar(self, sql: Sql, params: Sequence[Any] | None = None) -> Any:
-        row = self.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+        rows = self.fetchall(sql, params)
+        return rows[0][0] if rows else None
 
     def arrow(self, sql: Sql, params: Sequence[Any] | None = None) -> pa.Table:
-        result = self.execute(sql, params)
+        result = self.con.execute(self.render(sql), params)
         return result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
 
     def count(self, table: str) -> int:
