@@ -118,8 +118,9 @@ class Warehouse:
         return rows[0][0] if rows else None
 
     def arrow(self, sql: Sql, params: Sequence[Any] | None = None) -> pa.Table:
-        result = self.con.execute(self.render(sql), params)
-        return result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
+        if params:
+            return self.con.execute(self.render(sql), params).to_arrow_table()
+        return self.con.sql(self.render(sql)).to_arrow_table()
 
     def count(self, table: str) -> int:
         return int(self.scalar(exp.select(exp.func("count", exp.Star())).from_(exp.to_table(table))))

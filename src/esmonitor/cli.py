@@ -1,0 +1,355 @@
+"""The ``esmonitor`` command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from esmonitor import __version__
+from esmonitor.errors import EsmonitorError, UserInputError
+from esmonitor.ingest.columns import load_mapping
+from esmonitor.ingest.pipeline import FileReport, IngestOptions, ingest_files
+from esmonitor.ingest.pseudonym import Pseudonymizer, load_or_create_key
+from esmonitor.ingest.sources import FORMATS
+from esmonitor.warehouse import Warehouse, default_warehouse_path
+from esmonitor.warehouse.core import WAREHOUSE_ENV
+
+app = typer.Typer(
+    name="esmonitor",
+    help="Transparent monitoring and evaluation of public employment services "
+         "(Ontario Integrated Employment Services).",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+WarehouseOpt = Annotated[Path, typer.Option(
+    "--warehouse", "-w", envvar=WAREHOUSE_ENV, help="DuckDB warehouse file.",
+    default_factory=default_warehouse_path, show_default="./esmonitor.duckdb")]
+KeyOpt = Annotated[Path | None, typer.Option(
+    "--key-file", envvar="ESMONITOR_KEY_FILE",
+    help="Pseudonymization key (created on first use, owner-only permissions). "
+         "Default: the user's configuration folder.")]
+
+
+def user_errors(fn: F) -> F:
+    """Turn esmonitor's own errors into a message and exit code instead of a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EsmonitorError as err:
+            console.print(f"[bold red]Error:[/] {err}")
+            if err.hint:
+                console.print(f"[yellow]Hint:[/] {err.hint}")
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("[red]Interrupted[/]; the batch in progress was rolled back.")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+                        force=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"esmonitor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit.")] = False) -> None:
+    _logging()
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+                    BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+# -- synth ------------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the extract files into.")],
+    clients: Annotated[int, typer.Option(help="Number of clients (job seekers).", min=100)] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 2024,
+    dirty: Annotated[bool, typer.Option("--dirty", help="Plant defects at known rates (recorded in manifest.json).")] = False,
+) -> None:
+    """Write a synthetic Ontario province as realistic extract files plus manifest.json."""
+    _synth(out_dir, clients, seed, dirty)
+
+
+def _synth(out_dir: Path, clients: int, seed: int, dirty: bool) -> dict[str, Any]:
+    from esmonitor.synth import SynthConfig, generate, write_province
+
+    started = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task(f"Generating {clients:,} clients", total=11)
+        province = generate(SynthConfig(clients=clients, seed=seed, dirty=dirty))
+        progress.advance(task)
+
+        def step(name: str) -> None:
+            progress.update(task, description=f"Writing {name}", advance=1)
+
+        manifest = write_province(province, out_dir, progress=step)
+        progress.update(task, description="Synthetic province written", completed=11)
+    rows = manifest["row_counts"]
+    console.print(f"Wrote {sum(rows.values()):,} rows in {len(manifest['files'])} files to {out_dir} "
+                  f"({time.perf_counter() - started:.1f} s); ground truth in {out_dir / 'manifest.json'}")
+    return manifest
+
+
+# -- ingest -----------------------------------------------------------------------------------
+def _expand(paths: list[Path]) -> tuple[list[Path], Path | None]:
+    files: list[Path] = []
+    found_mapping: Path | None = None
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in FORMATS))
+            if (p / "column_map.toml").exists():
+                found_mapping = p / "column_map.toml"
+        else:
+            files.append(p)
+    if not files:
+        raise UserInputError("no input files", hint="pass .csv, .xlsx or .parquet files or a folder")
+    return files, found_mapping
+
+
+def _report_table(reports: list[FileReport]) -> Table:
+    table = Table(title="Ingest", show_lines=False)
+    for col, justify in (("file", "left"), ("entity", "left"), ("read", "right"), ("loaded", "right"),
+                         ("quarantined", "right"), ("status", "left"), ("notes", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in reports:
+        notes = []
+        if r.dropped_identifier_columns:
+            notes.append("dropped identifiers: " + ", ".join(r.dropped_identifier_columns))
+        if r.quarantine_by_rule:
+            notes.append(", ".join(f"{k} {v:,}" for k, v in r.quarantine_by_rule.items()))
+        if r.message:
+            notes.append(r.message)
+        style = {"loaded": "green", "loaded_with_quarantine": "yellow", "rejected": "red",
+                 "failed": "red"}.get(r.status, "dim")
+        table.add_row(Path(r.path).name, r.entity or "?", f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                      f"{r.rows_quarantined:,}", f"[{style}]{r.status}[/]", "; ".join(notes))
+    return table
+
+
+def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity: str | None,
+               key_file: Path | None) -> list[FileReport]:
+    files, found_mapping = _expand(paths)
+    options = IngestOptions(mapping=load_mapping(mapping or found_mapping), entity=entity)
+    pseudonymizer = Pseudonymizer(load_or_create_key(key_file))
+    with Warehouse(warehouse) as w, _progress() as progress:
+        task = progress.add_task("Ingesting", total=len(files))
+
+        def step(name: str, what: str) -> None:
+            progress.update(task, description=f"Ingesting {name} ({what})")
+
+        reports = ingest_files(w, files, pseudonymizer, options, progress=step)
+        progress.update(task, completed=len(files), description="Ingest finished")
+    return reports
+
+
+@app.command()
+@user_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files (.csv, .xlsx, .parquet) or folders.")],
+    warehouse: WarehouseOpt,
+    mapping: Annotated[Path | None, typer.Option(help="TOML column-mapping file (a folder's column_map.toml is used by default).")] = None,
+    entity: Annotated[str | None, typer.Option(help="Treat every file as this entity.")] = None,
+    key_file: KeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON on stdout.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Where to write the JSON report (default: next to the warehouse).")] = None,
+) -> None:
+    """Validate and load extracts; bad rows go to the quarantine table, never lost."""
+    reports = run_ingest(warehouse, paths, mapping, entity, key_file)
+    payload = {"files": [r.as_dict() for r in reports]}
+    report_path = report or warehouse.with_name(f"ingest-report-{time.strftime('%Y%m%dT%H%M%S')}.json")
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False), "utf-8")
+    if as_json:
+        out.print_json(data=payload)
+    else:
+        out.print(_report_table(reports))
+        console.print(f"JSON report: {report_path}")
+    if any(r.status in ("rejected", "failed") for r in reports):
+        raise typer.Exit(1)
+
+
+# -- summary and quarantine ---------------------------------------------------------------------
+def _print_summary(summary: dict[str, Any]) -> None:
+    t = Table(title="Clients by catchment (distinct people)")
+    cols = ["catchment_id", "name_en", "phase", "referred", "intakes", "assessed", "stream_c",
+            "with_action_plan", "employed_after_plan"]
+    for c in cols:
+        t.add_column(c.replace("_", " "), justify="right" if c not in cols[:3] else "left")
+    for row in summary["by_catchment"]:
+        t.add_row(*[f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in cols])
+    out.print(t)
+    t = Table(title="By phase")
+    pcols = ["phase", "catchments", "referred", "intakes", "assessed", "with_action_plan", "employed_after_plan"]
+    for c in pcols:
+        t.add_column(c.replace("_", " "))
+    for row in summary["by_phase"]:
+        t.add_row(*[f"{row[c]:,}" if isinstance(row[c], int) else str(row[c]) for c in pcols])
+    out.print(t)
+    t = Table(title="Common Assessment stream")
+    for c in ("stream", "clients", "percent"):
+        t.add_column(c)
+    for row in summary["by_stream"]:
+        t.add_row(str(row["stream"]), f"{row['clients']:,}", f"{row['percent']}")
+    out.print(t)
+    t = Table(title="Quarantine (rows kept for correction)")
+    for c in ("file", "rule", "rows"):
+        t.add_column(c)
+    for row in summary["quarantine"]:
+        t.add_row(str(row["file_name"]), str(row["rule"]), f"{row['rows']:,}")
+    if not summary["quarantine"]:
+        t.add_row("-", "nothing quarantined", "0")
+    out.print(t)
+
+
+@app.command()
+@user_errors
+def summary(
+    warehouse: WarehouseOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Counts by catchment, phase and stream, and the quarantine summary."""
+    from esmonitor.indicators.summary import summarise
+
+    with Warehouse(warehouse, read_only=True) as w:
+        data = summarise(w).as_dict()
+    if as_json:
+        out.print_json(json.dumps(data, default=str, ensure_ascii=False))
+    else:
+        _print_summary(data)
+
+
+def export_quarantine(warehouse: Path, target: Path) -> int:
+    with Warehouse(warehouse, read_only=True) as w:
+        rows = w.fetchall("SELECT file_name, source_row, column_name, value, rule, message, record, "
+                          "batch_id FROM quarantine ORDER BY file_name, source_row, column_name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "row", "column", "value", "rule", "message", "record", "batch_id"])
+        writer.writerows(rows)
+    return len(rows)
+
+
+@app.command()
+@user_errors
+def quarantine(
+    warehouse: WarehouseOpt,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="CSV to write, one line per problem.")] = Path("quarantine.csv"),
+) -> None:
+    """Export quarantined rows (file, row, column, value, rule) for correction."""
+    n = export_quarantine(warehouse, out_file)
+    console.print(f"Wrote {n:,} quarantined problems to {out_file}")
+
+
+# -- data model -------------------------------------------------------------------------------
+@app.command("data-model")
+@user_errors
+def data_model(
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write Markdown here instead of stdout.")] = None,
+    check: Annotated[bool, typer.Option(help="Exit 1 if --out differs from the code's model.")] = False,
+) -> None:
+    """Print the canonical data model as Markdown (source of docs/data-model.md)."""
+    from esmonitor.model.docs import render_markdown
+
+    text = render_markdown()
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    if check:
+        current = out_file.read_text("utf-8") if out_file.exists() else ""
+        if current != text:
+            console.print(f"[red]{out_file} is out of date[/]; run: esmonitor data-model --out {out_file}")
+            raise typer.Exit(1)
+        console.print(f"{out_file} is up to date")
+        return
+    out_file.write_text(text, "utf-8")
+    console.print(f"Wrote {out_file}")
+
+
+# -- demo -------------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-output"),
+    clients: Annotated[int, typer.Option(help="Number of synthetic clients.", min=100)] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2024,
+    warehouse: Annotated[Path | None, typer.Option("--warehouse", "-w", envvar=WAREHOUSE_ENV,
+                                                    help="Warehouse file (default: OUT/esmonitor.duckdb).")] = None,
+    key_file: KeyOpt = None,
+) -> None:
+    """Synthetic province -> validated ingest -> summary, all into one folder."""
+    started = time.perf_counter()
+    warehouse = warehouse or out_dir / "esmonitor.duckdb"
+    if warehouse.exists():
+        with Warehouse(warehouse, read_only=True) as w:
+            made_by_demo = w.meta("created_by") == "demo"
+        if not made_by_demo:
+            raise UserInputError(f"{warehouse} already holds data that the demo did not create",
+                                 hint="pass another --warehouse or --out for the demo")
+        for suffix in ("", ".wal"):
+            Path(str(warehouse) + suffix).unlink(missing_ok=True)
+    extracts = out_dir / "extracts"
+    if extracts.exists():
+        shutil.rmtree(extracts)
+    console.rule("1. Synthetic province")
+    _synth(extracts, clients, seed, dirty=True)
+    console.rule("2. Validated ingest")
+    with Warehouse(warehouse) as w:
+        w.set_meta("created_by", "demo")
+    reports = run_ingest(warehouse, [extracts], None, None, key_file or out_dir / "pseudonym.key")
+    out.print(_report_table(reports))
+    (out_dir / "ingest-report.json").write_text(
+        json.dumps({"files": [r.as_dict() for r in reports]}, indent=2, ensure_ascii=False), "utf-8")
+    n = export_quarantine(warehouse, out_dir / "quarantine.csv")
+    console.rule("3. Summary")
+    from esmonitor.indicators.summary import summarise
+
+    with Warehouse(warehouse, read_only=True) as w:
+        data = summarise(w).as_dict()
+    _print_summary(data)
+    (out_dir / "summary.json").write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), "utf-8")
+    console.rule("Done")
+    console.print(
+        f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
+        f"  warehouse:      {warehouse}\n  summary:        {out_dir / 'summary.json'}\n"
+        f"  ingest report:  {out_dir / 'ingest-report.json'}\n"
+        f"  quarantine:     {out_dir / 'quarantine.csv'} ({n:,} problems to fix)\n"
+        f"  extracts:       {extracts} (ground truth in manifest.json)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

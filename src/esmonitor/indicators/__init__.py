@@ -1,0 +1,1 @@
+"""Measures computed from the warehouse."""
