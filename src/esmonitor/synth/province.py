@@ -121,8 +121,11 @@ class Province:
         }
 
 
-def _dates(days: np.ndarray) -> np.ndarray:
-    return np.asarray(days, dtype="datetime64[D]")
+def _frame(columns: dict[str, object], **kw: object) -> pl.DataFrame:
+    """A DataFrame from numpy columns; object arrays (text with gaps) go in as Python lists."""
+    fixed = {k: (v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v)
+             for k, v in columns.items()}
+    return pl.DataFrame(fixed, **kw)  # type: ignore[arg-type]
 
 
 def _d64(d: date) -> np.datetime64:
@@ -361,7 +364,7 @@ def generate(config: SynthConfig) -> Province:
     tables: dict[str, pl.DataFrame] = {
         "provider": providers_df,
         "site": sites_df,
-        "client": pl.DataFrame({
+        "client": _frame({
             "client_id": client_ids, "registered_on": referred,
             "birth_year": ref_year - age, "gender": gender, "lgbtq": lgbtq,
             "indigenous": indigenous, "francophone": francophone, "racialized": racialized,
@@ -375,27 +378,27 @@ def generate(config: SynthConfig) -> Province:
             pl.col("arrival_year").fill_nan(None).cast(pl.Int64),
             pl.col("dependents").fill_nan(None).cast(pl.Int64),
             pl.col("current_wage").fill_nan(None)),
-        "referral": pl.DataFrame({
+        "referral": _frame({
             "referral_id": [f"R{i:09d}" for i in range(n)], "client_id": client_ids,
             "source": source, "referral_date": referred, "site_id": site, "result": result,
             "result_date": result_date,
         }),
-        "assessment": pl.DataFrame({
+        "assessment": _frame({
             "assessment_id": [f"A{i:09d}" for i in ia], "client_id": client_ids[ia],
             "site_id": site[ia], "assessment_date": assessed_on, "stream": stream[ia],
             "score": score[ia],
         }),
-        "action_plan": pl.DataFrame({
+        "action_plan": _frame({
             "plan_id": [f"EAP{i:09d}" for i in ip], "client_id": client_ids[ip], "site_id": site[ip],
             "start_date": plan_start, "close_date": plan_close, "closure_reason": closure,
         }, schema_overrides={"closure_reason": pl.String}),
-        "service": pl.DataFrame({
+        "service": _frame({
             "service_id": [f"SV{i:010d}" for i in range(len(sp))],
             "plan_id": [f"EAP{i:09d}" for i in ip[sp]], "client_id": client_ids[ip[sp]],
             "service_type": np.asarray(SERVICE_TYPES, dtype=object)[stype_idx],
             "start_date": s_start, "end_date": s_end, "cost": cost,
         }),
-        "employer": pl.DataFrame({"employer_id": employer_ids, "naics_sector": employer_sector,
+        "employer": _frame({"employer_id": employer_ids, "naics_sector": employer_sector,
                                   "size_band": employer_size}),
         "employment": spells.with_columns(
             pl.Series("client_id", client_ids[spells["client_index"].to_numpy()])).drop("client_index")
@@ -498,7 +501,7 @@ def _employment_spells(rng: np.random.Generator, config: SynthConfig, clients: n
     merged = {key: v[order] for key, v in merged.items()}
     e_idx = merged.pop("employer_index")
     total = len(e_idx)
-    df = pl.DataFrame({
+    df = _frame({
         "spell_id": [f"J{i:09d}" for i in range(total)],
         **{key: v for key, v in merged.items()},
         "employer_id": np.where(e_idx >= 0, employer_ids[np.maximum(e_idx, 0)], None),

@@ -38,14 +38,14 @@ class Warehouse:
     dialect = "duckdb"
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
-                 memory_limit: str | None = None) -> None:
+                 memory_limit: str | None = None, engine_config: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise WarehouseError(f"no warehouse at {self.path}",
                                  hint="run `esmonitor ingest` or `esmonitor demo` first, or pass --warehouse")
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {}
+        config: dict[str, Any] = dict(engine_config or {})
         if memory_limit:
             config["memory_limit"] = memory_limit
         try:
