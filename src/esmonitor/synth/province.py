@@ -452,7 +452,8 @@ def _employment_spells(rng: np.random.Generator, config: SynthConfig, clients: n
     def spell_block(client_idx: np.ndarray, start: np.ndarray, employer_idx: np.ndarray,
                     hours: np.ndarray, self_emp: np.ndarray) -> dict[str, np.ndarray]:
         k = len(client_idx)
-        wage = np.round(reference_minimum_wage(start) * rng.lognormal(0.11, 0.13, k), 2)
+        # many entry-level jobs pay exactly the minimum wage in force; a few (4 %) pay less
+        wage = np.round(reference_minimum_wage(start) * np.maximum(1.0, rng.lognormal(0.10, 0.14, k)), 2)
         below = rng.random(k) < 0.04
         wage = np.where(below, np.round(reference_minimum_wage(start) - rng.uniform(0.25, 2.0, k), 2), wage)
         end = start + np.ceil(rng.exponential(330, k)).astype(int) * DAY
