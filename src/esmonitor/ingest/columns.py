@@ -175,6 +175,7 @@ def plan_columns(entity_name: str, headers: tuple[str, ...], file_mapping: FileM
             dropped.append(header)
         elif norm and not (norm in explicit and explicit[norm] == ""):
             ignored.append(header)
-    missing = tuple(f.name for f in entity.fields if f.required and f.name not in fields)
+    missing = tuple(f.name for f in entity.fields
+                    if f.required and f.default is None and f.name not in fields)
     return ColumnPlan(entity, fields, tuple(dropped), tuple(ignored), missing,
                       file_mapping.date_formats if file_mapping else ())

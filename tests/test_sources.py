@@ -1,0 +1,151 @@
+"""Reading real-world extract shapes: encodings, delimiters, layouts, mappings, missing columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from esmonitor.errors import InputFileError, MappingError
+from esmonitor.ingest import pipeline
+from esmonitor.ingest.columns import detect_entity, load_mapping, normalise_header
+from esmonitor.ingest.pipeline import IngestOptions
+from esmonitor.ingest.pseudonym import Pseudonymizer
+from esmonitor.ingest.sources import detect_delimiter, detect_encoding, inspect
+from esmonitor.warehouse import Warehouse
+
+from conftest import TEST_KEY, Ingested
+
+P = Pseudonymizer(TEST_KEY)
+CLIENT_HEADER = "client_id;registered_on;birth_year;gender;social_assistance\n"
+
+
+@pytest.mark.parametrize(("text", "encoding", "expected"), [
+    ("a,b\né,€\n", "utf-8", "utf-8"),
+    ("a,b\né,€\n", "utf-8-sig", "utf-8-sig"),
+    ("a,b\né,€ – œ\n", "cp1252", "cp1252"),
+    ("a,b\nplain\n", "ascii", "utf-8"),
+])
+def test_encoding_detection(tmp_path: Path, text: str, encoding: str, expected: str) -> None:
+    f = tmp_path / "x.csv"
+    f.write_bytes(text.encode(encoding))
+    assert detect_encoding(f) == expected
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_delimiter_detection(delimiter: str) -> None:
+    sample = "\n".join(delimiter.join(row) for row in
+                       [["id", "date", "name"], ["1", "2023-01-01", "a, b"], ["2", "2023-01-02", "c"]])
+    assert detect_delimiter(sample) == delimiter
+
+
+def test_windows_1252_semicolon_file_with_french_labels_loads(tmp_path: Path) -> None:
+    f = tmp_path / "clients.csv"
+    f.write_bytes((CLIENT_HEADER + "1;2023-01-05;1990;Préfère ne pas répondre;Ontario au travail\n"
+                   "2;2023/01/06;1991;Femme;POSPH\n").encode("cp1252"))
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        rows = sorted(w.fetchall("SELECT registered_on::VARCHAR, gender, social_assistance FROM client"))
+    assert (r.encoding, r.delimiter, r.rows_loaded) == ("cp1252", ";", 2)
+    assert rows == [("2023-01-05", "prefer_not", "ow"), ("2023-01-06", "woman", "odsp")]
+
+
+def test_quarantine_names_file_row_column_value_and_rule(tmp_path: Path) -> None:
+    f = tmp_path / "clients.csv"
+    f.write_text(CLIENT_HEADER.replace(";", ",") + "1,2023-01-05,1990,woman,ow\n"
+                 "2,2023-13-01,1991,woman,ow\n3,2023-01-01,19x1,woman,ow\n4,2023-01-01,1990,zebra,ow\n"
+                 "5,2023-01-01,1990,woman,\n")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        rows = w.fetchall("SELECT file_name, source_row, column_name, value, rule FROM quarantine "
+                          "ORDER BY source_row")
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 1, 4)
+    assert rows == [("clients.csv", 3, "registered_on", "2023-13-01", "invalid_date"),
+                    ("clients.csv", 4, "birth_year", "19x1", "invalid_number"),
+                    ("clients.csv", 5, "gender", "zebra", "unknown_code"),
+                    ("clients.csv", 6, "social_assistance", None, "missing_value")]
+
+
+def test_missing_required_column_quarantines_every_row(tmp_path: Path) -> None:
+    f = tmp_path / "clients.csv"
+    f.write_text("client_id,birth_year\n1,1990\n2,1991\n")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        rules = w.fetchall("SELECT DISTINCT column_name, rule FROM quarantine ORDER BY 1")
+        assert w.count("client") == 0
+    assert r.status == "rejected"
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (2, 0, 2)
+    assert rules == [("registered_on", "missing_column"), ("social_assistance", "missing_column")]
+
+
+def test_statcan_layout_values_equal_the_generated_series(clean_ingested: Ingested) -> None:
+    source = pl.read_csv(clean_ingested.extracts / "lfs_1410038701.csv")
+    sample = source.filter(pl.col("REF_DATE") == "2020-04").filter(
+        pl.col("Labour force characteristics") == "Unemployment rate")
+    with Warehouse(clean_ingested.warehouse, read_only=True) as w:
+        for dguid, value in zip(sample["DGUID"], sample["VALUE"], strict=True):
+            stored = w.scalar("SELECT value FROM labour_market WHERE economic_region = ? AND "
+                              "month = DATE '2020-04-01' AND characteristic = 'Unemployment rate' "
+                              "AND statistic = 'Estimate'", [dguid[-4:]])
+            assert stored == pytest.approx(value)
+
+
+def test_plain_long_labour_market_table(tmp_path: Path) -> None:
+    f = tmp_path / "labour_market.csv"
+    f.write_text("economic_region,month,characteristic,value\n3550,2024-01,Unemployment rate,7.1\n"
+                 "Toronto,2024-02,Unemployment rate,8.0\n9999,2024-01,Unemployment rate,5\n")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        rows = sorted(w.fetchall("SELECT economic_region, month::VARCHAR, statistic, value FROM labour_market"))
+    assert rows == [("3530", "2024-02-01", "Estimate", 8.0), ("3550", "2024-01-01", "Estimate", 7.1)]
+    assert r.quarantine_by_rule == {"unknown_code": 1}
+
+
+def test_mapping_file_maps_renamed_columns_and_rejects_bad_fields(tmp_path: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[[file]]\nmatch = "export*.csv"\nentity = "client"\ndate_formats = ["%d/%m/%Y"]\n'
+                       '[file.columns]\nCLNT = "client_id"\nREG = "registered_on"\nYOB = "birth_year"\n'
+                       'SA = "social_assistance"\nJUNK = ""\n')
+    f = tmp_path / "export_2024.csv"
+    f.write_text("CLNT,REG,YOB,SA,JUNK\n1,31/01/2024,1990,ow,x\n")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P, IngestOptions(mapping=load_mapping(mapping)))
+        assert w.fetchall("SELECT registered_on::VARCHAR FROM client") == [("2024-01-31",)]
+    assert r.ignored_columns == []
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[file]]\nmatch = "x*"\nentity = "client"\n[file.columns]\nA = "shoe_size"\n')
+    with pytest.raises(MappingError, match="shoe_size"):
+        load_mapping(bad)
+    bad.write_text('[[file]]\nmatch = "x*"\nentity = "clients"\n')
+    with pytest.raises(MappingError, match="unknown entity 'clients'"):
+        load_mapping(bad)
+
+
+def test_entity_detection_by_name_and_by_headers(tmp_path: Path) -> None:
+    assert detect_entity(Path("referrals_2024Q3.csv"), ()) == "referral"
+    assert detect_entity(Path("14100387.csv"), ()) == "labour_market"
+    headers = ("Referral Number", "CaMS Client ID", "Referral Source", "Date Referred", "Site Code",
+               "Referral Outcome")
+    assert detect_entity(Path("export.csv"), headers) == "referral"
+    with pytest.raises(InputFileError, match="cannot tell"):
+        detect_entity(Path("export.csv"), ("a", "b"))
+
+
+def test_unreadable_inputs_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="file not found"):
+        inspect(tmp_path / "nope.csv")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(InputFileError, match="unsupported file type"):
+        inspect(tmp_path / "x.json")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputFileError, match="is empty"):
+        inspect(tmp_path / "empty.csv")
+    (tmp_path / "fake.xlsx").write_text("not a workbook")
+    with pytest.raises(InputFileError, match="Excel"):
+        inspect(tmp_path / "fake.xlsx")
+
+
+def test_header_normalisation() -> None:
+    assert normalise_header("  Date référée (AAAA-MM-JJ) ") == "date_referee_aaaa_mm_jj"
+    assert normalise_header("CaMS Client ID") == "cams_client_id"
