@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TEST_KEY, Ingested, extract_files, ingest_folder
 from esmonitor.ingest import pipeline
 from esmonitor.ingest.pseudonym import Pseudonymizer
 from esmonitor.model.entities import ENTITIES
 from esmonitor.warehouse import Warehouse
-
-from conftest import TEST_KEY, Ingested, extract_files, ingest_folder
 
 SNAPSHOT_TABLES = [e.table for e in ENTITIES.values()] + [
     f"{e.table}__history" for e in ENTITIES.values() if not e.reference_data
@@ -115,7 +114,7 @@ def test_a_corrected_record_replaces_the_old_one_and_history_keeps_it(tmp_path: 
     with Warehouse(warehouse) as w:
         [r1] = pipeline.ingest_files(w, [first], p)
         [r2] = pipeline.ingest_files(w, [fix], p)
-        k1 = p(f"client\x1fK1")
+        k1 = p("client\x1fK1")
         assert (r1.rows_new, r2.rows_new, r2.rows_replaced, r2.rows_unchanged) == (2, 1, 1, 1)
         assert w.fetchall("SELECT birth_year FROM client WHERE client_id = ?", [k1]) == [(1981,)]
         assert w.fetchall("SELECT birth_year, _batch_id, _superseded_by_batch FROM client__history"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from conftest import Ingested
 from esmonitor.model.entities import ENTITIES
 from esmonitor.warehouse import Warehouse
-
-from conftest import Ingested
 
 
 def test_every_file_accounts_for_every_row(dirty_ingested: Ingested) -> None:

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TEST_KEY, Ingested
 from esmonitor.errors import PseudonymKeyError
 from esmonitor.ingest import pipeline
 from esmonitor.ingest.pseudonym import Pseudonymizer, load_or_create_key
 from esmonitor.warehouse import Warehouse
-
-from conftest import TEST_KEY, Ingested
 
 
 def _encodings(text: str) -> list[bytes]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from conftest import TEST_KEY, Ingested
 from esmonitor.errors import InputFileError, MappingError
 from esmonitor.ingest import pipeline
 from esmonitor.ingest.columns import detect_entity, load_mapping, normalise_header
@@ -14,8 +15,6 @@ from esmonitor.ingest.pipeline import IngestOptions
 from esmonitor.ingest.pseudonym import Pseudonymizer
 from esmonitor.ingest.sources import detect_delimiter, detect_encoding, inspect
 from esmonitor.warehouse import Warehouse
-
-from conftest import TEST_KEY, Ingested
 
 P = Pseudonymizer(TEST_KEY)
 CLIENT_HEADER = "client_id;registered_on;birth_year;gender;social_assistance\n"

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
+from conftest import Ingested
 from esmonitor.synth import SynthConfig, generate, write_province
 from esmonitor.warehouse import Warehouse
-
-from conftest import Ingested
 
 SITE_CATCHMENT = "WITH sc AS (SELECT s.site_id, p.catchment_id FROM site s JOIN provider p USING (provider_id))"
 

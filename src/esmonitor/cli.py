@@ -98,7 +98,8 @@ def synth(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the extract files into.")],
     clients: Annotated[int, typer.Option(help="Number of clients (job seekers).", min=100)] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 2024,
-    dirty: Annotated[bool, typer.Option("--dirty", help="Plant defects at known rates (recorded in manifest.json).")] = False,
+    dirty: Annotated[bool, typer.Option(
+        "--dirty", help="Plant defects at known rates (recorded in manifest.json).")] = False,
 ) -> None:
     """Write a synthetic Ontario province as realistic extract files plus manifest.json."""
     _synth(out_dir, clients, seed, dirty)
@@ -160,6 +161,20 @@ def _report_table(reports: list[FileReport]) -> Table:
     return table
 
 
+def _print_problems(reports: list[FileReport]) -> None:
+    """Full-width lines for what the table may truncate: rejected files and dropped identifiers."""
+    for r in reports:
+        name = Path(r.path).name
+        if r.status in ("rejected", "failed"):
+            console.print(f"[bold red]Rejected[/] {name}: {r.message}")
+        if r.dropped_identifier_columns:
+            console.print(f"[yellow]Warning[/] {name}: direct identifier column(s) "
+                          f"{', '.join(r.dropped_identifier_columns)} dropped, never stored")
+        if r.ignored_columns:
+            console.print(f"[dim]{name}: columns not in the data model, ignored: "
+                          f"{', '.join(r.ignored_columns)}[/]")
+
+
 def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity: str | None,
                key_file: Path | None) -> list[FileReport]:
     files, found_mapping = _expand(paths)
@@ -181,11 +196,13 @@ def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files (.csv, .xlsx, .parquet) or folders.")],
     warehouse: WarehouseOpt,
-    mapping: Annotated[Path | None, typer.Option(help="TOML column-mapping file (a folder's column_map.toml is used by default).")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        help="TOML column-mapping file (a folder's column_map.toml is used by default).")] = None,
     entity: Annotated[str | None, typer.Option(help="Treat every file as this entity.")] = None,
     key_file: KeyOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON on stdout.")] = False,
-    report: Annotated[Path | None, typer.Option(help="Where to write the JSON report (default: next to the warehouse).")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Where to write the JSON report (default: next to the warehouse).")] = None,
 ) -> None:
     """Validate and load extracts; bad rows go to the quarantine table, never lost."""
     reports = run_ingest(warehouse, paths, mapping, entity, key_file)
@@ -197,6 +214,7 @@ def ingest(
         out.print_json(data=payload)
     else:
         out.print(_report_table(reports))
+        _print_problems(reports)
         console.print(f"JSON report: {report_path}")
     if any(r.status in ("rejected", "failed") for r in reports):
         raise typer.Exit(1)
@@ -268,7 +286,8 @@ def export_quarantine(warehouse: Path, target: Path) -> int:
 @user_errors
 def quarantine(
     warehouse: WarehouseOpt,
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="CSV to write, one line per problem.")] = Path("quarantine.csv"),
+    out_file: Annotated[Path, typer.Option(
+        "--out", "-o", help="CSV to write, one line per problem.")] = Path("quarantine.csv"),
 ) -> None:
     """Export quarantined rows (file, row, column, value, rule) for correction."""
     n = export_quarantine(warehouse, out_file)
@@ -332,6 +351,7 @@ def demo(
         w.set_meta("created_by", "demo")
     reports = run_ingest(warehouse, [extracts], None, None, key_file or out_dir / "pseudonym.key")
     out.print(_report_table(reports))
+    _print_problems(reports)
     (out_dir / "ingest-report.json").write_text(
         json.dumps({"files": [r.as_dict() for r in reports]}, indent=2, ensure_ascii=False), "utf-8")
     n = export_quarantine(warehouse, out_dir / "quarantine.csv")

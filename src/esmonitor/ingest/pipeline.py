@@ -25,7 +25,7 @@ from esmonitor.ingest import rules as R
 from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
 from esmonitor.ingest.pseudonym import Pseudonymizer
 from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, utf8_copy
-from esmonitor.model.entities import ENTITIES, LOAD_ORDER, Entity
+from esmonitor.model.entities import LOAD_ORDER, Entity
 from esmonitor.warehouse import Warehouse
 from esmonitor.warehouse import schema as S
 
@@ -60,7 +60,7 @@ class FileReport:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    mapping: Mapping = Mapping()
+    mapping: Mapping = field(default_factory=Mapping)
     entity: str | None = None  # force one entity for every file
 
 
@@ -111,7 +111,6 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
     started = time.perf_counter()
     report = FileReport(str(source.path), entity_name, encoding=source.encoding,
                         delimiter=source.delimiter)
-    entity = ENTITIES[entity_name]
     previous = warehouse.fetchall(
         exp.select("batch_id").from_(S.BATCHES_TABLE).where(
             exp.and_(exp.column("file_sha256").eq(exp.Literal.string(source.sha256)),
@@ -130,7 +129,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
     report.dropped_identifier_columns = list(plan.dropped_identifiers)
     report.ignored_columns = list(plan.ignored)
     for col in plan.dropped_identifiers:
-        log.warning("%s: column %r looks like a direct identifier; dropped, never stored",
+        log.info("%s: column %r looks like a direct identifier; dropped, never stored",
                     source.path.name, col)
     batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     report.batch_id = batch_id
@@ -189,9 +188,9 @@ def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
     raws: list[str] = []
     for f in entity.fields:
         if f.pseudonymize and f.name in present:
+            cleaned = R.clean_text(exp.column(f.name, quoted=True))
             values = [r[0] for r in warehouse.fetchall(
-                exp.select(exp.Trim(this=exp.column(f.name, quoted=True))).distinct()
-                .from_(R.STAGE).where(exp.Trim(this=exp.column(f.name, quoted=True)).neq(exp.Literal.string(""))))]
+                exp.select(cleaned).distinct().from_(R.STAGE).where(cleaned.copy().is_(exp.null()).not_()))]
             domains.extend([f.pseudonym_domain] * len(values))
             raws.extend(values)
     prefixed = (f"{d}\x1f{r}" for d, r in zip(domains, raws, strict=True))

@@ -86,6 +86,18 @@ def _regexp_full_match(value: exp.Expression, pattern: str) -> exp.Expression:
     return _fn("regexp_full_match", value, _str(pattern))
 
 
+#: Whitespace as Python's str.isspace() sees it (RE2's \s alone is ASCII-only): no-break and
+#: other Unicode spaces arrive in Excel exports and must not make a value invalid.
+WHITESPACE_CLASS = r"[\s\v\pZ\x{1c}-\x{1f}\x{85}]"
+
+
+def clean_text(value: exp.Expression) -> exp.Expression:
+    """Trim every kind of whitespace from both ends; a blank value becomes NULL."""
+    trimmed = _fn("regexp_replace", value, _str(f"^{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+$"), _str(""),
+                  _str("g"))
+    return exp.Nullif(this=trimmed, expression=_str(""))
+
+
 def parse_number(value: exp.Expression) -> exp.Expression:
     """Text -> DOUBLE or NULL. Spaces, no-break spaces and '$' are dropped; '1,234.5' uses
     commas for thousands; '15,50' (one comma, not three digits after it) is a decimal comma."""
@@ -97,7 +109,8 @@ def parse_number(value: exp.Expression) -> exp.Expression:
                .when(decimal_comma, _fn("replace", stripped, _str(","), _str(".")))
                .else_(stripped))
     plain = _regexp_full_match(cleaned, r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-    return exp.Case().when(plain, exp.TryCast(this=cleaned, to=exp.DataType.build("DOUBLE")))
+    number = exp.TryCast(this=cleaned, to=exp.DataType.build("DOUBLE"))
+    return exp.Case().when(exp.and_(plain, _fn("isfinite", number.copy())), number)
 
 
 def parse_integer(value: exp.Expression) -> exp.Expression:
@@ -110,7 +123,9 @@ def parse_integer(value: exp.Expression) -> exp.Expression:
 
 def parse_date(value: exp.Expression, formats: tuple[str, ...]) -> exp.Expression:
     parsed = _fn("try_strptime", value, exp.Array(expressions=[_str(f) for f in formats]))
-    return exp.Cast(this=parsed, to=exp.DataType.build("DATE"))
+    # A date starts with a digit: this keeps out the engine's special words ('epoch', 'infinity').
+    return exp.Case().when(_regexp_full_match(value.copy(), r"\d[\d\-/ :.T]*"),
+                           exp.Cast(this=parsed, to=exp.DataType.build("DATE")))
 
 
 def parse_month(value: exp.Expression) -> exp.Expression:
@@ -120,7 +135,7 @@ def parse_month(value: exp.Expression) -> exp.Expression:
 
 def spelling(value: exp.Expression) -> exp.Expression:
     """SQL twin of :func:`esmonitor.model.codes.normalise_spelling` (input already trimmed)."""
-    return exp.Lower(this=_fn("regexp_replace", value, _str("\\s+"), _str(" "), _str("g")))
+    return exp.Lower(this=_fn("regexp_replace", value, _str(f"{WHITESPACE_CLASS}+"), _str(" "), _str("g")))
 
 
 def parse_code(value: exp.Expression, codes: CodeList, *, as_boolean: bool = False) -> exp.Expression:
@@ -171,7 +186,8 @@ def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str]) ->
         if f.required and f.default is None:
             add("missing_value", f.name, f"{f.name} is required", r.is_(exp.null()))
         if f.type in PARSE_RULE:
-            what = {"unknown_code": f"{f.name} must be one of {', '.join(CODE_LISTS[f.codes].values) if f.codes else 'yes/no'}",
+            allowed = ", ".join(CODE_LISTS[f.codes].values) if f.codes else "yes/no"
+            what = {"unknown_code": f"{f.name} must be one of {allowed}",
                     "invalid_date": f"{f.name} is not a valid date",
                     "invalid_number": f"{f.name} is not a valid {'whole ' if f.type == 'integer' else ''}number"}
             rule = PARSE_RULE[f.type]
@@ -219,7 +235,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
     for f in entity.fields:
         if f.name not in present_set:
             continue
-        value: exp.Expression = exp.Nullif(this=exp.Trim(this=_col(f.name, table="s")), expression=_str(""))
+        value: exp.Expression = clean_text(_col(f.name, table="s"))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[_str(f.default)])
         if f.pseudonymize:
@@ -231,7 +247,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
     for alias, f in joins:
         on = exp.and_(
             _col("domain", table=alias).eq(_str(f.pseudonym_domain)),
-            _col("raw", table=alias).eq(exp.Trim(this=_col(f.name, table="s"))),
+            _col("raw", table=alias).eq(clean_text(_col(f.name, table="s"))),
         )
         clean = clean.join(exp.alias_(exp.to_table(PSEUDONYMS), alias), on=on, join_type="left")
 

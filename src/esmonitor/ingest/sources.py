@@ -52,12 +52,8 @@ def detect_encoding(path: Path) -> str:
     """'utf-8', 'utf-8-sig', 'cp1252' or 'latin-1' (see module docstring)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as fh:
-        first = True
         try:
             while chunk := fh.read(_CHUNK):
-                if first and chunk.startswith(codecs.BOM_UTF8):
-                    bom = True
-                first = False
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:

@@ -216,7 +216,6 @@ def generate(config: SynthConfig) -> Province:
     sites_df = pl.DataFrame(sites, schema_overrides={"opened": pl.Date, "closed": pl.Date})
     site_ids = sites_df["site_id"].to_numpy()
     site_catchment = np.array([s.split("-")[0] for s in site_ids])
-    site_provider = np.array(["-".join(s.split("-")[:2]) for s in site_ids])
 
     # -- clients -------------------------------------------------------------------------------
     w = np.array([CATCHMENT_WEIGHTS[c] for c in cids])

@@ -163,7 +163,7 @@ class _Planter:
     def rows(self, eligible: np.ndarray | None = None) -> np.ndarray:
         ok = self.free if eligible is None else self.free & eligible
         candidates = np.flatnonzero(ok)
-        k = min(len(candidates), max(1, int(round(self.rate * self.df.height))))
+        k = min(len(candidates), max(1, round(self.rate * self.df.height)))
         chosen = np.sort(self.rng.choice(candidates, k, replace=False)) if k else candidates[:0]
         self.free[chosen] = False
         return chosen

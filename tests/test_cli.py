@@ -1,0 +1,93 @@
+"""The command line: help everywhere, JSON report shape, messages instead of tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from esmonitor.cli import app
+
+runner = CliRunner()
+COMMANDS = ["synth", "ingest", "summary", "quarantine", "data-model", "demo"]
+
+
+@pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_warehouse_option_everywhere_data_is_touched() -> None:
+    for command in ("ingest", "summary", "quarantine", "demo"):
+        assert "--warehouse" in runner.invoke(app, [command, "--help"]).output
+
+
+def test_ingest_json_report_shape_and_env_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "clients.csv"
+    f.write_text("client_id,registered_on,birth_year,social_assistance,SIN\n1,2023-01-01,1990,ow,123\n"
+                 "2,2023-01-01,1990,maybe,456\n")
+    monkeypatch.setenv("ESMONITOR_WAREHOUSE", str(tmp_path / "env.duckdb"))
+    monkeypatch.setenv("ESMONITOR_KEY_FILE", str(tmp_path / "key"))
+    result = runner.invoke(app, ["ingest", str(f), "--json", "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    [entry] = payload["files"]
+    assert {"path", "entity", "rows_read", "rows_loaded", "rows_quarantined", "status"} <= set(entry)
+    assert (entry["entity"], entry["rows_read"], entry["rows_loaded"], entry["rows_quarantined"]) == (
+        "client", 2, 1, 1)
+    assert entry["dropped_identifier_columns"] == ["SIN"]
+    assert (tmp_path / "env.duckdb").exists()
+    assert json.loads((tmp_path / "r.json").read_text())["files"][0]["rows_loaded"] == 1
+
+
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (["ingest", "missing.csv"], "file not found", 1),
+    (["summary", "--warehouse", "nowhere.duckdb"], "no warehouse at nowhere.duckdb", 4),
+    (["ingest", "x.csv", "--mapping", "nomap.toml"], "mapping file nomap.toml not found", 2),
+])
+def test_user_mistakes_get_messages_not_tracebacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   args: list[str], message: str, code: int) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ESMONITOR_KEY_FILE", str(tmp_path / "key"))
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    result = runner.invoke(app, args)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_demo_end_to_end_small(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    report = json.loads((out / "ingest-report.json").read_text())
+    manifest = json.loads((out / "extracts" / "manifest.json").read_text())
+    assert (out / "esmonitor.duckdb").exists()
+    assert len(summary["by_catchment"]) == 15
+    assert {p["phase"] for p in summary["by_phase"]} == {"prototype", "phase1", "phase2", "phase3"}
+    loaded_clients = next(f for f in report["files"] if f["entity"] == "client")["rows_loaded"]
+    assert summary["tables"]["client"] == loaded_clients
+    assert loaded_clients + next(f for f in report["files"] if f["entity"] == "client")[
+        "rows_quarantined"] == manifest["row_counts"]["client"]
+    assert sum(q["rows"] for q in summary["quarantine"]) > 0
+    # running the demo again replaces its own warehouse
+    again = runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"])
+    assert again.exit_code == 0, again.output
+
+
+def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESMONITOR_KEY_FILE", str(tmp_path / "key"))
+    f = tmp_path / "clients.csv"
+    f.write_text("client_id,registered_on,birth_year,social_assistance\n1,2023-01-01,1990,ow\n")
+    real = tmp_path / "real.duckdb"
+    assert runner.invoke(app, ["ingest", str(f), "--warehouse", str(real)]).exit_code == 0
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--warehouse", str(real),
+                                 "--clients", "200"])
+    assert result.exit_code == 2
+    assert "did not create" in result.output
