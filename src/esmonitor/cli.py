@@ -119,8 +119,9 @@ def _synth(out_dir: Path, clients: int, seed: int, dirty: bool) -> dict[str, Any
 
         manifest = write_province(province, out_dir, progress=step)
         progress.update(task, description="Synthetic province written", completed=11)
-    rows = manifest["row_counts"]
-    console.print(f"Wrote {sum(rows.values()):,} rows in {len(manifest['files'])} files to {out_dir} "
+    rows: dict[str, int] = manifest["row_counts"]  # type: ignore[assignment]
+    files: dict[str, str] = manifest["files"]  # type: ignore[assignment]
+    console.print(f"Wrote {sum(rows.values()):,} rows in {len(files)} files to {out_dir} "
                   f"({time.perf_counter() - started:.1f} s); ground truth in {out_dir / 'manifest.json'}")
     return manifest
 

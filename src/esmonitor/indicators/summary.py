@@ -25,7 +25,7 @@ class Summary:
                 "quarantine": self.quarantine, "batches": self.batches}
 
 
-def _rows(w: Warehouse, query: exp.Expression) -> list[dict[str, object]]:
+def _rows(w: Warehouse, query: exp.Expr) -> list[dict[str, object]]:
     table = w.arrow(query)
     return table.to_pylist()
 

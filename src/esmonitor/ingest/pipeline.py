@@ -218,7 +218,7 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
                 exp.Literal.string(rule.column), rule.value.copy(), exp.Literal.string(rule.rule),
                 exp.Literal.string(rule.message), exp.cast(record.copy(), "VARCHAR"),
             ).from_(R.CHECKED).where(exp.column(R.flag(rule.index), quoted=True)))
-    union = selects[0]
+    union: exp.Query = selects[0]
     for s in selects[1:]:
         union = exp.union(union, s, distinct=False)
     warehouse.execute(exp.insert(union, S.QUARANTINE_TABLE))
@@ -238,15 +238,15 @@ def _missing_column_quarantine(warehouse: Warehouse, source: SourceFile, entity:
             ).from_(R.STAGE), S.QUARANTINE_TABLE))
 
 
-def _row_hash(names: list[str]) -> exp.Expression:
-    parts: list[exp.Expression] = [exp.Literal.string("\x1f")]
+def _row_hash(names: list[str]) -> exp.Expr:
+    parts: list[exp.Expr] = [exp.Literal.string("\x1f")]
     for n in names:
         parts.append(exp.Coalesce(this=exp.cast(exp.column(n, quoted=True), "VARCHAR"),
                                   expressions=[exp.Literal.string("\x1e")]))
     return exp.Anonymous(this="md5", expressions=[exp.Anonymous(this="concat_ws", expressions=parts)])
 
 
-def _key_match(left: str, right: str, key: tuple[str, ...]) -> exp.Expression:
+def _key_match(left: str, right: str, key: tuple[str, ...]) -> exp.Expr:
     return exp.and_(*[exp.column(k, table=left, quoted=True).eq(exp.column(k, table=right, quoted=True))
                       for k in key])
 
@@ -285,11 +285,11 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
                          exp.column("_row_hash", table=table, quoted=True).neq(
                              exp.column("_row_hash", table="g", quoted=True)))))))
     target_cols = [exp.to_identifier(n, quoted=True) for n in [*names, "_row_hash", "_batch_id"]]
-    warehouse.execute(exp.insert(
-        exp.select(*[exp.column(n, table="g", quoted=True) for n in [*names, "_row_hash"]],
-                   exp.Literal.string(batch_id))
-        .from_(exp.alias_(exp.to_table("_good"), "g")).where(exp.not_(exists_same_key)),
-        exp.Schema(this=exp.to_table(table), expressions=target_cols)))
+    warehouse.execute(exp.Insert(
+        this=exp.Schema(this=exp.to_table(table), expressions=target_cols),
+        expression=exp.select(*[exp.column(n, table="g", quoted=True) for n in [*names, "_row_hash"]],
+                              exp.Literal.string(batch_id))
+        .from_(exp.alias_(exp.to_table("_good"), "g")).where(exp.not_(exists_same_key))))
 
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,

@@ -66,8 +66,8 @@ class Rule:
     rule: str
     column: str
     message: str
-    condition: exp.Expression
-    value: exp.Expression
+    condition: exp.Expr
+    value: exp.Expr
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:
@@ -78,11 +78,11 @@ def _str(text: str) -> exp.Literal:
     return exp.Literal.string(text)
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _regexp_full_match(value: exp.Expression, pattern: str) -> exp.Expression:
+def _regexp_full_match(value: exp.Expr, pattern: str) -> exp.Expr:
     return _fn("regexp_full_match", value, _str(pattern))
 
 
@@ -91,14 +91,14 @@ def _regexp_full_match(value: exp.Expression, pattern: str) -> exp.Expression:
 WHITESPACE_CLASS = r"[\s\v\pZ\x{1c}-\x{1f}\x{85}]"
 
 
-def clean_text(value: exp.Expression) -> exp.Expression:
+def clean_text(value: exp.Expr) -> exp.Expr:
     """Trim every kind of whitespace from both ends; a blank value becomes NULL."""
     trimmed = _fn("regexp_replace", value, _str(f"^{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+$"), _str(""),
                   _str("g"))
     return exp.Nullif(this=trimmed, expression=_str(""))
 
 
-def parse_number(value: exp.Expression) -> exp.Expression:
+def parse_number(value: exp.Expr) -> exp.Expr:
     """Text -> DOUBLE or NULL. Spaces, no-break spaces and '$' are dropped; '1,234.5' uses
     commas for thousands; '15,50' (one comma, not three digits after it) is a decimal comma."""
     stripped = _fn("regexp_replace", value, _str("[\\s$\u00a0\u202f]"), _str(""), _str("g"))
@@ -113,7 +113,7 @@ def parse_number(value: exp.Expression) -> exp.Expression:
     return exp.Case().when(exp.and_(plain, _fn("isfinite", number.copy())), number)
 
 
-def parse_integer(value: exp.Expression) -> exp.Expression:
+def parse_integer(value: exp.Expr) -> exp.Expr:
     number = parse_number(value)
     return exp.Case().when(
         exp.EQ(this=number, expression=_fn("floor", number.copy())),
@@ -121,32 +121,32 @@ def parse_integer(value: exp.Expression) -> exp.Expression:
     )
 
 
-def parse_date(value: exp.Expression, formats: tuple[str, ...]) -> exp.Expression:
+def parse_date(value: exp.Expr, formats: tuple[str, ...]) -> exp.Expr:
     parsed = _fn("try_strptime", value, exp.Array(expressions=[_str(f) for f in formats]))
     # A date starts with a digit: this keeps out the engine's special words ('epoch', 'infinity').
     return exp.Case().when(_regexp_full_match(value.copy(), r"\d[\d\-/ :.T]*"),
                            exp.Cast(this=parsed, to=exp.DataType.build("DATE")))
 
 
-def parse_month(value: exp.Expression) -> exp.Expression:
+def parse_month(value: exp.Expr) -> exp.Expr:
     return exp.Cast(this=_fn("date_trunc", _str("month"), parse_date(value, MONTH_FORMATS)),
                     to=exp.DataType.build("DATE"))
 
 
-def spelling(value: exp.Expression) -> exp.Expression:
+def spelling(value: exp.Expr) -> exp.Expr:
     """SQL twin of :func:`esmonitor.model.codes.normalise_spelling` (input already trimmed)."""
     return exp.Lower(this=_fn("regexp_replace", value, _str(f"{WHITESPACE_CLASS}+"), _str(" "), _str("g")))
 
 
-def parse_code(value: exp.Expression, codes: CodeList, *, as_boolean: bool = False) -> exp.Expression:
+def parse_code(value: exp.Expr, codes: CodeList, *, as_boolean: bool = False) -> exp.Expr:
     case = exp.Case(this=spelling(value))
     for key, code in sorted(codes.spellings.items()):
-        result: exp.Expression = exp.Boolean(this=code == "true") if as_boolean else _str(code)
+        result: exp.Expr = exp.Boolean(this=code == "true") if as_boolean else _str(code)
         case = case.when(_str(key), result)
     return case
 
 
-def typed_expression(f: Field, value: exp.Expression, date_formats: tuple[str, ...]) -> exp.Expression:
+def typed_expression(f: Field, value: exp.Expr, date_formats: tuple[str, ...]) -> exp.Expr:
     if f.type == "date":
         return parse_date(value, date_formats)
     if f.type == "month":
@@ -163,7 +163,7 @@ def typed_expression(f: Field, value: exp.Expression, date_formats: tuple[str, .
     return value
 
 
-def _coalesce_false(cond: exp.Expression) -> exp.Expression:
+def _coalesce_false(cond: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.paren(cond), expressions=[exp.false()])
 
 
@@ -175,7 +175,7 @@ def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str]) ->
     """All checks for one entity; ``present`` are the fields the file supplies."""
     rules: list[Rule] = []
 
-    def add(rule: str, column: str, message: str, condition: exp.Expression) -> None:
+    def add(rule: str, column: str, message: str, condition: exp.Expr) -> None:
         rules.append(Rule(len(rules) + 1, rule, column, message, _coalesce_false(condition),
                           _col(raw(column))))
 
@@ -217,25 +217,25 @@ def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str]) ->
     return rules
 
 
-def _partition_window(partition: list[exp.Expression]) -> exp.Expression:
+def _partition_window(partition: list[exp.Expr]) -> exp.Expr:
     window = exp.Window(this=exp.RowNumber(), partition_by=partition,
                         order=exp.Order(expressions=[exp.Ordered(this=_col("_row"))]))
     return exp.GT(this=window, expression=exp.Literal.number(1))
 
 
 def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...] = (),
-                ) -> tuple[exp.Expression, list[Rule]]:
+                ) -> tuple[exp.Expr, list[Rule]]:
     """The statement that creates the checked table, and the rules whose flags it carries."""
     formats = tuple(dict.fromkeys((*date_formats, *DEFAULT_DATE_FORMATS)))
     present_set = set(present)
 
     # 1. clean: trimmed text, blanks as NULL, defaults, pseudonyms.
-    clean_cols: list[exp.Expression] = [_col("_row")]
+    clean_cols: list[exp.Expr] = [_col("_row")]
     joins: list[tuple[str, Field]] = []
     for f in entity.fields:
         if f.name not in present_set:
             continue
-        value: exp.Expression = clean_text(_col(f.name, table="s"))
+        value: exp.Expr = clean_text(_col(f.name, table="s"))
         if f.default is not None:
             value = exp.Coalesce(this=value, expressions=[_str(f.default)])
         if f.pseudonymize:
@@ -253,7 +253,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
 
     # 2. typed values, with the referenced keys joined in.
     ref_alias: dict[str, str] = {}
-    typed_cols: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("c"))]
+    typed_cols: list[exp.Expr] = [exp.Column(this=exp.Star(), table=exp.to_identifier("c"))]
     for f in entity.fields:
         if f.name in present_set:
             typed_cols.append(exp.alias_(typed_expression(f, _col(raw(f.name), table="c"), formats),
@@ -282,11 +282,11 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
                 column.replace(_col(f"{column.table}__key"))
 
     # 3. duplicates within the file.
-    raw_cols: list[exp.Expression] = [_col(raw(n)) for n in entity.field_names if n in present_set]
-    key_cols: list[exp.Expression] = [_col(typed(k)) for k in entity.key if k in present_set]
+    raw_cols: list[exp.Expr] = [_col(raw(n)) for n in entity.field_names if n in present_set]
+    key_cols: list[exp.Expr] = [_col(typed(k)) for k in entity.key if k in present_set]
     dup_row = _partition_window(raw_cols)
-    final_cols: list[exp.Expression] = [exp.Star()]
-    flags: list[exp.Expression] = []
+    final_cols: list[exp.Expr] = [exp.Star()]
+    flags: list[exp.Expr] = []
     for rule in rules:
         final_cols.append(exp.alias_(rule.condition, flag(rule.index), quoted=True))
         flags.append(_col(flag(rule.index)))

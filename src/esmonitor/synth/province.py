@@ -221,9 +221,9 @@ def generate(config: SynthConfig) -> Province:
     w = np.array([CATCHMENT_WEIGHTS[c] for c in cids])
     catchment = np.asarray(cids, dtype=object)[rng.choice(len(cids), n, p=w / w.sum())]
     site = np.empty(n, dtype=object)
-    for c in cids:
-        idx = np.flatnonzero(catchment == c)
-        options = site_ids[site_catchment == c]
+    for cid in cids:
+        idx = np.flatnonzero(catchment == cid)
+        options = site_ids[site_catchment == cid]
         site[idx] = options[rng.integers(0, len(options), len(idx))]
     provider = np.array(["-".join(s.split("-")[:2]) for s in site], dtype=object)
     span = int((_d64(config.as_of) - _d64(config.start)) / DAY) - 20
@@ -239,7 +239,7 @@ def generate(config: SynthConfig) -> Province:
     francophone, _ = _yes_no_pna(rng, francophone_p, n)
     racialized, _ = _yes_no_pna(rng, np.where(gta, 0.55, 0.2), n)
     disability, disability_yes = _yes_no_pna(rng, np.where(sa == "odsp", 0.95, 0.18), n)
-    disability_type = np.where(
+    disability_type = np.where(  # type: ignore[call-overload]  # None marks "not applicable"
         disability_yes,
         _choice(rng, ["sensory", "physical", "cognitive", "mental_health", "other", "multiple",
                       "prefer_not"], [0.1, 0.25, 0.15, 0.3, 0.05, 0.1, 0.05], n), None)
@@ -413,7 +413,7 @@ def generate(config: SynthConfig) -> Province:
     proto_intake = np.isin(catchment[ia], ["HNP", "MKW", "PEL"])
     mix = {s: float(np.mean(stream[ia][proto_intake] == s)) for s in "ABC"} if proto_intake.any() else {}
     sa_client = sa[ip] != "none"
-    realised = {
+    realised: dict[str, object] = {
         "ies_att_probability_points": round(100 * att, 3),
         "employment_rate_sa": float(np.mean(employed[sa_client])) if sa_client.any() else None,
         "employment_rate_non_sa": float(np.mean(employed[~sa_client])) if (~sa_client).any() else None,

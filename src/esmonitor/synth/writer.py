@@ -110,6 +110,7 @@ def _as_text(df: pl.DataFrame, entity: str) -> pl.DataFrame:
             continue
         col = pl.col(f.name)
         dtype = df.schema[f.name]
+        expr: pl.Expr
         if dtype == pl.Boolean:
             expr = pl.when(col).then(pl.lit("Y")).when(~col).then(pl.lit("N"))
         elif dtype == pl.Date:

@@ -25,7 +25,7 @@ def default_warehouse_path() -> Path:
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
-Sql = exp.Expression | str
+Sql = exp.Expr | str
 
 
 class Warehouse:
@@ -144,9 +144,9 @@ class Warehouse:
         self.con.register(name, data)
         try:
             cols = [exp.to_identifier(c, quoted=True) for c in data.column_names]
-            insert = exp.insert(
-                exp.select(*[exp.column(c, quoted=True) for c in data.column_names]).from_(name),
-                exp.Schema(this=exp.to_table(table), expressions=cols),
+            insert = exp.Insert(
+                this=exp.Schema(this=exp.to_table(table), expressions=cols),
+                expression=exp.select(*[exp.column(c, quoted=True) for c in data.column_names]).from_(name),
             )
             self.execute(insert)
         finally:

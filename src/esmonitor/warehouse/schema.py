@@ -81,6 +81,6 @@ def all_tables() -> list[exp.Create]:
         creates.append(create_table(entity.table, cols))
         if not entity.reference_data:
             creates.append(create_table(history_table(entity), cols + list(HISTORY_COLUMNS)))
-    for name, cols in SYSTEM_TABLES.items():
-        creates.append(create_table(name, cols))
+    for name, system_cols in SYSTEM_TABLES.items():
+        creates.append(create_table(name, system_cols))
     return creates
