@@ -148,3 +148,16 @@ def test_unreadable_inputs_give_clear_errors(tmp_path: Path) -> None:
 def test_header_normalisation() -> None:
     assert normalise_header("  Date référée (AAAA-MM-JJ) ") == "date_referee_aaaa_mm_jj"
     assert normalise_header("CaMS Client ID") == "cams_client_id"
+
+
+def test_monthly_labour_market_view_pivots_the_three_rates(clean_ingested: Ingested) -> None:
+    source = pl.read_csv(clean_ingested.extracts / "lfs_1410038701.csv").filter(
+        (pl.col("REF_DATE") == "2024-06") & (pl.col("DGUID") == "2016A00053550"))
+    expected = dict(zip(source["Labour force characteristics"], source["VALUE"], strict=True))
+    with Warehouse(clean_ingested.warehouse, read_only=True) as w:
+        row = w.fetchall("SELECT unemployment_rate, employment_rate, participation_rate "
+                         "FROM labour_market_monthly WHERE economic_region = '3550' "
+                         "AND month = DATE '2024-06-01'")
+    assert row == [(pytest.approx(expected["Unemployment rate"]),
+                    pytest.approx(expected["Employment rate"]),
+                    pytest.approx(expected["Participation rate"]))]

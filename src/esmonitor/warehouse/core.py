@@ -72,6 +72,7 @@ class Warehouse:
         with self.transaction():
             for create in schema.all_tables():
                 self.execute(create)
+            self.execute(schema.labour_market_monthly_view())
             if self.meta("schema_version") is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
                 self._load_reference_data()

@@ -73,6 +73,29 @@ def history_table(entity: Entity) -> str:
     return f"{entity.table}__history"
 
 
+#: Labour-market measures pivoted to one row per economic region and month (estimates only).
+LABOUR_MARKET_MEASURES: dict[str, str] = {
+    "unemployment_rate": "unemployment rate",
+    "employment_rate": "employment rate",
+    "participation_rate": "participation rate",
+}
+
+
+def labour_market_monthly_view() -> exp.Create:
+    """``labour_market_monthly``: economic_region, month and one column per rate."""
+    measures = [
+        exp.alias_(exp.Max(this=exp.Case().when(
+            exp.Lower(this=exp.column("characteristic")).eq(exp.Literal.string(label)),
+            exp.column("value"))), name)
+        for name, label in LABOUR_MARKET_MEASURES.items()
+    ]
+    query = (exp.select("economic_region", "month", *measures).from_("labour_market")
+             .where(exp.Lower(this=exp.column("statistic")).eq(exp.Literal.string("estimate")))
+             .group_by("economic_region", "month"))
+    return exp.Create(this=exp.to_table("labour_market_monthly"), kind="VIEW", expression=query,
+                      replace=True)
+
+
 def all_tables() -> list[exp.Create]:
     """Every table of an esmonitor warehouse, in creation order."""
     creates: list[exp.Create] = []
