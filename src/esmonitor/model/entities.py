@@ -87,6 +87,18 @@ def _id(name: str, en: str, fr: str, **kw: object) -> Field:
     return Field(name, "id", en, fr, **kw)  # type: ignore[arg-type]
 
 
+def _client_ref() -> Field:
+    """The pseudonymized client an event belongs to (same spellings in every extract)."""
+    return _id("client_id", "Client (pseudonymous)", "Client (pseudonyme)", required=True,
+               pseudonymize=True, references="client.client_id",
+               aliases=("cams client id", "client number", "clnt_id"))
+
+
+def _site_ref() -> Field:
+    return _id("site_id", "Site", "Point de service", required=True, references="site.site_id",
+               aliases=("site code", "location id"))
+
+
 def _yn(name: str, en: str, fr: str) -> Field:
     return Field(name, "code", en, fr, codes="yes_no_pna")
 
@@ -206,9 +218,7 @@ REFERRAL = Entity(
     (
         _id("referral_id", "Referral number", "Numéro d'aiguillage", required=True,
             aliases=("referral number", "referral no")),
-        _id("client_id", "Client (pseudonymous)", "Client (pseudonyme)", required=True,
-            pseudonymize=True, references="client.client_id",
-            aliases=("cams client id", "client number", "clnt_id")),
+        _client_ref(),
         Field("source", "code", "Referral source", "Source de l'aiguillage", required=True,
               codes="referral_source", aliases=("referral source", "referred by")),
         Field("referral_date", "date", "Referral date", "Date d'aiguillage", required=True,
@@ -229,11 +239,8 @@ ASSESSMENT = Entity(
     "assessment", "assessment", "Common Assessment", "Évaluation commune",
     (
         _id("assessment_id", "Assessment number", "Numéro d'évaluation", required=True),
-        _id("client_id", "Client (pseudonymous)", "Client (pseudonyme)", required=True,
-            pseudonymize=True, references="client.client_id",
-            aliases=("cams client id", "client number", "clnt_id")),
-        _id("site_id", "Site", "Point de service", required=True, references="site.site_id",
-            aliases=("site code", "location id")),
+        _client_ref(),
+        _site_ref(),
         Field("assessment_date", "date", "Assessment date", "Date d'évaluation", required=True,
               aliases=("ca date", "date assessed")),
         Field("stream", "code", "Stream", "Volet", required=True, codes="stream",
@@ -250,11 +257,8 @@ ACTION_PLAN = Entity(
     (
         _id("plan_id", "Plan number", "Numéro du plan", required=True,
             aliases=("eap id", "eap number", "plan number")),
-        _id("client_id", "Client (pseudonymous)", "Client (pseudonyme)", required=True,
-            pseudonymize=True, references="client.client_id",
-            aliases=("cams client id", "client number", "clnt_id")),
-        _id("site_id", "Site", "Point de service", required=True, references="site.site_id",
-            aliases=("site code", "location id")),
+        _client_ref(),
+        _site_ref(),
         Field("start_date", "date", "Plan start", "Début du plan", required=True,
               aliases=("eap start", "start")),
         Field("close_date", "date", "Plan close", "Fermeture du plan",
@@ -273,9 +277,7 @@ SERVICE = Entity(
         _id("service_id", "Service number", "Numéro du service", required=True),
         _id("plan_id", "Action plan", "Plan d'action", required=True,
             references="action_plan.plan_id", aliases=("eap id", "eap number", "plan number")),
-        _id("client_id", "Client (pseudonymous)", "Client (pseudonyme)", required=True,
-            pseudonymize=True, references="client.client_id",
-            aliases=("cams client id", "client number", "clnt_id")),
+        _client_ref(),
         Field("service_type", "code", "Service type", "Type de service", required=True,
               codes="service_type", aliases=("service", "type")),
         Field("start_date", "date", "Start", "Début", required=True, aliases=("service start",)),
@@ -307,9 +309,7 @@ EMPLOYMENT = Entity(
     (
         _id("spell_id", "Employment record number", "Numéro de l'emploi", required=True,
             aliases=("job id", "employment id", "job_id")),
-        _id("client_id", "Client (pseudonymous)", "Client (pseudonyme)", required=True,
-            pseudonymize=True, references="client.client_id",
-            aliases=("cams client id", "client number", "clnt_id")),
+        _client_ref(),
         _id("employer_id", "Employer (pseudonymous)", "Employeur (pseudonyme)",
             pseudonymize=True, references="employer.employer_id",
             aliases=("employer number", "emplr_id")),
