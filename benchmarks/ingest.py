@@ -6,7 +6,8 @@ Run from the repository root::
 
 Three phases, each in a fresh child process (this script re-run with ``--phase``) so that the
 peak resident memory of one phase does not pollute the next; each child reads
-``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux) just before it exits.
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux) just before it exits. The parent
+only orchestrates and never imports the engine, so what a child could inherit from it is small.
 
 1. ``generate``: a clean synthetic province (``esmonitor.synth``, ``dirty=False``) written as
    extract files (CSV, XLSX, Parquet, a Statistics Canada CSV) into ``WORKDIR/province``.
@@ -233,6 +234,9 @@ def report(summary: Result) -> None:
               f"{_rate(res['rows'], res['seconds']):>12} {res['peak_rss_mib']:>13,.0f}")
     if summary["repeat"] > 1:
         print(f"  (raw and validated: fastest of {summary['repeat']} runs; peak RSS: highest)")
+        for label, key in (("raw", "raw_runs"), ("validated", "validated_runs")):
+            times = " / ".join(f"{r['seconds']:.2f}" for r in summary[key])
+            print(f"  {label} runs: {times} s")
     print(f"  validated: {val['rows_loaded']:,} rows loaded, {val['rows_quarantined']:,} "
           "quarantined")
     mismatched = [n for n, f in gen["files"].items()
@@ -258,14 +262,21 @@ def _best(runs: list[Result]) -> Result:
     return best
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=_positive, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where files and databases go (default: a temporary folder, removed "
                              "afterwards)")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--repeat", type=_positive, default=1,
                         help="runs of the raw and validated phases (fastest is reported)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -281,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gen = spawn("generate", args, workdir)
         raws, vals = [], []
-        for run in range(max(1, args.repeat)):
+        for run in range(args.repeat):
             raws.append(spawn("raw", args, workdir, run))
             vals.append(spawn("validated", args, workdir, run))
     except RuntimeError as err:
@@ -293,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     raw, val = _best(raws), _best(vals)
     ratio = val["seconds"] / raw["seconds"]
     summary: Result = {
-        "clients": args.clients, "seed": args.seed, "repeat": max(1, args.repeat),
+        "clients": args.clients, "seed": args.seed, "repeat": args.repeat,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **_versions()},
         "generate": gen, "raw": raw, "validated": val,

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from esmonitor.ingest.rules import (
     DEFAULT_DATE_FORMATS,
+    clean_text,
     parse_code,
     parse_date,
     parse_integer,
@@ -36,15 +37,15 @@ from esmonitor.model.codes import BOOLEAN, CODE_LISTS, CodeList, normalise_spell
 
 CON = duckdb.connect()
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --------------------------------------------------------------------------------------------
 # Evaluating a parser on one value
 # --------------------------------------------------------------------------------------------
 
-def _query(build: Callable[[exp.Expression], exp.Expression]) -> str:
+def _query(build: Callable[[exp.Expr], exp.Expr]) -> str:
     """``SELECT i, build(v) FROM (SELECT unnest(?::INTEGER[]) AS i, unnest(?::VARCHAR[]) AS v)``:
     one query evaluates the parser on a whole list of values."""
     rows = exp.select(
@@ -52,11 +53,6 @@ def _query(build: Callable[[exp.Expression], exp.Expression]) -> str:
         exp.alias_(exp.Unnest(expressions=[exp.cast(exp.Placeholder(), "VARCHAR[]")]), "v"),
     )
     return exp.select(exp.column("i"), build(exp.column("v"))).from_(rows.subquery("t")).sql("duckdb")
-
-
-def _clean(v: exp.Expression) -> exp.Expression:
-    """As in build_check: staged text is trimmed and blanks become NULL before parsing."""
-    return exp.Nullif(this=exp.Trim(this=v), expression=exp.Literal.string(""))
 
 
 @cache
@@ -71,9 +67,9 @@ def _sql(kind: str, codes: str | None = None) -> str:
         return _query(parse_month)
     if kind == "code":
         assert codes is not None
-        return _query(lambda v: parse_code(_clean(v), CODE_LISTS[codes]))
+        return _query(lambda v: parse_code(clean_text(v), CODE_LISTS[codes]))
     if kind == "boolean":
-        return _query(lambda v: parse_code(_clean(v), BOOLEAN, as_boolean=True))
+        return _query(lambda v: parse_code(clean_text(v), BOOLEAN, as_boolean=True))
     if kind == "spelling":
         return _query(spelling)
     raise ValueError(kind)
@@ -328,6 +324,7 @@ def test_surrounding_spaces_are_ignored(x: float, pad: str) -> None:
 @given(x=wide, upper=st.booleans(), n=st.integers(0, 17))
 def test_scientific_notation_parses(x: float, upper: bool, n: int) -> None:
     text = f"{x:.{n}E}" if upper else f"{x:.{n}e}"
+    assume(math.isfinite(float(text)))           # rounding 1.8e308 to '2e+308' overflows
     assert same(number(text), float(text)), text
 
 
@@ -449,9 +446,10 @@ def _raw_spellings(cl: CodeList) -> list[tuple[str, str]]:
 
 
 LIST_NAMES = sorted(CODE_LISTS)
-# Whitespace the SQL side promises to handle: TRIM strips spaces at the ends, and inner runs of
-# ASCII whitespace collapse to one space.
-INNER_WS = " \t\n\r"
+# Every character Python's str.isspace() accepts (so normalise_spelling, which builds the code
+# lists, accepts it): ASCII whitespace, the no-break spaces of French text and Excel exports,
+# the Unicode space separators. Code values are cleaned as build_check cleans them.
+UNICODE_WS = "".join(chr(i) for i in range(0x110000) if chr(i).isspace())
 
 
 def _deterministic_variants(raw: str) -> list[str]:
@@ -474,9 +472,9 @@ def test_every_spelling_maps_to_its_code(name: str) -> None:
 def _mangled_spelling(draw: st.DrawFn, name: str) -> tuple[str, str]:
     raw, expected = draw(st.sampled_from(_raw_spellings(CODE_LISTS[name])))
     cased = "".join(draw(st.sampled_from([ch.lower(), ch.upper()])) for ch in raw)
-    runs = st.text(alphabet=INNER_WS, min_size=1, max_size=3)
+    runs = st.text(alphabet=UNICODE_WS, min_size=1, max_size=3)
     inner = "".join(draw(runs) if ch == " " else ch for ch in cased)
-    outer = st.text(alphabet=" ", max_size=3)
+    outer = st.text(alphabet=UNICODE_WS, max_size=3)
     return draw(outer) + inner + draw(outer), expected
 
 
@@ -488,16 +486,21 @@ def test_case_and_whitespace_do_not_change_the_code(name: str, data: st.DataObje
     assert code(name, text) == expected, text
 
 
+# DuckDB refuses lone surrogates. 'İ' is left out: DuckDB lowers it to 'i' where Python gives
+# 'i' + U+0307, the one character on which the two case foldings differ (harmless here).
+utf8_char = st.characters(codec="utf-8", exclude_characters="İ")
+
+
 @st.composite
 def _not_a_spelling(draw: st.DrawFn, name: str) -> str:
     raw, _ = draw(st.sampled_from(_raw_spellings(CODE_LISTS[name])))
     where = draw(st.integers(0, len(raw)))
     near_miss = st.one_of(
-        st.builds(lambda ch: raw[:where] + ch + raw[where:], st.characters()),  # one char more
-        st.just(raw[:where] + raw[where + 1:]),                                 # one char less
-        st.builds(lambda ch: raw[:where] + ch + raw[where + 1:], st.characters()),  # one changed
+        st.builds(lambda ch: raw[:where] + ch + raw[where:], utf8_char),       # one more
+        st.just(raw[:where] + raw[where + 1:]),                                 # one less
+        st.builds(lambda ch: raw[:where] + ch + raw[where + 1:], utf8_char),   # one changed
     )
-    return draw(st.one_of(st.text(), near_miss))
+    return draw(st.one_of(st.text(alphabet=utf8_char), near_miss))
 
 
 @pytest.mark.parametrize("name", LIST_NAMES)
@@ -517,15 +520,13 @@ def test_boolean_spellings_give_booleans(data: st.DataObject) -> None:
     assert run("boolean", text) is (expected == "true"), text
 
 
-# Whitespace Python's normalise_spelling (str.split/str.strip) treats as whitespace, including
-# the no-break spaces that French text puts before ':' and that parse_number already drops.
-UNICODE_WS = " \t\n\r\v\f\u00a0\u202f\u2009\u3000"
-
-
 @pytest.mark.parametrize(("name", "text", "expected"), [
     ("service_type", "Services spécialisés\u00a0: jeunes", "specialized_youth"),
+    ("service_type", "Services spécialisés\u202f: jeunes", "specialized_youth"),
     ("yes_no_pna", "Prefer\u00a0not to answer", "prefer_not"),
+    ("yes_no_pna", "prefer\u3000not\u2009to answer", "prefer_not"),
     ("boolean", "\tyes", "true"),
+    ("boolean", "\u00a0NO\r\n", "false"),
 ])
 def test_unicode_whitespace_in_codes_like_normalise_spelling(name: str, text: str,
                                                              expected: str) -> None:
@@ -535,9 +536,9 @@ def test_unicode_whitespace_in_codes_like_normalise_spelling(name: str, text: st
 
 
 @FAST
-@given(text=st.text(alphabet=st.sampled_from("aBcÉé-'" + UNICODE_WS), max_size=12)
-       .map(str.strip))
+@given(text=st.text(alphabet="aBcÉé-'" + UNICODE_WS, max_size=12).map(str.strip))
 @example(text="a\u00a0b")
+@example(text="a\x85\u2028b\x1cc")
 def test_sql_spelling_is_the_twin_of_normalise_spelling(text: str) -> None:
     """spelling() documents itself as the SQL twin of normalise_spelling for trimmed input."""
     assert run("spelling", text) == normalise_spelling(text), repr(text)

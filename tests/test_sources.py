@@ -161,3 +161,17 @@ def test_monthly_labour_market_view_pivots_the_three_rates(clean_ingested: Inges
     assert row == [(pytest.approx(expected["Unemployment rate"]),
                     pytest.approx(expected["Employment rate"]),
                     pytest.approx(expected["Participation rate"]))]
+
+
+def test_duplicate_rows_and_conflicting_keys_in_one_file(tmp_path: Path) -> None:
+    f = tmp_path / "clients.csv"
+    f.write_text("client_id,registered_on,birth_year,social_assistance\n"
+                 "1,2023-01-01,1990,ow\n2,2023-01-01,1991,ow\n1,2023-01-01,1990,ow\n"
+                 " 2 ,2023-01-01,1999,ow\n3,2023-01-01,1990,none\n")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        rows = w.fetchall("SELECT source_row, rule FROM quarantine ORDER BY source_row")
+        kept = sorted(w.fetchall("SELECT birth_year FROM client"))
+    assert rows == [(4, "duplicate_row"), (5, "duplicate_key")]
+    assert kept == [(1990,), (1990,), (1991,)]
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 3, 2)

@@ -23,7 +23,7 @@ import sqlglot.expressions as exp
 from esmonitor.errors import EsmonitorError, InputFileError, PseudonymKeyError
 from esmonitor.ingest import rules as R
 from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
-from esmonitor.ingest.pseudonym import Pseudonymizer
+from esmonitor.ingest.pseudonym import PSEUDONYM_HEX_CHARS, Pseudonymizer
 from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, utf8_copy
 from esmonitor.model.entities import LOAD_ORDER, Entity
 from esmonitor.warehouse import Warehouse
@@ -141,7 +141,8 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
             report.status, report.message = "rejected", str(err)
             report.rows_loaded = report.rows_quarantined = 0
         finally:
-            for temp in (R.STAGE, R.CHECKED, R.PSEUDONYMS, "_good"):
+            warehouse.drop_view("_good")
+            for temp in (R.STAGE, R.CHECKED, R.PSEUDONYMS):
                 warehouse.drop_table(temp)
             warehouse.drop_view("_raw")
     report.seconds = round(time.perf_counter() - started, 3)
@@ -184,24 +185,35 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
 
 def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
                   pseudonymizer: Pseudonymizer) -> None:
-    domains: list[str] = []
-    raws: list[str] = []
+    """The join table (domain, raw, pseudo) for every distinct identifier of the file.
+
+    HMAC-SHA-256 runs in the engine (same result as :class:`Pseudonymizer`, which the tests check
+    against Python's ``hmac``); the keyed pads travel as parameters and are never stored."""
+    distinct: list[exp.Query] = []
     for f in entity.fields:
         if f.pseudonymize and f.name in present:
-            cleaned = R.clean_text(exp.column(f.name, quoted=True))
-            values = [r[0] for r in warehouse.fetchall(
-                exp.select(cleaned).distinct().from_(R.STAGE).where(cleaned.copy().is_(exp.null()).not_()))]
-            domains.extend([f.pseudonym_domain] * len(values))
-            raws.extend(values)
-    prefixed = (f"{d}\x1f{r}" for d, r in zip(domains, raws, strict=True))
-    table = pa.table({"domain": domains, "raw": raws, "pseudo": pseudonymizer.many(prefixed)},
-                     schema=pa.schema([("domain", pa.string()), ("raw", pa.string()),
-                                       ("pseudo", pa.string())]))
-    warehouse.register_arrow("_pseudo_in", table)
+            raw = R.clean_text(exp.column(f.name, quoted=True))
+            distinct.append(exp.select(exp.alias_(exp.Literal.string(f.pseudonym_domain), "domain"),
+                                       exp.alias_(raw, "raw")).distinct().from_(R.STAGE)
+                            .where(raw.copy().is_(exp.null()).not_()))
+    ids: exp.Query = distinct[0] if distinct else exp.select(
+        exp.alias_(exp.cast(exp.null(), "VARCHAR"), "domain"), exp.alias_(exp.cast(exp.null(), "VARCHAR"), "raw")
+    ).where(exp.false())
+    for query in distinct[1:]:
+        ids = exp.union(ids, query, distinct=False)
+    message = exp.Anonymous(this="encode", expressions=[exp.DPipe(
+        this=exp.DPipe(this=exp.column("domain"), expression=exp.func("chr", exp.Literal.number(31))),
+        expression=exp.column("raw"))])
+    inner = exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"), expression=message)
+    outer = exp.DPipe(this=exp.cast(exp.Placeholder(), "BLOB"),
+                      expression=exp.func("unhex", exp.Anonymous(this="sha256", expressions=[inner])))
+    pseudo = exp.Anonymous(this="left", expressions=[
+        exp.Anonymous(this="sha256", expressions=[outer]), exp.Literal.number(PSEUDONYM_HEX_CHARS)])
+    query = exp.select("domain", "raw", exp.alias_(pseudo, "pseudo")).from_(exp.alias_(exp.paren(ids), "i"))
+    inner_pad, outer_pad = pseudonymizer.pads()
     warehouse.execute(exp.Create(this=exp.to_table(R.PSEUDONYMS), kind="TABLE", replace=True,
                                  properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                                 expression=exp.select("*").from_("_pseudo_in")))
-    warehouse.unregister("_pseudo_in")
+                                 expression=query), [outer_pad, inner_pad])
 
 
 def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules: list[R.Rule],
@@ -238,58 +250,49 @@ def _missing_column_quarantine(warehouse: Warehouse, source: SourceFile, entity:
             ).from_(R.STAGE), S.QUARANTINE_TABLE))
 
 
-def _row_hash(names: list[str]) -> exp.Expr:
-    parts: list[exp.Expr] = [exp.Literal.string("\x1f")]
-    for n in names:
-        parts.append(exp.Coalesce(this=exp.cast(exp.column(n, quoted=True), "VARCHAR"),
-                                  expressions=[exp.Literal.string("\x1e")]))
-    return exp.Anonymous(this="md5", expressions=[exp.Anonymous(this="concat_ws", expressions=parts)])
-
-
 def _key_match(left: str, right: str, key: tuple[str, ...]) -> exp.Expr:
     return exp.and_(*[exp.column(k, table=left, quoted=True).eq(exp.column(k, table=right, quoted=True))
                       for k in key])
 
 
+def _differs(left: str, right: str, entity: Entity) -> exp.Expr:
+    """Any non-key value differs (NULL-safe)."""
+    return exp.or_(*[exp.NullSafeNEQ(this=exp.column(n, table=left, quoted=True),
+                                     expression=exp.column(n, table=right, quoted=True))
+                     for n in entity.field_names if n not in entity.key])
+
+
 def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileReport) -> None:
     """Insert good rows; a changed record for an existing key replaces it, old version to history."""
     names = list(entity.field_names)
-    present_typed = [exp.column(n, quoted=True) for n in names]
-    good = exp.select(*present_typed, exp.alias_(_row_hash(names), "_row_hash", quoted=True)).from_(
-        R.CHECKED).where(exp.not_(exp.column("_bad", quoted=True)))
-    warehouse.execute(exp.Create(this=exp.to_table("_good"), kind="TABLE", replace=True,
+    good = exp.select(*[exp.column(n, quoted=True) for n in names]).from_(R.CHECKED).where(
+        exp.not_(exp.column("_bad", quoted=True)))
+    warehouse.execute(exp.Create(this=exp.to_table("_good"), kind="VIEW", replace=True,
                                  properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
                                  expression=good))
     table, history = entity.table, S.history_table(entity)
-    exists_same_key = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table(table), "t"))
-                                 .where(_key_match("t", "g", entity.key)))
-    changed = exp.and_(_key_match("t", "g", entity.key),
-                       exp.column("_row_hash", table="t", quoted=True).neq(
-                           exp.column("_row_hash", table="g", quoted=True)))
+    t, g = exp.alias_(exp.to_table(table), "t"), exp.alias_(exp.to_table("_good"), "g")
+    exists_same_key = exp.Exists(this=exp.select("1").from_(t.copy()).where(_key_match("t", "g", entity.key)))
+    changed = exp.and_(_key_match("t", "g", entity.key), _differs("t", "g", entity))
     report.rows_replaced = int(warehouse.scalar(
-        exp.select(exp.func("count", exp.Star())).from_(exp.alias_(exp.to_table(table), "t"))
-        .join(exp.alias_(exp.to_table("_good"), "g"), on=changed)))
+        exp.select(exp.func("count", exp.Star())).from_(t.copy()).join(g.copy(), on=changed.copy())))
     report.rows_new = int(warehouse.scalar(
-        exp.select(exp.func("count", exp.Star())).from_(exp.alias_(exp.to_table("_good"), "g"))
-        .where(exp.not_(exists_same_key))))
+        exp.select(exp.func("count", exp.Star())).from_(g.copy()).where(exp.not_(exists_same_key.copy()))))
     report.rows_unchanged = report.rows_loaded - report.rows_new - report.rows_replaced
     if report.rows_replaced:
         warehouse.execute(exp.insert(
             exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t")),
                        exp.Literal.string(batch_id), exp.func("current_timestamp"))
-            .from_(exp.alias_(exp.to_table(table), "t"))
-            .join(exp.alias_(exp.to_table("_good"), "g"), on=changed), history))
+            .from_(t.copy()).join(g.copy(), on=changed.copy()), history))
         warehouse.execute(exp.delete(table).where(exp.Exists(
-            this=exp.select("1").from_(exp.alias_(exp.to_table("_good"), "g")).where(
-                exp.and_(_key_match(table, "g", entity.key),
-                         exp.column("_row_hash", table=table, quoted=True).neq(
-                             exp.column("_row_hash", table="g", quoted=True)))))))
-    target_cols = [exp.to_identifier(n, quoted=True) for n in [*names, "_row_hash", "_batch_id"]]
+            this=exp.select("1").from_(g.copy()).where(
+                exp.and_(_key_match(table, "g", entity.key), _differs(table, "g", entity))))))
+    target_cols = [exp.to_identifier(n, quoted=True) for n in [*names, "_batch_id"]]
     warehouse.execute(exp.Insert(
         this=exp.Schema(this=exp.to_table(table), expressions=target_cols),
-        expression=exp.select(*[exp.column(n, table="g", quoted=True) for n in [*names, "_row_hash"]],
+        expression=exp.select(*[exp.column(n, table="g", quoted=True) for n in names],
                               exp.Literal.string(batch_id))
-        .from_(exp.alias_(exp.to_table("_good"), "g")).where(exp.not_(exists_same_key))))
+        .from_(g.copy()).where(exp.not_(exists_same_key.copy()))))
 
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
@@ -324,6 +327,10 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
         _pseudonymize(warehouse, entity, present, pseudonymizer)
         check, rules = R.build_check(entity, present, plan.date_formats)
         warehouse.execute(check)
+        if warehouse.scalar(R.duplicate_keys(entity)):
+            dup_check, dup_rules = R.build_duplicate_check(entity, present, len(rules) + 1)
+            warehouse.execute(dup_check)
+            rules += dup_rules
         # Absent optional columns are NULL in the table.
         for n in entity.field_names:
             if n not in present:

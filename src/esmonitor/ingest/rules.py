@@ -86,21 +86,31 @@ def _regexp_full_match(value: exp.Expr, pattern: str) -> exp.Expr:
     return _fn("regexp_full_match", value, _str(pattern))
 
 
-#: Whitespace as Python's str.isspace() sees it (RE2's \s alone is ASCII-only): no-break and
-#: other Unicode spaces arrive in Excel exports and must not make a value invalid.
+#: Whitespace exactly as Python's str.isspace() sees it (RE2's \s alone is ASCII-only): no-break
+#: and other Unicode spaces arrive in Excel exports and must not make a value invalid.
+WHITESPACE = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 WHITESPACE_CLASS = r"[\s\v\pZ\x{1c}-\x{1f}\x{85}]"
 
 
 def clean_text(value: exp.Expr) -> exp.Expr:
-    """Trim every kind of whitespace from both ends; a blank value becomes NULL."""
-    trimmed = _fn("regexp_replace", value, _str(f"^{WHITESPACE_CLASS}+|{WHITESPACE_CLASS}+$"), _str(""),
-                  _str("g"))
-    return exp.Nullif(this=trimmed, expression=_str(""))
+    """Trim every kind of whitespace from both ends; a blank value becomes NULL.
+
+    A plain ``trim`` with an explicit character set: no regular expression per cell."""
+    return exp.Nullif(this=_fn("trim", value, _str(WHITESPACE)), expression=_str(""))
 
 
 def parse_number(value: exp.Expr) -> exp.Expr:
     """Text -> DOUBLE or NULL. Spaces, no-break spaces and '$' are dropped; '1,234.5' uses
-    commas for thousands; '15,50' (one comma, not three digits after it) is a decimal comma."""
+    commas for thousands; '15,50' (one comma, not three digits after it) is a decimal comma.
+
+    Fast path: the engine's own cast, kept when it gives a finite number (so 'nan' and 'inf' fall
+    through to the strict path, which rejects them); the regular expressions only run on the rest.
+    """
+    fast = exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
+    return exp.Case().when(_fn("isfinite", fast), fast.copy()).else_(_parse_number_strict(value))
+
+
+def _parse_number_strict(value: exp.Expr) -> exp.Expr:
     stripped = _fn("regexp_replace", value, _str("[\\s$\u00a0\u202f]"), _str(""), _str("g"))
     thousands = _regexp_full_match(stripped, r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
     decimal_comma = _regexp_full_match(stripped, r"[+-]?\d+,\d+")
@@ -122,10 +132,21 @@ def parse_integer(value: exp.Expr) -> exp.Expr:
 
 
 def parse_date(value: exp.Expr, formats: tuple[str, ...]) -> exp.Expr:
-    parsed = _fn("try_strptime", value, exp.Array(expressions=[_str(f) for f in formats]))
-    # A date starts with a digit: this keeps out the engine's special words ('epoch', 'infinity').
-    return exp.Case().when(_regexp_full_match(value.copy(), r"\d[\d\-/ :.T]*"),
-                           exp.Cast(this=parsed, to=exp.DataType.build("DATE")))
+    """Text -> DATE or NULL: declared formats first, then ISO forms (the engine's own cast,
+    fast), then the default formats. A date starts with a digit: that keeps out the engine's
+    special words ('epoch', 'infinity')."""
+    declared = [f for f in formats if f not in DEFAULT_DATE_FORMATS]
+
+    def strptime(fmts: list[str]) -> exp.Expr:
+        parsed = _fn("try_strptime", value.copy(), exp.Array(expressions=[_str(f) for f in fmts]))
+        return exp.Cast(this=parsed, to=exp.DataType.build("DATE"))
+
+    attempts: list[exp.Expr] = [strptime(declared)] if declared else []
+    attempts += [exp.TryCast(this=value.copy(), to=exp.DataType.build("DATE")),
+                 strptime(list(DEFAULT_DATE_FORMATS))]
+    starts_with_digit = exp.Between(this=_fn("left", value.copy(), exp.Literal.number(1)),
+                                    low=_str("0"), high=_str("9"))
+    return exp.Case().when(starts_with_digit, exp.Coalesce(this=attempts[0], expressions=attempts[1:]))
 
 
 def parse_month(value: exp.Expr) -> exp.Expr:
@@ -139,11 +160,17 @@ def spelling(value: exp.Expr) -> exp.Expr:
 
 
 def parse_code(value: exp.Expr, codes: CodeList, *, as_boolean: bool = False) -> exp.Expr:
-    case = exp.Case(this=spelling(value))
-    for key, code in sorted(codes.spellings.items()):
-        result: exp.Expr = exp.Boolean(this=code == "true") if as_boolean else _str(code)
-        case = case.when(_str(key), result)
-    return case
+    """Look the spelling up among the code list's spellings. The common case (no inner runs of
+    whitespace) is a plain ``lower``; only values it misses get the regular expression."""
+
+    def lookup(key_expr: exp.Expr) -> exp.Case:
+        case = exp.Case(this=key_expr)
+        for key, code in sorted(codes.spellings.items()):
+            result: exp.Expr = exp.Boolean(this=code == "true") if as_boolean else _str(code)
+            case = case.when(_str(key), result)
+        return case
+
+    return lookup(exp.Lower(this=value.copy())).else_(lookup(spelling(value)))
 
 
 def typed_expression(f: Field, value: exp.Expr, date_formats: tuple[str, ...]) -> exp.Expr:
@@ -225,7 +252,10 @@ def _partition_window(partition: list[exp.Expr]) -> exp.Expr:
 
 def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...] = (),
                 ) -> tuple[exp.Expr, list[Rule]]:
-    """The statement that creates the checked table, and the rules whose flags it carries."""
+    """The statement that creates the checked table, and the rules whose flags it carries.
+
+    Duplicates are checked separately (:func:`duplicate_keys`, :func:`build_duplicate_check`):
+    window functions over whole rows are costly, and most files have none."""
     formats = tuple(dict.fromkeys((*date_formats, *DEFAULT_DATE_FORMATS)))
     present_set = set(present)
 
@@ -281,35 +311,48 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
             if column.table in ref_alias.values():
                 column.replace(_col(f"{column.table}__key"))
 
-    # 3. duplicates within the file.
-    raw_cols: list[exp.Expr] = [_col(raw(n)) for n in entity.field_names if n in present_set]
-    key_cols: list[exp.Expr] = [_col(typed(k)) for k in entity.key if k in present_set]
-    dup_row = _partition_window(raw_cols)
     final_cols: list[exp.Expr] = [exp.Star()]
-    flags: list[exp.Expr] = []
     for rule in rules:
         final_cols.append(exp.alias_(rule.condition, flag(rule.index), quoted=True))
-        flags.append(_col(flag(rule.index)))
-    next_index = len(rules) + 1
-    dup_row_rule = Rule(next_index, "duplicate_row", ",".join(entity.key),
-                        "exact repeat of an earlier row", dup_row, _col(raw(entity.key[0])))
-    rules.append(dup_row_rule)
-    final_cols.append(exp.alias_(dup_row, flag(next_index), quoted=True))
-    if len(key_cols) == len(entity.key):
-        key_present = exp.and_(*[k.copy().is_(exp.null()).not_() for k in key_cols])
-        dup_key = exp.and_(key_present, _partition_window([k.copy() for k in key_cols]),
-                           exp.not_(dup_row.copy()))
-        dup_key_rule = Rule(next_index + 1, "duplicate_key", ",".join(entity.key),
-                            "same key as an earlier row, other values", dup_key,
-                            _col(raw(entity.key[0])))
-        rules.append(dup_key_rule)
-        final_cols.append(exp.alias_(dup_key, flag(next_index + 1), quoted=True))
 
     flagged = exp.select(*final_cols).from_("joined")
-    bad = exp.or_(*[_col(flag(r.index)) for r in rules])
+    bad = exp.or_(*[_col(flag(r.index)) for r in rules]) if rules else exp.false()
     final = (exp.select(exp.Star(), exp.alias_(bad, "_bad", quoted=True))
              .from_(exp.alias_(exp.paren(flagged), "f"))
              .with_("clean", as_=clean).with_("typed", as_=typed_q).with_("joined", as_=joined))
     create = exp.Create(this=exp.to_table(CHECKED), kind="TABLE", expression=final, replace=True,
+                        properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+    return create, rules
+
+
+def duplicate_keys(entity: Entity) -> exp.Expr:
+    """How many typed keys of the checked table occur more than once (usually zero)."""
+    keys = [_col(typed(k)) for k in entity.key]
+    repeated = (exp.select(*keys).from_(CHECKED).where(exp.and_(*[k.copy().is_(exp.null()).not_() for k in keys]))
+                .group_by(*[k.copy() for k in keys]).having(exp.func("count", exp.Star()) > 1))
+    return exp.select(exp.func("count", exp.Star())).from_(exp.alias_(exp.paren(repeated), "d"))
+
+
+def build_duplicate_check(entity: Entity, present: list[str], first_index: int,
+                          ) -> tuple[exp.Expr, list[Rule]]:
+    """Rewrite the checked table with ``duplicate_row`` and ``duplicate_key`` flags."""
+    raw_cols: list[exp.Expr] = [_col(raw(n)) for n in entity.field_names if n in present]
+    key_cols: list[exp.Expr] = [_col(typed(k)) for k in entity.key]
+    dup_row = _partition_window(raw_cols)
+    key_present = exp.and_(*[k.copy().is_(exp.null()).not_() for k in key_cols])
+    dup_key = exp.and_(key_present, _partition_window([k.copy() for k in key_cols]), exp.not_(dup_row.copy()))
+    key_name = ",".join(entity.key)
+    rules = [
+        Rule(first_index, "duplicate_row", key_name, "exact repeat of an earlier row", dup_row,
+             _col(raw(entity.key[0]))),
+        Rule(first_index + 1, "duplicate_key", key_name, "same key as an earlier row, other values",
+             dup_key, _col(raw(entity.key[0]))),
+    ]
+    bad = exp.or_(_col("_bad"), *[r.condition.copy() for r in rules])
+    query = exp.select(
+        exp.Star(replace=[exp.alias_(bad, "_bad", quoted=True)]),
+        *[exp.alias_(r.condition, flag(r.index), quoted=True) for r in rules],
+    ).from_(CHECKED)
+    create = exp.Create(this=exp.to_table(CHECKED), kind="TABLE", expression=query, replace=True,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
     return create, rules

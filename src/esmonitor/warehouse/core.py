@@ -82,7 +82,7 @@ class Warehouse:
         ssm_names = {c.ssm_id: c.ssm for c in catchments}
         self.insert_arrow("ssm", pa.table({
             "ssm_id": list(ssm_names), "name": list(ssm_names.values()),
-            "_batch_id": ["reference"] * len(ssm_names), "_row_hash": [None] * len(ssm_names),
+            "_batch_id": ["reference"] * len(ssm_names),
         }))
         self.insert_arrow("catchment", pa.table({
             "catchment_id": [c.catchment_id for c in catchments],
@@ -95,7 +95,6 @@ class Warehouse:
             "ies_start": [c.ies_start for c in catchments],
             "ies_start_confirmed": [c.ies_start_confirmed for c in catchments],
             "_batch_id": ["reference"] * len(catchments),
-            "_row_hash": [None] * len(catchments),
         }))
         wages = reference.minimum_wage_schedule()
         self.insert_arrow(schema.MINIMUM_WAGE_TABLE, pa.table({

@@ -22,7 +22,7 @@ FIELD_SQL_TYPES: dict[str, str] = {
 }
 
 #: Columns every entity table carries besides the model's fields.
-SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (("_batch_id", "VARCHAR"), ("_row_hash", "VARCHAR"))
+SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (("_batch_id", "VARCHAR"),)
 HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_superseded_by_batch", "VARCHAR"),
     ("_superseded_at", "TIMESTAMP"),
