@@ -272,6 +272,14 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
                                  expression=good))
     table, history = entity.table, S.history_table(entity)
     t, g = exp.alias_(exp.to_table(table), "t"), exp.alias_(exp.to_table("_good"), "g")
+    target_cols = [exp.to_identifier(n, quoted=True) for n in [*names, "_batch_id"]]
+    insert = exp.Insert(this=exp.Schema(this=exp.to_table(table), expressions=target_cols),
+                        expression=exp.select(*[exp.column(n, table="g", quoted=True) for n in names],
+                                              exp.Literal.string(batch_id)).from_(g.copy()))
+    if not warehouse.scalar(exp.select(exp.Exists(this=exp.select("1").from_(table)))):
+        report.rows_new = report.rows_loaded  # first load of this entity: nothing to compare
+        warehouse.execute(insert)
+        return
     exists_same_key = exp.Exists(this=exp.select("1").from_(t.copy()).where(_key_match("t", "g", entity.key)))
     changed = exp.and_(_key_match("t", "g", entity.key), _differs("t", "g", entity))
     report.rows_replaced = int(warehouse.scalar(
@@ -287,12 +295,8 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
         warehouse.execute(exp.delete(table).where(exp.Exists(
             this=exp.select("1").from_(g.copy()).where(
                 exp.and_(_key_match(table, "g", entity.key), _differs(table, "g", entity))))))
-    target_cols = [exp.to_identifier(n, quoted=True) for n in [*names, "_batch_id"]]
-    warehouse.execute(exp.Insert(
-        this=exp.Schema(this=exp.to_table(table), expressions=target_cols),
-        expression=exp.select(*[exp.column(n, table="g", quoted=True) for n in names],
-                              exp.Literal.string(batch_id))
-        .from_(g.copy()).where(exp.not_(exists_same_key.copy()))))
+    insert.set("expression", insert.expression.where(exp.not_(exists_same_key.copy())))
+    warehouse.execute(insert)
 
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
