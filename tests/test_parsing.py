@@ -178,6 +178,7 @@ def test_impossible_dates_are_null(parts: tuple[int, int, int], t: dt.time) -> N
 
 @FAST
 @given(d=dates, hour=st.integers(0, 99), minute=st.integers(0, 99), second=st.integers(0, 99))
+@example(d=dt.date(2000, 1, 1), hour=24, minute=0, second=0)
 def test_impossible_times_make_the_date_null(d: dt.date, hour: int, minute: int,
                                              second: int) -> None:
     text = f"{d.isoformat()} {hour:02d}:{minute:02d}:{second:02d}"
@@ -205,8 +206,29 @@ def test_text_without_digits_is_not_a_date(text: str) -> None:
 def test_a_date_with_a_stray_letter_is_null(d: dt.date, t: dt.time, data: st.DataObject) -> None:
     text = data.draw(st.sampled_from(_date_texts(d, t, 6)))
     where = data.draw(st.integers(0, len(text)))
-    letter = data.draw(st.sampled_from("abcdxyzABXZ"))
+    # 'Z' (ISO's UTC designator) is left out: accepting '...00:00:00Z' is defensible.
+    letter = data.draw(st.sampled_from("abcdkxyzABKX"))
     assert date(text[:where] + letter + text[where:]) is None
+
+
+@FAST
+@given(d=dates, t=times, seconds=st.booleans(),
+       word=st.from_regex(r"[A-Za-z]{1,8}(/[A-Za-z_]{1,10})?", fullmatch=True)
+       .filter(lambda w: w.lower() not in {"utc", "gmt", "z"}))
+@example(d=dt.date(2000, 1, 1), t=dt.time(0, 0), seconds=True, word="x")
+@example(d=dt.date(2020, 6, 15), t=dt.time(12, 0), seconds=True, word="Mars/Olympus")
+def test_a_date_and_time_followed_by_a_word_is_null(d: dt.date, t: dt.time, seconds: bool,
+                                                     word: str) -> None:
+    hms = f"{t.hour:02d}:{t.minute:02d}" + (f":{t.second:02d}" if seconds else "")
+    text = f"{d.isoformat()} {hms} {word}"
+    assert date(text) is None, text
+
+
+@pytest.mark.parametrize("text", ["2000-01-01 (BC)", "2020-06-15 (BC)",
+                                  "2000-01-01 00:00:00 x", "2000-01-01 00:00 garbage"])
+def test_dates_with_trailing_text_are_null(text: str) -> None:
+    assert date(text) is None
+    assert month(text) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,6 +413,7 @@ def _python_reference(text: str) -> float | None:
 @FAST
 @given(text=st.text(alphabet="0123456789.+-eE ", max_size=12))
 @example(text="1e400")
+@example(text="+-5")
 def test_comma_free_numbers_agree_with_python_float(text: str) -> None:
     expected = _python_reference(text)
     got = number(text)
@@ -398,6 +421,12 @@ def test_comma_free_numbers_agree_with_python_float(text: str) -> None:
         assert got is None, (text, got)
     else:
         assert same(got, expected), (text, got, expected)
+
+
+@pytest.mark.parametrize("text", ["+-5", "+-1e5", "+-0.5", "-+5", "++5", "--5", "$+-5", "+- 5"])
+def test_doubled_signs_are_not_numbers(text: str) -> None:
+    assert number(text) is None
+    assert integer(text) is None
 
 
 @pytest.mark.parametrize("text", ["1e400", "-1e400", "1" + "0" * 400])

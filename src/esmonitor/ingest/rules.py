@@ -92,22 +92,36 @@ WHITESPACE = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 WHITESPACE_CLASS = r"[\s\v\pZ\x{1c}-\x{1f}\x{85}]"
 
 
+PLAIN_NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
 def clean_text(value: exp.Expr) -> exp.Expr:
     """Trim every kind of whitespace from both ends; a blank value becomes NULL.
 
-    A plain ``trim`` with an explicit character set: no regular expression per cell."""
-    return exp.Nullif(this=_fn("trim", value, _str(WHITESPACE)), expression=_str(""))
+    Most cells start and end with a visible ASCII character and are returned as they are; only
+    the others pay for ``trim`` with the full whitespace set."""
+
+    def visible(char: exp.Expr) -> exp.Expr:
+        return exp.Between(this=exp.func("ord", char), low=exp.Literal.number(33), high=exp.Literal.number(126))
+
+    tidy = exp.and_(visible(_fn("left", value.copy(), exp.Literal.number(1))),
+                    visible(_fn("right", value.copy(), exp.Literal.number(1))))
+    trimmed = exp.Nullif(this=_fn("trim", value.copy(), _str(WHITESPACE)), expression=_str(""))
+    return exp.Case().when(tidy, value.copy()).else_(trimmed)
 
 
 def parse_number(value: exp.Expr) -> exp.Expr:
     """Text -> DOUBLE or NULL. Spaces, no-break spaces and '$' are dropped; '1,234.5' uses
     commas for thousands; '15,50' (one comma, not three digits after it) is a decimal comma.
 
-    Fast path: the engine's own cast, kept when it gives a finite number (so 'nan' and 'inf' fall
-    through to the strict path, which rejects them); the regular expressions only run on the rest.
-    """
+    Fast path: a plain number (one regular expression) goes straight to the engine's cast; the
+    cleaning expressions only run on the rest. Infinite results ('1e400') are rejected."""
     fast = exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
-    return exp.Case().when(_fn("isfinite", fast), fast.copy()).else_(_parse_number_strict(value))
+    return (exp.Case()
+            .when(_regexp_full_match(value.copy(), PLAIN_NUMBER),
+                  exp.Case().when(_fn("isfinite", fast), fast.copy()))
+            .else_(_parse_number_strict(value)))
 
 
 def _parse_number_strict(value: exp.Expr) -> exp.Expr:
@@ -118,7 +132,7 @@ def _parse_number_strict(value: exp.Expr) -> exp.Expr:
                .when(thousands, _fn("replace", stripped, _str(","), _str("")))
                .when(decimal_comma, _fn("replace", stripped, _str(","), _str(".")))
                .else_(stripped))
-    plain = _regexp_full_match(cleaned, r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+    plain = _regexp_full_match(cleaned, PLAIN_NUMBER)
     number = exp.TryCast(this=cleaned, to=exp.DataType.build("DOUBLE"))
     return exp.Case().when(exp.and_(plain, _fn("isfinite", number.copy())), number)
 
@@ -132,7 +146,7 @@ def parse_integer(value: exp.Expr) -> exp.Expr:
 
 
 def parse_date(value: exp.Expr, formats: tuple[str, ...]) -> exp.Expr:
-    """Text -> DATE or NULL: declared formats first, then ISO forms (the engine's own cast,
+    """Text -> DATE or NULL: declared formats first, then an exact YYYY-MM-DD (the engine's own cast,
     fast), then the default formats. A date starts with a digit: that keeps out the engine's
     special words ('epoch', 'infinity')."""
     declared = [f for f in formats if f not in DEFAULT_DATE_FORMATS]
@@ -142,8 +156,9 @@ def parse_date(value: exp.Expr, formats: tuple[str, ...]) -> exp.Expr:
         return exp.Cast(this=parsed, to=exp.DataType.build("DATE"))
 
     attempts: list[exp.Expr] = [strptime(declared)] if declared else []
-    attempts += [exp.TryCast(this=value.copy(), to=exp.DataType.build("DATE")),
-                 strptime(list(DEFAULT_DATE_FORMATS))]
+    iso = exp.Case().when(_regexp_full_match(value.copy(), ISO_DATE),
+                          exp.TryCast(this=value.copy(), to=exp.DataType.build("DATE")))
+    attempts += [iso, strptime(list(DEFAULT_DATE_FORMATS))]
     starts_with_digit = exp.Between(this=_fn("left", value.copy(), exp.Literal.number(1)),
                                     low=_str("0"), high=_str("9"))
     return exp.Case().when(starts_with_digit, exp.Coalesce(this=attempts[0], expressions=attempts[1:]))

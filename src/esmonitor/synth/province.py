@@ -20,6 +20,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from esmonitor.errors import UserInputError
 from esmonitor.model import reference
 
 DAY = np.timedelta64(1, "D")
@@ -73,6 +74,12 @@ class SynthConfig:
     as_of: date = date(2026, 9, 30)
     dirty: bool = False
     creaming_catchments: tuple[str, ...] = ("HAL", "LON", "WSA")
+
+    def __post_init__(self) -> None:
+        if self.clients < 100:
+            raise UserInputError(f"a synthetic province needs at least 100 clients, not {self.clients}")
+        if self.as_of <= self.start:
+            raise UserInputError(f"as_of ({self.as_of}) must come after start ({self.start})")
 
 
 @dataclass(frozen=True)
