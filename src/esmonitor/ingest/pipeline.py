@@ -66,6 +66,8 @@ class IngestOptions:
 
 ProgressCallback = Callable[[str, str], None]  # (file name, step)
 
+STAGE_DATA = "_stg_data"
+
 
 def _order(items: list[tuple[SourceFile, str]]) -> list[tuple[SourceFile, str]]:
     rank = {name: i for i, name in enumerate(LOAD_ORDER)}
@@ -99,10 +101,13 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
             planned.append((source, entity))
         except InputFileError as err:
             reports.append(FileReport(str(path), None, status="rejected", message=str(err)))
-    for source, entity in _order(planned):
-        if progress:
-            progress(source.path.name, f"{entity}")
-        reports.append(ingest_one(warehouse, source, entity, pseudonymizer, options))
+    try:
+        for source, entity in _order(planned):
+            if progress:
+                progress(source.path.name, f"{entity}")
+            reports.append(ingest_one(warehouse, source, entity, pseudonymizer, options))
+    finally:
+        warehouse.drop_table(R.PSEUDONYMS)
     return reports
 
 
@@ -135,14 +140,23 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
     report.batch_id = batch_id
     with tempfile.TemporaryDirectory(prefix="esmonitor-") as workdir:
         try:
+            # Staging only fills temporary tables, so it runs before the batch's transaction (row
+            # numbers from insertion order are only plain inside committed storage).
+            try:
+                _stage(warehouse, source, plan, Path(workdir))
+            except Exception as err:  # the engine's CSV reader names the line and the problem
+                if isinstance(err, EsmonitorError):
+                    raise
+                raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
             with warehouse.transaction():
-                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, Path(workdir))
+                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report)
         except EsmonitorError as err:
             report.status, report.message = "rejected", str(err)
             report.rows_loaded = report.rows_quarantined = 0
         finally:
             warehouse.drop_view("_good")
-            for temp in (R.STAGE, R.CHECKED, R.PSEUDONYMS):
+            warehouse.drop_view(R.STAGE)
+            for temp in (STAGE_DATA, R.CHECKED):
                 warehouse.drop_table(temp)
             warehouse.drop_view("_raw")
     report.seconds = round(time.perf_counter() - started, 3)
@@ -150,7 +164,9 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
 
 
 def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: Path) -> None:
-    """Create the staging table: _row plus one text column per mapped field."""
+    """Create the staging view: _row plus one text column per mapped field (and per absent field
+    that has a default). Row numbers come from the table's insertion order (``rowid``), which the
+    engine keeps equal to file order; a window function would serialise the parallel read."""
     if source.format == "csv":
         assert source.delimiter is not None
         names = [f"c{i}" for i in range(len(source.headers))]
@@ -169,18 +185,19 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
         warehouse.stage_parquet("_raw", source.path)
         select = {f: source.headers[pos] for f, pos in plan.fields.items()}
         first_row = 1  # Parquet has no header row: record numbers start at 1
-    row = exp.Add(this=exp.Window(this=exp.RowNumber()),
-                  expression=exp.Literal.number(first_row - 1))
-    cols = [exp.alias_(row, "_row", quoted=True)] + [
-        exp.alias_(exp.cast(exp.column(src, quoted=True), "VARCHAR"), name, quoted=True)
-        for name, src in select.items()
-    ]
-    warehouse.execute(exp.Create(
-        this=exp.to_table(R.STAGE), kind="TABLE", replace=True,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-        expression=exp.select(*cols).from_("_raw")))
+    cols = [exp.alias_(exp.cast(exp.column(src, quoted=True), "VARCHAR"), name, quoted=True)
+            for name, src in select.items()]
+    cols += [exp.alias_(exp.cast(exp.null(), "VARCHAR"), f.name, quoted=True)
+             for f in plan.entity.fields if f.default is not None and f.name not in plan.fields]
+    temporary = exp.Properties(expressions=[exp.TemporaryProperty()])
+    warehouse.execute(exp.Create(this=exp.to_table(STAGE_DATA), kind="TABLE", replace=True,
+                                 properties=temporary, expression=exp.select(*cols).from_("_raw")))
     if source.format == "xlsx":
         warehouse.unregister("_raw")
+    row = exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(first_row))
+    warehouse.execute(exp.Create(
+        this=exp.to_table(R.STAGE), kind="VIEW", replace=True, properties=temporary.copy(),
+        expression=exp.select(exp.alias_(row, "_row", quoted=True), exp.Star()).from_(STAGE_DATA)))
 
 
 def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
@@ -209,11 +226,21 @@ def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
                       expression=exp.func("unhex", exp.Anonymous(this="sha256", expressions=[inner])))
     pseudo = exp.Anonymous(this="left", expressions=[
         exp.Anonymous(this="sha256", expressions=[outer]), exp.Literal.number(PSEUDONYM_HEX_CHARS)])
-    query = exp.select("domain", "raw", exp.alias_(pseudo, "pseudo")).from_(exp.alias_(exp.paren(ids), "i"))
+    known = exp.Exists(this=exp.select("1").from_(exp.alias_(exp.to_table(R.PSEUDONYMS), "p")).where(
+        exp.and_(exp.column("domain", table="p").eq(exp.column("domain", table="i")),
+                 exp.column("raw", table="p").eq(exp.column("raw", table="i")))))
+    query = (exp.select("domain", "raw", exp.alias_(pseudo, "pseudo"))
+             .from_(exp.alias_(exp.paren(ids), "i")).where(exp.not_(known)))
     inner_pad, outer_pad = pseudonymizer.pads()
-    warehouse.execute(exp.Create(this=exp.to_table(R.PSEUDONYMS), kind="TABLE", replace=True,
-                                 properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                                 expression=query), [outer_pad, inner_pad])
+    _ensure_pseudonym_cache(warehouse)
+    warehouse.execute(exp.insert(query, R.PSEUDONYMS), [outer_pad, inner_pad])
+
+
+def _ensure_pseudonym_cache(warehouse: Warehouse) -> None:
+    """Identifiers already pseudonymized in this run (clients recur in every file). A temporary
+    table: it lives only in this connection's memory and is dropped when the run ends."""
+    warehouse.execute(S.create_table(R.PSEUDONYMS, (("domain", "VARCHAR"), ("raw", "VARCHAR"),
+                                                    ("pseudo", "VARCHAR")), temporary=True))
 
 
 def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules: list[R.Rule],
@@ -300,16 +327,9 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
 
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
-               pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport,
-               workdir: Path) -> None:
+               pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport) -> None:
     entity = plan.entity
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    try:
-        _stage(warehouse, source, plan, workdir)
-    except Exception as err:  # the engine's CSV reader names the line and the problem
-        if isinstance(err, EsmonitorError):
-            raise
-        raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
     report.rows_read = warehouse.count(R.STAGE)
     if plan.missing_required:
         _missing_column_quarantine(warehouse, source, entity, plan.missing_required, batch_id)
@@ -319,15 +339,8 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
         report.message = (f"required column(s) {', '.join(plan.missing_required)} absent; "
                           f"every row quarantined")
     else:
-        present = [n for n in entity.field_names if n in plan.fields]
         # Fields with a default are checked even when the file lacks the column.
-        for f in entity.fields:
-            if f.default is not None and f.name not in plan.fields:
-                warehouse.execute(exp.Alter(this=exp.to_table(R.STAGE), kind="TABLE", actions=[
-                    exp.ColumnDef(this=exp.to_identifier(f.name, quoted=True),
-                                  kind=exp.DataType.build("VARCHAR"))]))
-                present.append(f.name)
-        present = [n for n in entity.field_names if n in present]
+        present = [f.name for f in entity.fields if f.name in plan.fields or f.default is not None]
         _pseudonymize(warehouse, entity, present, pseudonymizer)
         check, rules = R.build_check(entity, present, plan.date_formats)
         warehouse.execute(check)
