@@ -256,11 +256,13 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
                 exp.Literal.string(entity.name), exp.column("_row", quoted=True),
                 exp.Literal.string(rule.column), rule.value.copy(), exp.Literal.string(rule.rule),
                 exp.Literal.string(rule.message), exp.cast(record.copy(), "VARCHAR"),
-            ).from_(R.CHECKED).where(exp.column(R.flag(rule.index), quoted=True)))
+            ).from_("bad_rows").where(exp.column(R.flag(rule.index), quoted=True)))
     union: exp.Query = selects[0]
     for s in selects[1:]:
         union = exp.union(union, s, distinct=False)
-    warehouse.execute(exp.insert(union, S.QUARANTINE_TABLE))
+    bad_rows = R.raw_rows(entity, present, where=exp.column("_bad", table="c", quoted=True))
+    warehouse.execute(exp.insert(exp.select("*").from_(exp.alias_(exp.paren(union), "q"))
+                                 .with_("bad_rows", as_=bad_rows), S.QUARANTINE_TABLE))
 
 
 def _missing_column_quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity,

@@ -280,9 +280,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
     for f in entity.fields:
         if f.name not in present_set:
             continue
-        value: exp.Expr = clean_text(_col(f.name, table="s"))
-        if f.default is not None:
-            value = exp.Coalesce(this=value, expressions=[_str(f.default)])
+        value = clean_value(f, _col(f.name, table="s"))
         if f.pseudonymize:
             alias = f"p_{len(joins)}"
             joins.append((alias, f))
@@ -332,12 +330,37 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
 
     flagged = exp.select(*final_cols).from_("joined")
     bad = exp.or_(*[_col(flag(r.index)) for r in rules]) if rules else exp.false()
-    final = (exp.select(exp.Star(), exp.alias_(bad, "_bad", quoted=True))
+    # Only row numbers, typed values and flags are kept: raw text is re-read from the staging
+    # table for the few rows that need it (quarantine, duplicates), see raw_rows().
+    kept = [_col("_row"), *[_col(typed(n)) for n in entity.field_names if n in present_set],
+            *[_col(flag(r.index)) for r in rules]]
+    final = (exp.select(*kept, exp.alias_(bad, "_bad", quoted=True))
              .from_(exp.alias_(exp.paren(flagged), "f"))
              .with_("clean", as_=clean).with_("typed", as_=typed_q).with_("joined", as_=joined))
     create = exp.Create(this=exp.to_table(CHECKED), kind="TABLE", expression=final, replace=True,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
     return create, rules
+
+
+def clean_value(f: Field, source: exp.Expr) -> exp.Expr:
+    """The cleaned raw text of a field: trimmed, blank as NULL, the field's default if any."""
+    value = clean_text(source)
+    if f.default is not None:
+        value = exp.Coalesce(this=value, expressions=[_str(f.default)])
+    return value
+
+
+def raw_rows(entity: Entity, present: list[str], where: exp.Expr | None = None) -> exp.Select:
+    """The checked table with each field's cleaned raw text (``r__<field>``) joined back from the
+    staging table; pseudonymized fields show their pseudonym, never the raw identifier."""
+    cols: list[exp.Expr] = [exp.Column(this=exp.Star(), table=exp.to_identifier("c"))]
+    for f in entity.fields:
+        if f.name in present:
+            value = _col(typed(f.name), table="c") if f.pseudonymize else clean_value(f, _col(f.name, table="s"))
+            cols.append(exp.alias_(value, raw(f.name), quoted=True))
+    query = (exp.select(*cols).from_(exp.alias_(exp.to_table(CHECKED), "c"))
+             .join(exp.alias_(exp.to_table(STAGE), "s"), on=_col("_row", table="s").eq(_col("_row", table="c"))))
+    return query.where(where) if where is not None else query
 
 
 def duplicate_keys(entity: Entity) -> exp.Expr:
@@ -364,10 +387,12 @@ def build_duplicate_check(entity: Entity, present: list[str], first_index: int,
              dup_key, _col(raw(entity.key[0]))),
     ]
     bad = exp.or_(_col("_bad"), *[r.condition.copy() for r in rules])
+    kept = [_col("_row"), *[_col(typed(n)) for n in entity.field_names if n in present],
+            *[_col(flag(i)) for i in range(1, first_index)]]
     query = exp.select(
-        exp.Star(replace=[exp.alias_(bad, "_bad", quoted=True)]),
+        *kept, exp.alias_(bad, "_bad", quoted=True),
         *[exp.alias_(r.condition, flag(r.index), quoted=True) for r in rules],
-    ).from_(CHECKED)
+    ).from_(exp.alias_(exp.paren(raw_rows(entity, present)), "w"))
     create = exp.Create(this=exp.to_table(CHECKED), kind="TABLE", expression=query, replace=True,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
     return create, rules
