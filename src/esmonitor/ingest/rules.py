@@ -311,7 +311,9 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
         target_entity, target_field = f.references.split(".")
         alias = f"ref_{len(ref_alias)}"
         ref_alias[f.name] = alias
-        keys = exp.select(_col(target_field)).distinct().from_(ENTITIES[target_entity].table)
+        # References point at natural keys, which the upsert keeps unique: no DISTINCT needed.
+        assert ENTITIES[target_entity].key == (target_field,), f.references
+        keys = exp.select(_col(target_field)).from_(ENTITIES[target_entity].table)
         joined = joined.select(exp.alias_(_col(target_field, table=alias), f"{alias}__key", quoted=True))
         joined = joined.join(exp.alias_(exp.paren(keys), alias),
                              on=_col(target_field, table=alias).eq(_col(typed(f.name), table="t")),

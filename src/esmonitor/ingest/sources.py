@@ -50,17 +50,36 @@ def file_sha256(path: Path) -> str:
 
 def detect_encoding(path: Path) -> str:
     """'utf-8', 'utf-8-sig', 'cp1252' or 'latin-1' (see module docstring)."""
+    return _hash_and_encoding(path)[1]
+
+
+def _hash_and_encoding(path: Path) -> tuple[str, str]:
+    """SHA-256 and encoding of a text file in one read."""
+    digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
     with path.open("rb") as fh:
-        try:
-            while chunk := fh.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            pass
-        else:
-            with path.open("rb") as head:
-                return "utf-8-sig" if head.read(3) == codecs.BOM_UTF8 else "utf-8"
+        head = fh.read(3)
+        fh.seek(0)
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+        if utf8:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        return digest.hexdigest(), "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
+    return digest.hexdigest(), _single_byte_encoding(path)
+
+
+def _single_byte_encoding(path: Path) -> str:
+    """Windows-1252 when every byte is defined in it, otherwise Latin-1 (which decodes anything)."""
     try:
         with path.open("rb") as fh:
             cp = codecs.getincrementaldecoder("cp1252")()
@@ -94,9 +113,8 @@ def inspect(path: Path) -> SourceFile:
     if fmt is None:
         raise InputFileError(str(path), f"unsupported file type {path.suffix!r}",
                              hint="esmonitor reads .csv (.txt, .tsv), .xlsx and .parquet")
-    sha = file_sha256(path)
     if fmt == "csv":
-        encoding = detect_encoding(path)
+        sha, encoding = _hash_and_encoding(path)
         with path.open("r", encoding=encoding, newline="") as fh:
             sample = fh.read(64 * 1024)
         if not sample.strip():
@@ -104,6 +122,7 @@ def inspect(path: Path) -> SourceFile:
         delimiter = detect_delimiter(sample)
         header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
         return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter)
+    sha = file_sha256(path)
     if fmt == "xlsx":
         import fastexcel
 
