@@ -175,3 +175,25 @@ def test_duplicate_rows_and_conflicting_keys_in_one_file(tmp_path: Path) -> None
     assert rows == [(4, "duplicate_row"), (5, "duplicate_key")]
     assert kept == [(1990,), (1990,), (1991,)]
     assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 3, 2)
+
+
+def test_typed_parquet_columns_are_checked_without_text_round_trip(tmp_path: Path) -> None:
+    import datetime as dt
+
+    f = tmp_path / "clients.parquet"
+    pl.DataFrame({
+        "client_id": ["a", "b", "c"],
+        "registered_on": [dt.date(2023, 1, 5), dt.date(1999, 12, 31), None],
+        "birth_year": [1990, 1991, 2050],
+        "social_assistance": ["ow", "none", "odsp"],
+        "hours_worked_at_intake": [10.5, None, 30.0],
+    }).write_parquet(f)
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        problems = w.fetchall("SELECT source_row, column_name, value, rule FROM quarantine ORDER BY 1, 2")
+        loaded = w.fetchall("SELECT registered_on::VARCHAR, birth_year, hours_worked_at_intake FROM client")
+    assert problems == [(2, "registered_on", "1999-12-31", "date_out_of_range"),
+                        (3, "birth_year", "2050", "out_of_range"),
+                        (3, "registered_on", None, "missing_value")]
+    assert loaded == [("2023-01-05", 1990, 10.5)]
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (3, 1, 2)

@@ -143,13 +143,13 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
             # Staging only fills temporary tables, so it runs before the batch's transaction (row
             # numbers from insertion order are only plain inside committed storage).
             try:
-                _stage(warehouse, source, plan, Path(workdir))
+                native = _stage(warehouse, source, plan, Path(workdir))
             except Exception as err:  # the engine's CSV reader names the line and the problem
                 if isinstance(err, EsmonitorError):
                     raise
                 raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
             with warehouse.transaction():
-                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report)
+                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, native)
         except EsmonitorError as err:
             report.status, report.message = "rejected", str(err)
             report.rows_loaded = report.rows_quarantined = 0
@@ -163,10 +163,21 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
     return report
 
 
-def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: Path) -> None:
+#: Engine types a staged column may already have for a field of each type (Parquet files carry
+#: types): such columns are used as they are instead of going through text.
+NATIVE_TYPES: dict[str, tuple[str, ...]] = {
+    "date": ("DATE",),
+    "decimal": ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT"),
+    "integer": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"),
+    "boolean": ("BOOLEAN",),
+}
+
+
+def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: Path) -> frozenset[str]:
     """Create the staging view: _row plus one text column per mapped field (and per absent field
     that has a default). Row numbers come from the table's insertion order (``rowid``), which the
     engine keeps equal to file order; a window function would serialise the parallel read."""
+    native: frozenset[str] = frozenset()
     if source.format == "csv":
         assert source.delimiter is not None
         names = [f"c{i}" for i in range(len(source.headers))]
@@ -185,7 +196,12 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
         warehouse.stage_parquet("_raw", source.path)
         select = {f: source.headers[pos] for f, pos in plan.fields.items()}
         first_row = 1  # Parquet has no header row: record numbers start at 1
-    cols = [exp.alias_(exp.cast(exp.column(src, quoted=True), "VARCHAR"), name, quoted=True)
+        types = dict(warehouse.fetchall(exp.select("column_name", "column_type").from_(
+            exp.paren(exp.Describe(this=exp.select("*").from_("_raw"))))))
+        native = frozenset(name for name, src in select.items()
+                           if types.get(src) in NATIVE_TYPES.get(plan.entity.field(name).type, ()))
+    cols = [exp.alias_(exp.column(src, quoted=True) if name in native
+                       else exp.cast(exp.column(src, quoted=True), "VARCHAR"), name, quoted=True)
             for name, src in select.items()]
     cols += [exp.alias_(exp.cast(exp.null(), "VARCHAR"), f.name, quoted=True)
              for f in plan.entity.fields if f.default is not None and f.name not in plan.fields]
@@ -198,6 +214,7 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
     warehouse.execute(exp.Create(
         this=exp.to_table(R.STAGE), kind="VIEW", replace=True, properties=temporary.copy(),
         expression=exp.select(exp.alias_(row, "_row", quoted=True), exp.Star()).from_(STAGE_DATA)))
+    return native
 
 
 def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
@@ -244,7 +261,7 @@ def _ensure_pseudonym_cache(warehouse: Warehouse) -> None:
 
 
 def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules: list[R.Rule],
-                batch_id: str, present: list[str]) -> None:
+                batch_id: str, present: list[str], native: frozenset[str]) -> None:
     record = exp.JSONObject(expressions=[
         exp.JSONKeyValue(this=exp.Literal.string(n), expression=exp.column(R.raw(n), quoted=True))
         for n in present])
@@ -260,7 +277,7 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
     union: exp.Query = selects[0]
     for s in selects[1:]:
         union = exp.union(union, s, distinct=False)
-    bad_rows = R.raw_rows(entity, present, where=exp.column("_bad", table="c", quoted=True))
+    bad_rows = R.raw_rows(entity, present, where=exp.column("_bad", table="c", quoted=True), native=native)
     warehouse.execute(exp.insert(exp.select("*").from_(exp.alias_(exp.paren(union), "q"))
                                  .with_("bad_rows", as_=bad_rows), S.QUARANTINE_TABLE))
 
@@ -329,7 +346,8 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
 
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
-               pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport) -> None:
+               pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport,
+               native: frozenset[str] = frozenset()) -> None:
     entity = plan.entity
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     report.rows_read = warehouse.count(R.STAGE)
@@ -344,10 +362,10 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
         # Fields with a default are checked even when the file lacks the column.
         present = [f.name for f in entity.fields if f.name in plan.fields or f.default is not None]
         _pseudonymize(warehouse, entity, present, pseudonymizer)
-        check, rules = R.build_check(entity, present, plan.date_formats)
+        check, rules = R.build_check(entity, present, plan.date_formats, native)
         warehouse.execute(check)
         if warehouse.scalar(R.duplicate_keys(entity)):
-            dup_check, dup_rules = R.build_duplicate_check(entity, present, len(rules) + 1)
+            dup_check, dup_rules = R.build_duplicate_check(entity, present, len(rules) + 1, native)
             warehouse.execute(dup_check)
             rules += dup_rules
         # Absent optional columns are NULL in the table.
@@ -360,7 +378,7 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
             exp.select(exp.func("count", exp.Star())).from_(R.CHECKED).where(exp.column("_bad", quoted=True))))
         report.rows_loaded = report.rows_read - report.rows_quarantined
         if report.rows_quarantined:
-            _quarantine(warehouse, source, entity, rules, batch_id, present)
+            _quarantine(warehouse, source, entity, rules, batch_id, present, native)
             report.quarantine_by_rule = dict(warehouse.fetchall(
                 exp.select("rule", exp.func("count", exp.Star())).from_(S.QUARANTINE_TABLE)
                 .where(exp.column("batch_id").eq(exp.Literal.string(batch_id))).group_by("rule")

@@ -18,6 +18,7 @@ import sqlglot.expressions as exp
 
 from esmonitor.model.codes import BOOLEAN, CODE_LISTS, CodeList
 from esmonitor.model.entities import EARLIEST_DATE, ENTITIES, LATEST_DATE, Entity, Field
+from esmonitor.warehouse.schema import FIELD_SQL_TYPES
 
 RULES: dict[str, str] = {
     "missing_column": "a required column is absent from the file",
@@ -266,8 +267,11 @@ def _partition_window(partition: list[exp.Expr]) -> exp.Expr:
 
 
 def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...] = (),
-                ) -> tuple[exp.Expr, list[Rule]]:
+                native: frozenset[str] = frozenset()) -> tuple[exp.Expr, list[Rule]]:
     """The statement that creates the checked table, and the rules whose flags it carries.
+
+    ``native`` fields were staged with their own type already (a DATE column of a Parquet file
+    for a date field, say): they skip text cleaning and parsing.
 
     Duplicates are checked separately (:func:`duplicate_keys`, :func:`build_duplicate_check`):
     window functions over whole rows are costly, and most files have none."""
@@ -280,7 +284,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
     for f in entity.fields:
         if f.name not in present_set:
             continue
-        value = clean_value(f, _col(f.name, table="s"))
+        value = _col(f.name, table="s") if f.name in native else clean_value(f, _col(f.name, table="s"))
         if f.pseudonymize:
             alias = f"p_{len(joins)}"
             joins.append((alias, f))
@@ -299,8 +303,10 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
     typed_cols: list[exp.Expr] = [exp.Column(this=exp.Star(), table=exp.to_identifier("c"))]
     for f in entity.fields:
         if f.name in present_set:
-            typed_cols.append(exp.alias_(typed_expression(f, _col(raw(f.name), table="c"), formats),
-                                         typed(f.name), quoted=True))
+            value = _col(raw(f.name), table="c")
+            parsed = (exp.TryCast(this=value, to=exp.DataType.build(FIELD_SQL_TYPES[f.type])) if f.name in native
+                      else typed_expression(f, value, formats))
+            typed_cols.append(exp.alias_(parsed, typed(f.name), quoted=True))
     typed_q = exp.select(*typed_cols).from_(exp.alias_(exp.to_table("clean"), "c"))
 
     joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("t"))).from_(
@@ -352,13 +358,20 @@ def clean_value(f: Field, source: exp.Expr) -> exp.Expr:
     return value
 
 
-def raw_rows(entity: Entity, present: list[str], where: exp.Expr | None = None) -> exp.Select:
+def raw_rows(entity: Entity, present: list[str], where: exp.Expr | None = None,
+             native: frozenset[str] = frozenset()) -> exp.Select:
     """The checked table with each field's cleaned raw text (``r__<field>``) joined back from the
     staging table; pseudonymized fields show their pseudonym, never the raw identifier."""
     cols: list[exp.Expr] = [exp.Column(this=exp.Star(), table=exp.to_identifier("c"))]
     for f in entity.fields:
         if f.name in present:
-            value = _col(typed(f.name), table="c") if f.pseudonymize else clean_value(f, _col(f.name, table="s"))
+            value: exp.Expr
+            if f.pseudonymize:
+                value = _col(typed(f.name), table="c")
+            elif f.name in native:
+                value = exp.cast(_col(f.name, table="s"), "VARCHAR")
+            else:
+                value = clean_value(f, _col(f.name, table="s"))
             cols.append(exp.alias_(value, raw(f.name), quoted=True))
     query = (exp.select(*cols).from_(exp.alias_(exp.to_table(CHECKED), "c"))
              .join(exp.alias_(exp.to_table(STAGE), "s"), on=_col("_row", table="s").eq(_col("_row", table="c"))))
@@ -374,7 +387,7 @@ def duplicate_keys(entity: Entity) -> exp.Expr:
 
 
 def build_duplicate_check(entity: Entity, present: list[str], first_index: int,
-                          ) -> tuple[exp.Expr, list[Rule]]:
+                          native: frozenset[str] = frozenset()) -> tuple[exp.Expr, list[Rule]]:
     """Rewrite the checked table with ``duplicate_row`` and ``duplicate_key`` flags."""
     raw_cols: list[exp.Expr] = [_col(raw(n)) for n in entity.field_names if n in present]
     key_cols: list[exp.Expr] = [_col(typed(k)) for k in entity.key]
@@ -394,7 +407,7 @@ def build_duplicate_check(entity: Entity, present: list[str], first_index: int,
     query = exp.select(
         *kept, exp.alias_(bad, "_bad", quoted=True),
         *[exp.alias_(r.condition, flag(r.index), quoted=True) for r in rules],
-    ).from_(exp.alias_(exp.paren(raw_rows(entity, present)), "w"))
+    ).from_(exp.alias_(exp.paren(raw_rows(entity, present, native=native)), "w"))
     create = exp.Create(this=exp.to_table(CHECKED), kind="TABLE", expression=query, replace=True,
                         properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
     return create, rules
