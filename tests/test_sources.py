@@ -197,3 +197,21 @@ def test_typed_parquet_columns_are_checked_without_text_round_trip(tmp_path: Pat
                         (3, "registered_on", None, "missing_value")]
     assert loaded == [("2023-01-05", 1990, 10.5)]
     assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (3, 1, 2)
+
+
+def test_malformed_csv_lines_are_quarantined_and_later_rows_keep_their_line_numbers(tmp_path: Path) -> None:
+    f = tmp_path / "clients.csv"
+    f.write_text("client_id,registered_on,birth_year,social_assistance\n"
+                 "1,2023-01-01,1990,ow\n"
+                 "2,2023-01-01,1990,ow,Jane Doe,046 454 286\n"
+                 "3,2023-01-01\n"
+                 "4,2023-01-01,1990,ow\n"
+                 "5,2023-13-01,1990,ow\n")
+    with Warehouse(tmp_path / "w.duckdb", engine_config={"force_compression": "uncompressed"}) as w:
+        [r] = pipeline.ingest_files(w, [f], P)
+        rows = w.fetchall("SELECT source_row, rule FROM quarantine ORDER BY source_row")
+        assert w.count("client") == 2
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined) == (5, 2, 3)
+    assert rows == [(3, "malformed_row"), (4, "malformed_row"), (6, "invalid_date")]
+    blob = (tmp_path / "w.duckdb").read_bytes()
+    assert b"Jane Doe" not in blob and b"046 454 286" not in blob

@@ -67,6 +67,16 @@ class IngestOptions:
 ProgressCallback = Callable[[str, str], None]  # (file name, step)
 
 STAGE_DATA = "_stg_data"
+CSV_REJECTS = "_csv_rejects"
+LINE_MAP = "_line_map"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What staging learnt about a file."""
+
+    native: frozenset[str] = frozenset()  # fields staged with their own type (Parquet)
+    malformed: tuple[tuple[int, str], ...] = ()  # (line, error) of CSV lines that did not parse
 
 
 def _order(items: list[tuple[SourceFile, str]]) -> list[tuple[SourceFile, str]]:
@@ -143,20 +153,20 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
             # Staging only fills temporary tables, so it runs before the batch's transaction (row
             # numbers from insertion order are only plain inside committed storage).
             try:
-                native = _stage(warehouse, source, plan, Path(workdir))
+                staged = _stage(warehouse, source, plan, Path(workdir))
             except Exception as err:  # the engine's CSV reader names the line and the problem
                 if isinstance(err, EsmonitorError):
                     raise
                 raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
             with warehouse.transaction():
-                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, native)
+                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, staged)
         except EsmonitorError as err:
             report.status, report.message = "rejected", str(err)
             report.rows_loaded = report.rows_quarantined = 0
         finally:
             warehouse.drop_view("_good")
             warehouse.drop_view(R.STAGE)
-            for temp in (STAGE_DATA, R.CHECKED):
+            for temp in (STAGE_DATA, R.CHECKED, LINE_MAP, CSV_REJECTS, f"{CSV_REJECTS}_scans"):
                 warehouse.drop_table(temp)
             warehouse.drop_view("_raw")
     report.seconds = round(time.perf_counter() - started, 3)
@@ -173,7 +183,7 @@ NATIVE_TYPES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: Path) -> frozenset[str]:
+def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: Path) -> Staged:
     """Create the staging view: _row plus one text column per mapped field (and per absent field
     that has a default). Row numbers come from the table's insertion order (``rowid``), which the
     engine keeps equal to file order; a window function would serialise the parallel read."""
@@ -182,7 +192,7 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
         assert source.delimiter is not None
         names = [f"c{i}" for i in range(len(source.headers))]
         warehouse.stage_csv("_raw", utf8_copy(source, workdir), delimiter=source.delimiter,
-                            columns=names)
+                            columns=names, rejects=CSV_REJECTS)
         select = {f: f"c{pos}" for f, pos in plan.fields.items()}
         first_row = 2  # row 1 is the header, as a spreadsheet shows it
     elif source.format == "xlsx":
@@ -210,11 +220,33 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
                                  properties=temporary, expression=exp.select(*cols).from_("_raw")))
     if source.format == "xlsx":
         warehouse.unregister("_raw")
+    malformed: tuple[tuple[int, str], ...] = ()
+    if source.format == "csv":
+        malformed = tuple((int(line), str(error)) for line, error in warehouse.fetchall(
+            exp.select("line", exp.func("min", exp.cast(exp.column("error_type"), "VARCHAR")))
+            .from_(CSV_REJECTS).group_by("line").order_by("line")))
     row = exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(first_row))
-    warehouse.execute(exp.Create(
-        this=exp.to_table(R.STAGE), kind="VIEW", replace=True, properties=temporary.copy(),
-        expression=exp.select(exp.alias_(row, "_row", quoted=True), exp.Star()).from_(STAGE_DATA)))
-    return native
+    stage = exp.select(exp.alias_(row, "_row", quoted=True), exp.Star()).from_(STAGE_DATA)
+    if malformed:
+        # Rows after a malformed line keep their own line numbers: number the lines that were
+        # read, skipping the rejected ones, and join by position.
+        rows = warehouse.count(STAGE_DATA)
+        lines = exp.select(exp.alias_(exp.column("range"), "line")).from_(
+            exp.func("range", exp.Literal.number(first_row), exp.Literal.number(first_row + rows + len(malformed)))
+        ).where(exp.not_(exp.column("range").isin(*[exp.Literal.number(line) for line, _ in malformed])))
+        numbered = exp.select(
+            exp.alias_(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.column("line")])) - 1,
+                       "idx"), "line").from_(exp.alias_(exp.paren(lines), "l"))
+        warehouse.execute(exp.Create(this=exp.to_table(LINE_MAP), kind="TABLE", replace=True,
+                                     properties=temporary.copy(), expression=numbered))
+        stage = (exp.select(exp.alias_(exp.column("line", table="m"), "_row", quoted=True),
+                            exp.Column(this=exp.Star(), table=exp.to_identifier("d")))
+                 .from_(exp.alias_(exp.to_table(STAGE_DATA), "d"))
+                 .join(exp.alias_(exp.to_table(LINE_MAP), "m"),
+                       on=exp.column("idx", table="m").eq(exp.column("rowid", table="d"))))
+    warehouse.execute(exp.Create(this=exp.to_table(R.STAGE), kind="VIEW", replace=True,
+                                 properties=temporary.copy(), expression=stage))
+    return Staged(native, malformed)
 
 
 def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
@@ -282,6 +314,22 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
                                  .with_("bad_rows", as_=bad_rows), S.QUARANTINE_TABLE))
 
 
+def _malformed_quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity,
+                          malformed: tuple[tuple[int, str], ...], batch_id: str) -> None:
+    """One quarantine line per CSV line that does not parse. The line's text is not kept: it was
+    never mapped, so it may hold a direct identifier; the line number leads back to it."""
+    n = len(malformed)
+    warehouse.insert_arrow(S.QUARANTINE_TABLE, pa.table({
+        "batch_id": [batch_id] * n, "file_name": [source.path.name] * n, "entity": [entity.name] * n,
+        "source_row": [line for line, _ in malformed], "column_name": [None] * n, "value": [None] * n,
+        "rule": ["malformed_row"] * n,
+        "message": [f"line does not parse as CSV ({error.lower()}; the header has "
+                    f"{len(source.headers)} fields)" for _, error in malformed],
+        "record": [None] * n,
+    }, schema=pa.schema([(name, pa.int64() if kind == "BIGINT" else pa.string())
+                         for name, kind in S.SYSTEM_TABLES[S.QUARANTINE_TABLE]])))
+
+
 def _missing_column_quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity,
                                missing: tuple[str, ...], batch_id: str) -> None:
     for name in missing:
@@ -347,14 +395,19 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
                pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport,
-               native: frozenset[str] = frozenset()) -> None:
+               staged: Staged = Staged()) -> None:
     entity = plan.entity
+    native = staged.native
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    report.rows_read = warehouse.count(R.STAGE)
+    report.rows_read = warehouse.count(R.STAGE) + len(staged.malformed)
+    if staged.malformed:
+        _malformed_quarantine(warehouse, source, entity, staged.malformed, batch_id)
     if plan.missing_required:
         _missing_column_quarantine(warehouse, source, entity, plan.missing_required, batch_id)
         report.rows_quarantined = report.rows_read
-        report.quarantine_by_rule = {"missing_column": report.rows_read}
+        report.quarantine_by_rule = {"missing_column": report.rows_read - len(staged.malformed)}
+        if staged.malformed:
+            report.quarantine_by_rule["malformed_row"] = len(staged.malformed)
         report.status = "rejected"
         report.message = (f"required column(s) {', '.join(plan.missing_required)} absent; "
                           f"every row quarantined")
@@ -374,11 +427,13 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
                 warehouse.execute(exp.Alter(this=exp.to_table(R.CHECKED), kind="TABLE", actions=[
                     exp.ColumnDef(this=exp.to_identifier(n, quoted=True),
                                   kind=exp.DataType.build(S.FIELD_SQL_TYPES[entity.field(n).type]))]))
-        report.rows_quarantined = int(warehouse.scalar(
+        bad = int(warehouse.scalar(
             exp.select(exp.func("count", exp.Star())).from_(R.CHECKED).where(exp.column("_bad", quoted=True))))
+        report.rows_quarantined = bad + len(staged.malformed)
         report.rows_loaded = report.rows_read - report.rows_quarantined
-        if report.rows_quarantined:
+        if bad:
             _quarantine(warehouse, source, entity, rules, batch_id, present, native)
+        if report.rows_quarantined:
             report.quarantine_by_rule = dict(warehouse.fetchall(
                 exp.select("rule", exp.func("count", exp.Star())).from_(S.QUARANTINE_TABLE)
                 .where(exp.column("batch_id").eq(exp.Literal.string(batch_id))).group_by("rule")

@@ -5,7 +5,7 @@ staged text columns of a file and produces, for every source row, the typed valu
 boolean column per rule. Nothing here loops over rows in Python.
 
 Rule identifiers are stable and documented in docs/ingest.md:
-``missing_column``, ``missing_value``, ``invalid_date``, ``invalid_number``, ``unknown_code``,
+``malformed_row``, ``missing_column``, ``missing_value``, ``invalid_date``, ``invalid_number``, ``unknown_code``,
 ``invalid_format``, ``out_of_range``, ``date_out_of_range``, ``date_order``,
 ``orphan_reference``, ``duplicate_row``, ``duplicate_key``.
 """
@@ -21,6 +21,7 @@ from esmonitor.model.entities import EARLIEST_DATE, ENTITIES, LATEST_DATE, Entit
 from esmonitor.warehouse.schema import FIELD_SQL_TYPES
 
 RULES: dict[str, str] = {
+    "malformed_row": "a CSV line that does not parse (too many or too few fields, an unclosed quote)",
     "missing_column": "a required column is absent from the file",
     "missing_value": "a required value is blank",
     "invalid_date": "not a date (accepted: YYYY-MM-DD, YYYY/MM/DD, with optional time)",

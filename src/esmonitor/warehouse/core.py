@@ -158,11 +158,19 @@ class Warehouse:
     def unregister(self, name: str) -> None:
         self.con.unregister(name)
 
-    def stage_csv(self, view: str, path: Path, *, delimiter: str, columns: Sequence[str]) -> None:
-        """Expose a CSV file as a view of text columns (never typed by the engine's guesses)."""
+    def stage_csv(self, view: str, path: Path, *, delimiter: str, columns: Sequence[str],
+                  rejects: str) -> None:
+        """Expose a CSV file as a view of text columns (never typed by the engine's guesses).
+
+        Lines that do not parse (too many or too few fields, an unclosed quote) are left out of
+        the view and recorded in the temporary table ``rejects`` (line number, error type) when
+        the view is read; the caller quarantines them."""
+        for table in (rejects, f"{rejects}_scans"):
+            self.drop_table(table)
         rel = self.con.read_csv(
-            str(path), header=True, all_varchar=True, delimiter=delimiter, quotechar='"',
-            escapechar='"', null_padding=True, names=list(columns),
+            str(path), header=True, auto_detect=False, columns={c: "VARCHAR" for c in columns},
+            delimiter=delimiter, quotechar='"', escapechar='"', store_rejects=True,
+            rejects_table=rejects, rejects_scan=f"{rejects}_scans",
         )
         rel.create_view(view, replace=True)
 
