@@ -3,7 +3,7 @@
 Resolution order for a column: the mapping file, then the field's own name, then its documented
 aliases (headers compared after normalisation: case, accents, spaces and punctuation folded).
 Columns that look like direct identifiers (names, SIN, health card, email, phone, street address,
-full date of birth) are dropped before any value is read, with a warning naming the column.
+full date of birth) are never staged (the reader skips them), with a warning naming the column.
 Other unknown columns are ignored, also with a warning: only canonical fields are ever stored.
 """
 

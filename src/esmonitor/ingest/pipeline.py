@@ -1,7 +1,7 @@
 """One ingest run: for each file, in parent-before-child order, one atomic batch.
 
 A batch (one file) goes: inspect -> skip if its content hash is in the ledger -> stage the mapped
-columns as text (direct identifiers never read) -> pseudonymize identifiers -> run every rule in
+columns (direct-identifier columns are never staged) -> pseudonymize identifiers -> run every rule in
 the engine -> quarantine bad rows -> upsert good rows (superseded versions kept in history) ->
 record the batch in the ledger -> commit. Any failure rolls the whole batch back.
 """
@@ -145,7 +145,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
     report.ignored_columns = list(plan.ignored)
     for col in plan.dropped_identifiers:
         log.info("%s: column %r looks like a direct identifier; dropped, never stored",
-                    source.path.name, col)
+                 source.path.name, col)
     batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     report.batch_id = batch_id
     with tempfile.TemporaryDirectory(prefix="esmonitor-") as workdir:
