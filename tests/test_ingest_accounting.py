@@ -19,13 +19,13 @@ def test_every_file_accounts_for_every_row(dirty_ingested: Ingested) -> None:
 
 def test_rows_read_match_what_synth_wrote(dirty_ingested: Ingested) -> None:
     counts = dirty_ingested.manifest["row_counts"]
-    duplicates = defaultdict(int)
+    extra_lines = defaultdict(int)  # planted lines added to what synth generated
     for d in dirty_ingested.manifest["defects"]:
-        if d["rule"] == "duplicate_row":
-            duplicates[d["file"]] += 1
+        if d["rule"] in ("duplicate_row", "malformed_row"):
+            extra_lines[d["file"]] += 1
     by_file = {r.path.split("/")[-1]: r for r in dirty_ingested.reports}
     for entity, name in dirty_ingested.manifest["files"].items():
-        expected = counts[entity] + duplicates[name]
+        expected = counts[entity] + extra_lines[name]
         if entity == "labour_market":  # long layout: three characteristics per region-month
             expected = counts[entity] * 3
         assert by_file[name].rows_read == expected, name
@@ -49,7 +49,7 @@ def test_every_planted_defect_is_quarantined_with_its_rule(dirty_ingested: Inges
     assert len(defects) > 50
     kinds = {d["kind"] for d in defects}
     assert {"impossible_date", "unparseable_date", "unknown_code", "out_of_range", "orphan",
-            "duplicate", "date_order", "invalid_number", "date_out_of_range"} <= kinds
+            "duplicate", "date_order", "invalid_number", "date_out_of_range", "malformed_line"} <= kinds
     missing = [d for d in defects if (d["file"], d["row"], d["column"], d["rule"]) not in found]
     assert missing == []
 

@@ -11,7 +11,7 @@ clients.csv         CSV        case-system headers; ``--dirty``: Windows-1252, s
                                French code labels, and two direct-identifier columns
 referrals.csv       CSV        case-system headers
 assessments.parquet Parquet    canonical names
-action_plans.csv    CSV        canonical names
+action_plans.csv    CSV        canonical names; ``--dirty``: two malformed lines at the end
 services.parquet    Parquet    canonical names
 employers.xlsx      XLSX       English labels
 jobs_export.csv     CSV        CaMS-style abbreviations, mapped by ``column_map.toml``
@@ -85,7 +85,7 @@ PLANTED_SIN = "046 454 286"
 class Defect:
     file: str
     row: int
-    column: str
+    column: str | None
     value: str
     rule: str
     kind: str
@@ -237,6 +237,8 @@ def write_province(province: Province, out: Path, *, dirty: bool | None = None,
             file_defects.append({"file": name, "kind": "delimiter", "value": ";"})
         else:
             text.write_csv(path)
+            if dirty and entity == "action_plan":
+                defects.extend(_append_malformed_lines(path, text))
         written[entity] = name
     (out / "column_map.toml").write_text(_mapping_toml(), encoding="utf-8")
     manifest = province.manifest()
@@ -304,6 +306,17 @@ def _plant(entity: str, p: _Planter, province: Province) -> None:
         p.set("hourly_wage", p.rows(), lambda r: "seventeen", "invalid_number", "invalid_number", "")
         p.set("job_start", p.rows(), lambda r: "2024-04-31", "invalid_date", "impossible_date", "")
     del province
+
+
+def _append_malformed_lines(path: Path, text: pl.DataFrame) -> list[Defect]:
+    """Two lines a spreadsheet export can produce: a stray extra field and a cut-off line."""
+    first = text.head(2).write_csv(include_header=False).splitlines()
+    lines = [first[0] + ",stray note", first[1].rsplit(",", 2)[0]]
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        fh.write("\n".join(lines) + "\n")
+    start = text.height + 2  # header is line 1
+    return [Defect(path.name, start + i, None, "", "malformed_row", "malformed_line")
+            for i in range(len(lines))]
 
 
 def _shift(iso: str, days: int) -> str:
