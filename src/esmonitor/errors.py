@@ -34,6 +34,10 @@ class InputFileError(UserInputError):
         self.path = path
 
 
+class UnreadableInputError(UserInputError):
+    """The engine could not read an input file while processing it (corrupt or malformed data)."""
+
+
 class MappingError(UserInputError):
     """A column-mapping file is malformed or names an unknown entity or field."""
 

@@ -216,6 +216,13 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
     cols += [exp.alias_(exp.cast(exp.null(), "VARCHAR"), f.name, quoted=True)
              for f in plan.entity.fields if f.default is not None and f.name not in plan.fields]
     temporary = exp.Properties(expressions=[exp.TemporaryProperty()])
+    if source.format == "parquet":
+        # The Parquet reader numbers rows itself and decodes fast: no staging copy.
+        row = exp.Add(this=exp.column("file_row_number"), expression=exp.Literal.number(first_row))
+        warehouse.execute(exp.Create(
+            this=exp.to_table(R.STAGE), kind="VIEW", replace=True, properties=temporary,
+            expression=exp.select(exp.alias_(row, "_row", quoted=True), *cols).from_("_raw")))
+        return Staged(native)
     warehouse.execute(exp.Create(this=exp.to_table(STAGE_DATA), kind="TABLE", replace=True,
                                  properties=temporary, expression=exp.select(*cols).from_("_raw")))
     if source.format == "xlsx":

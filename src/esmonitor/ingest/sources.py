@@ -63,7 +63,8 @@ def _hash_and_encoding(path: Path) -> tuple[str, str]:
         fh.seek(0)
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
-            if utf8:
+            if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
+                # pure-ASCII chunks (most of an extract) are valid UTF-8: no need to decode them
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:

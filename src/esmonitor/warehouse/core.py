@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from esmonitor.errors import WarehouseError
+from esmonitor.errors import UnreadableInputError, WarehouseError
 from esmonitor.model import reference
 from esmonitor.warehouse import schema
 
@@ -108,10 +108,14 @@ class Warehouse:
 
     def execute(self, sql: Sql, params: Sequence[Any] | None = None) -> None:
         """Run a statement to completion (its result, if any, is discarded)."""
-        self.con.execute(self.render(sql), params).fetchall()
+        self.fetchall(sql, params)
 
     def fetchall(self, sql: Sql, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.con.execute(self.render(sql), params).fetchall()
+        try:
+            return self.con.execute(self.render(sql), params).fetchall()
+        except (duckdb.IOException, duckdb.InvalidInputException) as err:
+            # A file being read turned out unreadable or malformed (a corrupt Parquet page, say).
+            raise UnreadableInputError(f"the engine could not read the input: {err}") from err
 
     def scalar(self, sql: Sql, params: Sequence[Any] | None = None) -> Any:
         rows = self.fetchall(sql, params)
@@ -175,7 +179,8 @@ class Warehouse:
         rel.create_view(view, replace=True)
 
     def stage_parquet(self, view: str, path: Path) -> None:
-        self.con.read_parquet(str(path)).create_view(view, replace=True)
+        """Expose a Parquet file as a view, with its 0-based ``file_row_number``."""
+        self.con.read_parquet(str(path), file_row_number=True).create_view(view, replace=True)
 
     def drop_view(self, view: str) -> None:
         self.execute(exp.Drop(tables=[exp.to_table(view)], kind="VIEW", exists=True))
