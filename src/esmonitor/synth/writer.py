@@ -169,23 +169,20 @@ class _Planter:
         self.free[chosen] = False
         return chosen
 
-    def set(self, column: str, rows: np.ndarray, make: Callable[[int], str], rule: str, kind: str,
-            header: str) -> None:
+    def set(self, column: str, rows: np.ndarray, make: Callable[[int], str], rule: str, kind: str) -> None:
         values = self.df[column].to_list()
         for r in rows:
             values[r] = make(int(r))
             self.defects.append(Defect(self.file, int(r) + self.first_row, column, values[r], rule, kind))
         self.df = self.df.with_columns(pl.Series(column, values, dtype=pl.String))
-        del header
 
     def duplicate(self, rows: np.ndarray, key: str) -> None:
         extra = self.df[rows.tolist()]
         start = self.df.height
         self.df = pl.concat([self.df, extra])
-        for i, r in enumerate(rows):
+        for i in range(len(rows)):
             self.defects.append(Defect(self.file, start + i + self.first_row, key,
                                        str(extra[key][i]), "duplicate_row", "duplicate"))
-            del r
 
 
 def write_province(province: Province, out: Path, *, dirty: bool | None = None,
@@ -214,7 +211,7 @@ def write_province(province: Province, out: Path, *, dirty: bool | None = None,
         first_row = 1 if path.suffix == ".parquet" else 2
         if dirty:
             planter = _Planter(rng, text, name, first_row, rate)
-            _plant(entity, planter, province)
+            _plant(entity, planter)
             text = planter.df
             defects.extend(planter.defects)
         headers = _headers(entity, style)
@@ -271,13 +268,13 @@ def _typed_for_parquet(text: pl.DataFrame, entity: str) -> pl.DataFrame:
     return text.select(out)
 
 
-def _plant(entity: str, p: _Planter, province: Province) -> None:
+def _plant(entity: str, p: _Planter) -> None:
     """The defects of one file (each in rows of its own, so each fires exactly one rule)."""
     if entity == "client":
-        p.set("registered_on", p.rows(), lambda r: "2023-02-30", "invalid_date", "impossible_date", "")
-        p.set("registered_on", p.rows(), lambda r: "next Tuesday", "invalid_date", "unparseable_date", "")
-        p.set("gender", p.rows(), lambda r: "Q", "unknown_code", "unknown_code", "")
-        p.set("birth_year", p.rows(), lambda r: "1890", "out_of_range", "out_of_range", "")
+        p.set("registered_on", p.rows(), lambda r: "2023-02-30", "invalid_date", "impossible_date")
+        p.set("registered_on", p.rows(), lambda r: "next Tuesday", "invalid_date", "unparseable_date")
+        p.set("gender", p.rows(), lambda r: "Q", "unknown_code", "unknown_code")
+        p.set("birth_year", p.rows(), lambda r: "1890", "out_of_range", "out_of_range")
         # French labels, valid spellings, only readable if the encoding is detected
         values = p.df["gender"].to_list()
         french = {"woman": "Femme", "man": "Homme", "prefer_not": "Préfère ne pas répondre"}
@@ -286,26 +283,25 @@ def _plant(entity: str, p: _Planter, province: Province) -> None:
             values[r] = french.get(values[r], values[r])
         p.df = p.df.with_columns(pl.Series("gender", values, dtype=pl.String))
     elif entity == "referral":
-        p.set("client_id", p.rows(), lambda r: f"ZZ{r:09d}", "orphan_reference", "orphan", "")
-        p.set("source", p.rows(), lambda r: "Facebook ad", "unknown_code", "unknown_code", "")
+        p.set("client_id", p.rows(), lambda r: f"ZZ{r:09d}", "orphan_reference", "orphan")
+        p.set("source", p.rows(), lambda r: "Facebook ad", "unknown_code", "unknown_code")
         has_result = p.df["result_date"].is_not_null().to_numpy()
         dates = p.df["referral_date"].to_list()
         p.set("result_date", p.rows(has_result),
-              lambda r: _shift(dates[r], -5), "date_order", "date_order", "")
+              lambda r: _shift(dates[r], -5), "date_order", "date_order")
     elif entity == "assessment":
-        p.set("stream", p.rows(), lambda r: "D", "unknown_code", "unknown_code", "")
-        p.set("score", p.rows(), lambda r: "1.7", "out_of_range", "out_of_range", "")
+        p.set("stream", p.rows(), lambda r: "D", "unknown_code", "unknown_code")
+        p.set("score", p.rows(), lambda r: "1.7", "out_of_range", "out_of_range")
     elif entity == "action_plan":
-        p.set("start_date", p.rows(), lambda r: "1899-12-31", "date_out_of_range", "date_out_of_range", "")
+        p.set("start_date", p.rows(), lambda r: "1899-12-31", "date_out_of_range", "date_out_of_range")
     elif entity == "service":
-        p.set("plan_id", p.rows(), lambda r: f"EAP9{r:08d}X", "orphan_reference", "orphan", "")
-        p.set("service_type", p.rows(), lambda r: "coffee", "unknown_code", "unknown_code", "")
+        p.set("plan_id", p.rows(), lambda r: f"EAP9{r:08d}X", "orphan_reference", "orphan")
+        p.set("service_type", p.rows(), lambda r: "coffee", "unknown_code", "unknown_code")
         p.duplicate(p.rows(), "service_id")
     elif entity == "employment":
-        p.set("hours_per_week", p.rows(), lambda r: "168", "out_of_range", "out_of_range", "")
-        p.set("hourly_wage", p.rows(), lambda r: "seventeen", "invalid_number", "invalid_number", "")
-        p.set("job_start", p.rows(), lambda r: "2024-04-31", "invalid_date", "impossible_date", "")
-    del province
+        p.set("hours_per_week", p.rows(), lambda r: "168", "out_of_range", "out_of_range")
+        p.set("hourly_wage", p.rows(), lambda r: "seventeen", "invalid_number", "invalid_number")
+        p.set("job_start", p.rows(), lambda r: "2024-04-31", "invalid_date", "impossible_date")
 
 
 def _append_malformed_lines(path: Path, text: pl.DataFrame) -> list[Defect]:
