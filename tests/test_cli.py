@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from esmonitor.cli import app
 
 runner = CliRunner()
-COMMANDS = ["synth", "ingest", "summary", "quarantine", "data-model", "demo"]
+COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "data-model", "demo"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -91,3 +91,22 @@ def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path, monkeypatch:
                                  "--clients", "200"])
     assert result.exit_code == 2
     assert "did not create" in result.output
+
+
+def test_outcomes_command_summary_and_client_explanation(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"]).exit_code == 0
+    warehouse = str(out / "esmonitor.duckdb")
+    summary = runner.invoke(app, ["outcomes", "--warehouse", warehouse, "--as-of", "2026-09-30"])
+    assert summary.exit_code == 0, summary.output
+    assert "12 months" in summary.output and "as of 2026-09-30" in summary.output
+    import duckdb
+
+    with duckdb.connect(warehouse, read_only=True) as con:
+        client = con.execute("SELECT min(j.client_id) FROM employment j JOIN action_plan e "
+                             "USING (client_id) WHERE j.job_start >= e.start_date").fetchone()[0]
+    explained = runner.invoke(app, ["outcomes", client, "--warehouse", warehouse])
+    assert explained.exit_code == 0, explained.output
+    assert f"client {client}" in explained.output and "evidence rows" in explained.output
+    bad = runner.invoke(app, ["outcomes", "--warehouse", warehouse, "--as-of", "31/12/2025"])
+    assert bad.exit_code == 2 and "is not a date" in bad.output

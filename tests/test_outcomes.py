@@ -12,7 +12,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from esmonitor.indicators.outcomes import STARTER_COLUMNS, SPELL_COLUMNS, OutcomeRules, funded_outcomes
+from esmonitor.indicators.outcomes import SPELL_COLUMNS, STARTER_COLUMNS, OutcomeRules, funded_outcomes
 
 AS_OF = date(2025, 12, 31)
 
@@ -169,3 +169,63 @@ def test_parameters_are_configuration() -> None:
 def test_clients_without_a_job_after_intake_have_no_checkpoints() -> None:
     out = run([starter("R", date(2023, 1, 10))], [spell("P", "R", date(2022, 1, 1))])
     assert out == {}
+
+
+def test_engine_reads_its_inputs_from_a_warehouse(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A tiny warehouse built by the real ingest; the expected statuses are worked by hand."""
+    from esmonitor.indicators.outcomes import explain, inputs_from, outcomes_from
+    from esmonitor.ingest.pipeline import ingest_files
+    from esmonitor.ingest.pseudonym import Pseudonymizer
+    from esmonitor.warehouse import Warehouse
+
+    files = {
+        "providers.csv": "provider_id,name,catchment_id\nP1,Example Services,SBP\n",
+        "sites.csv": "site_id,provider_id,name\nS1,P1,Example Services - Stratford\n",
+        "clients.csv": "client_id,registered_on,birth_year,social_assistance,hours_worked_at_intake\n"
+                       "C1,2023-01-02,1990,ow,0\nC2,2023-01-02,1985,none,0\n",
+        "action_plans.csv": "plan_id,client_id,site_id,start_date\nE1,C1,S1,2023-01-10\nE2,C2,S1,2023-01-10\n",
+        "employers.csv": "employer_id,naics_sector\nX,72\n",
+        "employment.csv": "spell_id,client_id,employer_id,job_start,job_end,hours_per_week,hourly_wage,"
+                          "subsidized,self_employed,evidence_type\n"
+                          "J1,C1,X,2023-02-01,,30,16.00,N,N,pay_stub\n"
+                          "J2,C2,X,2023-02-01,2023-03-15,30,18.00,N,N,employer_letter\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    p = Pseudonymizer(bytes(range(32)))
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        reports = ingest_files(w, sorted(tmp_path.glob("*.csv")), p)
+        assert all(r.status == "loaded" for r in reports), [(r.path, r.message) for r in reports]
+        result, as_of = outcomes_from(w, date(2024, 6, 30))
+        spells = inputs_from(w)[1]
+    c1, c2 = p("client\x1fC1"), p("client\x1fC2")
+    got = {(r["client_id"], r["checkpoint"]): r["status"] for r in result.iter_rows(named=True)}
+    assert as_of == date(2024, 6, 30)
+    assert got == {(c1, 1): "achieved", (c1, 3): "achieved", (c1, 6): "achieved",
+                   (c1, 12): "not_achieved",              # 16.00 < 16.55 from 2023-10-01
+                   (c2, 1): "achieved", (c2, 3): "not_achieved", (c2, 6): "not_achieved",
+                   (c2, 12): "not_achieved"}
+    assert set(result["catchment_id"]) == {"SBP"}
+    text = "\n".join(explain(result, spells, c1))
+    assert "12-month checkpoint 2024-02-01: NOT_ACHIEVED" in text
+    assert "minimum wage in force $16.55" in text and "J1" in text
+
+
+def test_social_assistance_clients_reach_fewer_outcomes_on_the_synthetic_province(clean_ingested) -> None:  # type: ignore[no-untyped-def]
+    """Planted: a negative social-assistance effect on employment (manifest). Per client served
+    (every client whose plan started at least 15 months before the as-of date, so that a 3-month
+    checkpoint would be decided), SA clients reach the 3-month outcome less often."""
+    from esmonitor.indicators.outcomes import outcomes_from
+    from esmonitor.warehouse import Warehouse
+
+    assert clean_ingested.manifest["planted_effects"]["social_assistance_gap"] < 0
+    with Warehouse(clean_ingested.warehouse, read_only=True) as w:
+        result, as_of = outcomes_from(w)
+        served = pl.from_arrow(w.arrow(
+            "SELECT e.client_id, c.social_assistance <> 'none' AS sa FROM action_plan e "
+            "JOIN client c USING (client_id) GROUP BY ALL "
+            f"HAVING min(e.start_date) <= DATE '{as_of}' - INTERVAL 15 MONTH"))
+    achieved = result.filter((pl.col("checkpoint") == 3) & (pl.col("status") == "achieved"))["client_id"]
+    rates = dict(served.with_columns(pl.col("client_id").is_in(achieved.implode()).alias("ok"))
+                 .group_by("sa").agg(pl.col("ok").mean()).iter_rows())
+    assert rates[False] - rates[True] > 0.08

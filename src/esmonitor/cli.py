@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -293,6 +294,47 @@ def quarantine(
     """Export quarantined rows (file, row, column, value, rule) for correction."""
     n = export_quarantine(warehouse, out_file)
     console.print(f"Wrote {n:,} quarantined problems to {out_file}")
+
+
+# -- funded outcomes --------------------------------------------------------------------------
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise UserInputError(f"--as-of {value!r} is not a date", hint="use YYYY-MM-DD") from err
+
+
+@app.command()
+@user_errors
+def outcomes(
+    warehouse: WarehouseOpt,
+    client: Annotated[str | None, typer.Argument(help="A client pseudonym: explain its checkpoints.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date YYYY-MM-DD (default: latest date in the data).")] = None,
+) -> None:
+    """Funded outcomes at 1, 3, 6 and 12 months (IES rules); with CLIENT, why each was reached or not."""
+    from esmonitor.indicators.outcomes import explain as explain_client
+    from esmonitor.indicators.outcomes import inputs_from, outcomes_from
+
+    with Warehouse(warehouse, read_only=True) as w:
+        result, used_as_of = outcomes_from(w, _parse_date(as_of))
+        spells = inputs_from(w)[1] if client else None
+    if client:
+        assert spells is not None
+        out.print("\n".join(explain_client(result, spells, client)), highlight=False)
+        return
+    table = Table(title=f"Funded outcomes by checkpoint (as of {used_as_of}; job starters)")
+    for col in ("checkpoint", "achieved", "not achieved", "unknown", "pending", "rate, decided"):
+        table.add_column(col, justify="right")
+    counts = result.group_by("checkpoint", "status").len()
+    for k in sorted(result["checkpoint"].unique().to_list()):
+        by = {r["status"]: r["len"] for r in counts.filter(counts["checkpoint"] == k).iter_rows(named=True)}
+        decided = by.get("achieved", 0) + by.get("not_achieved", 0) + by.get("unknown", 0)
+        rate = f"{100 * by.get('achieved', 0) / decided:.1f} %" if decided else "-"
+        table.add_row(f"{k} months", *[f"{by.get(s, 0):,}" for s in ("achieved", "not_achieved", "unknown", "pending")],
+                      rate)
+    out.print(table)
 
 
 # -- data model -------------------------------------------------------------------------------

@@ -46,8 +46,11 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
+import sqlglot
 
+from esmonitor.errors import UserInputError
 from esmonitor.model.reference import MinimumWage, minimum_wage_schedule
+from esmonitor.warehouse import Warehouse
 
 STATUSES = ("achieved", "not_achieved", "pending", "unknown")
 BASES = ("primary", "self_employment", "stacked")
@@ -134,7 +137,8 @@ def funded_outcomes(starters: pl.DataFrame, spells: pl.DataFrame, as_of: date,
                   hours_ok=pl.col("hours_per_week") >= rules.hours_threshold,
                   income_ok=pl.col("self_employment_net_income_4wk").fill_null(0.0)
                   >= rules.hours_threshold * 4 * pl.col("minimum_wage"),
-                  subsidy_ok=~pl.col("subsidized") | (pl.col("subsidy_end") < pl.col("checkpoint_date")).fill_null(False),
+                  subsidy_ok=~pl.col("subsidized")
+                  | (pl.col("subsidy_end") < pl.col("checkpoint_date")).fill_null(False),
                   employer_ok=pl.col("intake_employer").is_null(),
                   evidence_ok=pl.col("evidence_type").is_in(list(rules.accepted_evidence)))
               .with_columns(
@@ -151,7 +155,8 @@ def funded_outcomes(starters: pl.DataFrame, spells: pl.DataFrame, as_of: date,
                   .when(~pl.col("evidence_ok")).then(pl.lit("no_accepted_evidence"))))
 
     key = ["client_id", "checkpoint"]
-    primary = (active.sort([*key, "hours_per_week", "job_start", "spell_id"], descending=[False, False, True, False, False])
+    primary = (active.sort([*key, "hours_per_week", "job_start", "spell_id"],
+                           descending=[False, False, True, False, False])
                .group_by(key, maintain_order=True).first())
     stacks = (active.filter(pl.col("stackable")).group_by(key)
               .agg(pl.col("hours_per_week").sum().alias("stack_hours"), pl.len().alias("stack_jobs")))
@@ -206,3 +211,85 @@ def funded_outcomes(starters: pl.DataFrame, spells: pl.DataFrame, as_of: date,
         pl.col("spell_id").alias("primary_spell_id"), pl.col("hours_per_week").alias("primary_hours"),
         pl.col("hourly_wage").alias("primary_wage"), "minimum_wage", "stack_hours", "stack_jobs",
     ).sort("client_id", "checkpoint")
+
+
+# -- reading the inputs from a warehouse --------------------------------------------------------
+STARTERS_QUERY = """
+    WITH first_plan AS (
+        SELECT client_id, min(start_date) AS intake_date,
+               arg_min(site_id, start_date) AS site_id
+        FROM action_plan GROUP BY client_id)
+    SELECT f.client_id, p.catchment_id, f.intake_date,
+           coalesce(c.hours_worked_at_intake, 0.0) AS hours_at_intake
+    FROM first_plan f
+    JOIN site s USING (site_id) JOIN provider p USING (provider_id)
+    JOIN client c USING (client_id)
+"""
+
+SPELLS_QUERY = """
+    SELECT spell_id, client_id, employer_id, job_start, job_end, hours_per_week, hourly_wage,
+           subsidized, subsidy_end, self_employed, self_employment_net_income_4wk, evidence_type
+    FROM employment WHERE client_id IN (SELECT client_id FROM action_plan)
+"""
+
+AS_OF_QUERY = """
+    SELECT greatest(
+        (SELECT max(greatest(job_start, coalesce(job_end, job_start))) FROM employment),
+        (SELECT max(greatest(start_date, coalesce(close_date, start_date))) FROM action_plan),
+        (SELECT max(referral_date) FROM referral))
+"""
+
+
+def _query(warehouse: Warehouse, sql: str) -> pl.DataFrame:
+    return pl.from_arrow(warehouse.arrow(sqlglot.parse_one(sql, read="duckdb")))  # type: ignore[return-value]
+
+
+def inputs_from(warehouse: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Job-starter candidates (clients with an action plan: intake = first plan start, catchment
+    of that plan's site) and their employment spells."""
+    return _query(warehouse, STARTERS_QUERY), _query(warehouse, SPELLS_QUERY)
+
+
+def data_as_of(warehouse: Warehouse) -> date | None:
+    """The latest event date in the warehouse: the default as-of date of the outcome engine."""
+    return warehouse.scalar(sqlglot.parse_one(AS_OF_QUERY, read="duckdb"))
+
+
+def outcomes_from(warehouse: Warehouse, as_of: date | None = None,
+                  rules: OutcomeRules | None = None) -> tuple[pl.DataFrame, date]:
+    as_of = as_of or data_as_of(warehouse)
+    if as_of is None:
+        raise UserInputError("the warehouse holds no action plans or employment yet",
+                             hint="ingest extracts first (esmonitor ingest) or run esmonitor demo")
+    starters, spells = inputs_from(warehouse)
+    return funded_outcomes(starters, spells, as_of, rules), as_of
+
+
+def explain(outcomes: pl.DataFrame, spells: pl.DataFrame, client_id: str) -> list[str]:
+    """Plain-language lines: for each checkpoint, the status, the rule and the evidence rows."""
+    mine = outcomes.filter(pl.col("client_id") == client_id)
+    if mine.is_empty():
+        return [f"{client_id}: no job start after the action plan began, so no funded-outcome checkpoints"]
+    first = mine.row(0, named=True)
+    lines = [f"client {client_id}, catchment {first['catchment_id']}: placement {first['placement_spell_id']} "
+             f"started {first['placement_start']}"]
+    for r in mine.iter_rows(named=True):
+        head = f"  {r['checkpoint']:>2}-month checkpoint {r['checkpoint_date']}: {r['status'].upper()}"
+        if r["status"] == "pending":
+            lines.append(head + " (after the data's as-of date; not counted as a failure)")
+            continue
+        why = f"basis {r['basis']}" if r["basis"] else REASONS.get(r["reason"] or "", r["reason"] or "")
+        lines.append(f"{head} — {why}")
+        if r["primary_spell_id"]:
+            lines.append(f"      primary job {r['primary_spell_id']}: {r['primary_hours']:g} h/week at "
+                         f"${r['primary_wage']:.2f}/h; minimum wage in force ${r['minimum_wage']:.2f}")
+        if (r["stack_jobs"] or 0) >= 2:
+            lines.append(f"      eligible jobs for stacking: {r['stack_jobs']} totalling {r['stack_hours']:g} h/week")
+    held = spells.filter(pl.col("client_id") == client_id).sort("job_start")
+    lines.append("  evidence rows (employment spells):")
+    for s in held.iter_rows(named=True):
+        lines.append(f"      {s['spell_id']}: {s['job_start']} to {s['job_end'] or 'ongoing'}, "
+                     f"{s['hours_per_week']:g} h at ${s['hourly_wage']:.2f}, employer {s['employer_id'] or '-'}, "
+                     f"subsidized {'until ' + str(s['subsidy_end']) if s['subsidized'] else 'no'}, "
+                     f"evidence {s['evidence_type']}")
+    return lines

@@ -504,6 +504,8 @@ def _employment_spells(rng: np.random.Generator, config: SynthConfig, clients: n
                              rng.choice(len(employer_ids), len(stack), p=pick_p),
                              np.round(rng.uniform(8, 15, len(stack))), np.zeros(len(stack), dtype=bool)))
     merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    observed = merged["job_start"] <= as_of  # a stacked second job may start after the extract
+    merged = {key: v[observed] for key, v in merged.items()}
     order = np.lexsort((merged["job_start"], merged["client_index"]))
     merged = {key: v[order] for key, v in merged.items()}
     e_idx = merged.pop("employer_index")
