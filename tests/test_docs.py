@@ -27,3 +27,10 @@ def test_readme_and_ci_share_the_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "./run test" in ci
     assert "./run test" in readme and "./run demo" in readme
+
+
+def test_outcome_rules_doc_matches_the_code() -> None:
+    from esmonitor.indicators.docs import render_outcomes_markdown
+
+    current = (ROOT / "docs" / "outcomes.md").read_text("utf-8")
+    assert current == render_outcomes_markdown(), "run: ./run esmonitor outcomes --rules-doc docs/outcomes.md"

@@ -312,8 +312,15 @@ def outcomes(
     warehouse: WarehouseOpt,
     client: Annotated[str | None, typer.Argument(help="A client pseudonym: explain its checkpoints.")] = None,
     as_of: Annotated[str | None, typer.Option(help="As-of date YYYY-MM-DD (default: latest date in the data).")] = None,
+    rules_doc: Annotated[Path | None, typer.Option(help="Write the rules as Markdown to this file and exit.")] = None,
 ) -> None:
     """Funded outcomes at 1, 3, 6 and 12 months (IES rules); with CLIENT, why each was reached or not."""
+    if rules_doc is not None:
+        from esmonitor.indicators.docs import render_outcomes_markdown
+
+        rules_doc.write_text(render_outcomes_markdown(), "utf-8")
+        console.print(f"Wrote {rules_doc}")
+        return
     from esmonitor.indicators.outcomes import explain as explain_client
     from esmonitor.indicators.outcomes import inputs_from, outcomes_from
 
