@@ -344,6 +344,68 @@ def outcomes(
     out.print(table)
 
 
+# -- indicators -------------------------------------------------------------------------------
+@app.command()
+@user_errors
+def indicators(
+    warehouse: WarehouseOpt,
+    ids: Annotated[str | None, typer.Option("--id", help="Comma-separated indicator ids (default: all).")] = None,
+    by: Annotated[str | None, typer.Option(help="Comma-separated breakdowns, e.g. catchment_id,stream.")] = None,
+    grain: Annotated[str, typer.Option(help="month, quarter, fiscal_year or all.")] = "quarter",
+    start: Annotated[str | None, typer.Option("--from", help="First date YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date YYYY-MM-DD.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date of the outcome engine.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, parquet or json.")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the catalogue and exit.")] = False,
+    catalogue_doc: Annotated[Path | None, typer.Option(help="Write docs/indicators.md here and exit.")] = None,
+) -> None:
+    """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval)."""
+    from esmonitor.indicators.catalogue import CATALOGUE
+    from esmonitor.indicators.engine import compute_many, frames_from
+
+    if catalogue_doc is not None:
+        from esmonitor.indicators.docs import render_catalogue_markdown
+
+        catalogue_doc.write_text(render_catalogue_markdown(), "utf-8")
+        console.print(f"Wrote {catalogue_doc}")
+        return
+    if list_:
+        listing = Table(title="Indicator catalogue")
+        for col in ("id", "English", "Français", "statistic"):
+            listing.add_column(col)
+        for i in CATALOGUE:
+            listing.add_row(i.id, i.en, i.fr, i.statistic)
+        out.print(listing)
+        return
+    if fmt not in ("table", "csv", "parquet", "json"):
+        raise UserInputError(f"unknown format {fmt!r}", hint="one of table, csv, parquet, json")
+    if fmt == "parquet" and out_file is None:
+        raise UserInputError("--format parquet needs --out FILE")
+    with Warehouse(warehouse, read_only=True) as w:
+        frames = frames_from(w, _parse_date(as_of))
+    table = compute_many(frames, ids.split(",") if ids else None, by=by.split(",") if by else (),
+                         grain=grain, start=_parse_date(start), end=_parse_date(end))
+    if fmt == "parquet":
+        assert out_file is not None
+        table.write_parquet(out_file)
+    elif fmt == "csv":
+        text = table.write_csv()
+        out_file.write_text(text, "utf-8") if out_file else sys.stdout.write(text)
+    elif fmt == "json":
+        text = table.write_json()
+        out_file.write_text(text, "utf-8") if out_file else sys.stdout.write(text + "\n")
+    else:
+        shown = Table(title=f"Indicators by {grain} (as of {frames.as_of})")
+        for col in table.columns:
+            shown.add_column(col)
+        for row in table.iter_rows():
+            shown.add_row(*["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+        out.print(shown)
+    if out_file:
+        console.print(f"Wrote {table.height:,} rows to {out_file}")
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors
@@ -412,12 +474,35 @@ def demo(
         data = summarise(w).as_dict()
     _print_summary(data)
     (out_dir / "summary.json").write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False), "utf-8")
+    console.rule("4. Indicators")
+    from esmonitor.indicators.engine import compute_many, frames_from
+
+    with Warehouse(warehouse, read_only=True) as w:
+        frames = frames_from(w)
+    province = compute_many(frames, grain="fiscal_year")
+    province.write_csv(out_dir / "indicators.csv")
+    compute_many(frames, grain="fiscal_year", by=["catchment_id"]).write_csv(out_dir / "indicators-by-catchment.csv")
+    from esmonitor.model.reference import fiscal_year_bounds
+
+    years = sorted(p for p in province["period"].unique().to_list() if p)
+    complete = [y for y in years if fiscal_year_bounds(y)[1] <= frames.as_of]
+    latest = (complete or years)[-1]
+    shown = Table(title=f"Province, {latest} (95 % intervals)")
+    for col in ("indicator", "value", "interval", "denominator"):
+        shown.add_column(col, justify="left" if col == "indicator" else "right")
+    for r in province.filter(province["period"] == latest).iter_rows(named=True):
+        interval = "" if r["ci_low"] is None else f"{r['ci_low']:.3f} – {r['ci_high']:.3f}"
+        value = f"{r['value']:,.0f}" if r["ci_method"].startswith("none") else f"{r['value']:.3f}"
+        shown.add_row(r["indicator"], value, interval,
+                      "" if r["denominator"] is None else f"{r['denominator']:,.0f}")
+    out.print(shown)
     console.rule("Done")
     console.print(
         f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
         f"  warehouse:      {warehouse}\n  summary:        {out_dir / 'summary.json'}\n"
         f"  ingest report:  {out_dir / 'ingest-report.json'}\n"
         f"  quarantine:     {out_dir / 'quarantine.csv'} ({n:,} problems to fix)\n"
+        f"  indicators:     {out_dir / 'indicators.csv'} and indicators-by-catchment.csv\n"
         f"  extracts:       {extracts} (ground truth in manifest.json)")
 
 

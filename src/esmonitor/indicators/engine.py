@@ -1,0 +1,224 @@
+"""Compute catalogue indicators into one tidy table.
+
+Unit-record frames (one row per referral, per client served, per job starter, per outcome
+checkpoint) are read once from the warehouse as Arrow and held as Polars frames; every indicator
+is then a group-by over one of them. Output columns: ``indicator, grain, period, <breakdowns>,
+numerator, denominator, value, ci_low, ci_high, ci_method``.
+
+Intervals: Wilson score for proportions; the order-statistic (binomial) interval for medians;
+mean ± 1.96 standard errors for means; none for counts (a complete count of records, not a
+sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import polars as pl
+import sqlglot
+
+from esmonitor.errors import UserInputError
+from esmonitor.indicators.catalogue import BY_ID, CATALOGUE, Indicator
+from esmonitor.indicators.outcomes import outcomes_from
+from esmonitor.indicators.stats import Z95, median_interval, wilson
+from esmonitor.warehouse import Warehouse
+
+Grain = Literal["month", "quarter", "fiscal_year", "all"]
+GRAINS: tuple[str, ...] = ("month", "quarter", "fiscal_year", "all")
+CI_METHOD = {"proportion": "wilson", "median": "order statistics (binomial)",
+             "mean": "normal (mean ± 1.96 SE)", "count": "none (complete count)"}
+
+PEOPLE_COLUMNS = ("social_assistance", "gender", "indigenous", "francophone", "racialized",
+                  "disability", "lgbtq")
+
+_SQL = {
+    "referral": """
+        SELECT r.referral_id, r.client_id, r.source, r.referral_date, r.result, r.result_date,
+               CASE WHEN r.result = 'intake' THEN date_diff('day', r.referral_date, r.result_date) END
+                   AS days_to_intake,
+               r.site_id, s.provider_id, p.catchment_id, c.ssm_id
+        FROM referral r JOIN site s USING (site_id) JOIN provider p USING (provider_id)
+        JOIN catchment c USING (catchment_id)""",
+    "client": """
+        WITH plan AS (
+            SELECT client_id, min(start_date) AS plan_start, arg_min(site_id, start_date) AS site_id
+            FROM action_plan GROUP BY client_id),
+        intake AS (
+            SELECT client_id, min(result_date) AS intake_on FROM referral
+            WHERE result = 'intake' GROUP BY client_id),
+        assessed AS (
+            SELECT client_id, min(assessment_date) AS assessment_date,
+                   arg_min(stream, assessment_date) AS stream
+            FROM assessment GROUP BY client_id),
+        served AS (
+            SELECT client_id, count(*) AS services,
+                   bool_or(service_type = 'pre_employment') AS pre_employment_started,
+                   bool_or(service_type = 'pre_employment' AND end_date IS NOT NULL)
+                       AS pre_employment_completed
+            FROM service GROUP BY client_id)
+        SELECT plan.client_id, plan.plan_start, plan.site_id, s.provider_id, p.catchment_id,
+               c.ssm_id, coalesce(intake.intake_on, cl.registered_on) AS intake_on,
+               assessed.assessment_date, assessed.stream,
+               coalesce(served.services, 0) AS services,
+               coalesce(served.pre_employment_started, false) AS pre_employment_started,
+               coalesce(served.pre_employment_completed, false) AS pre_employment_completed
+        FROM plan JOIN site s USING (site_id) JOIN provider p USING (provider_id)
+        JOIN catchment c USING (catchment_id) JOIN client cl USING (client_id)
+        LEFT JOIN intake USING (client_id) LEFT JOIN assessed USING (client_id)
+        LEFT JOIN served USING (client_id)""",
+    "people": """
+        SELECT client_id, social_assistance, gender, indigenous, francophone, racialized,
+               disability, lgbtq FROM client""",
+    "spell": """
+        SELECT spell_id AS placement_spell_id, hourly_wage AS starting_wage, naics_sector,
+               left(noc_code, 1) AS noc_broad FROM employment""",
+}
+
+
+@dataclass
+class Frames:
+    referral: pl.DataFrame
+    client: pl.DataFrame
+    starter: pl.DataFrame
+    outcome: pl.DataFrame
+    as_of: date
+
+    def get(self, name: str) -> pl.DataFrame:
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+
+def _read(warehouse: Warehouse, name: str) -> pl.DataFrame:
+    return pl.from_arrow(warehouse.arrow(sqlglot.parse_one(_SQL[name], read="duckdb")))  # type: ignore[return-value]
+
+
+def frames_from(warehouse: Warehouse, as_of: date | None = None) -> Frames:
+    outcomes, as_of = outcomes_from(warehouse, as_of)
+    people = _read(warehouse, "people")
+    client = _read(warehouse, "client")
+    place = client.select("client_id", "site_id", "provider_id", "catchment_id", "ssm_id", "stream")
+
+    by_k = outcomes.pivot(on="checkpoint", index="client_id", values="status")
+    flags = [pl.col("client_id")]
+    for k in (1, 3, 6, 12):
+        col = pl.col(str(k)) if str(k) in by_k.columns else pl.lit(None, dtype=pl.String)
+        flags += [(col == "achieved").fill_null(False).alias(f"achieved_{k}m"),
+                  (col.is_not_null() & (col != "pending")).alias(f"decided_{k}m")]
+    achieved = by_k.select(flags)
+
+    client = (client.join(people, on="client_id", how="left")
+              .join(achieved.select("client_id", *[f"achieved_{k}m" for k in (1, 3, 6, 12)]),
+                    on="client_id", how="left")
+              .with_columns(
+                  *[pl.col(f"achieved_{k}m").fill_null(False) for k in (1, 3, 6, 12)],
+                  *[(pl.col("plan_start").dt.offset_by(f"{k + 3}mo") <= pl.lit(as_of)).alias(f"mature_{k}m")
+                    for k in (1, 3, 6, 12)],
+                  days_intake_to_assessment=pl.when(pl.col("assessment_date") >= pl.col("intake_on"))
+                  .then((pl.col("assessment_date") - pl.col("intake_on")).dt.total_days()),
+                  days_assessment_to_plan=pl.when(pl.col("plan_start") >= pl.col("assessment_date"))
+                  .then((pl.col("plan_start") - pl.col("assessment_date")).dt.total_days())))
+    referral = _read(warehouse, "referral").join(people, on="client_id", how="left").join(
+        client.select("client_id", "stream"), on="client_id", how="left")
+    starter = (outcomes.filter(pl.col("checkpoint") == outcomes["checkpoint"].min())
+               .select("client_id", "placement_spell_id", "placement_start")
+               .join(achieved, on="client_id", how="left")
+               .join(_read(warehouse, "spell"), on="placement_spell_id", how="left")
+               .join(place, on="client_id", how="left").join(people, on="client_id", how="left"))
+    outcome = (outcomes.drop("catchment_id")
+               .join(place, on="client_id", how="left").join(people, on="client_id", how="left"))
+    return Frames(referral, client, starter, outcome, as_of)
+
+
+def period_expr(column: str, grain: str) -> pl.Expr:
+    d = pl.col(column)
+    if grain == "month":
+        return d.dt.strftime("%Y-%m")
+    if grain == "quarter":
+        return pl.format("{}Q{}", d.dt.year(), d.dt.quarter())
+    if grain == "fiscal_year":
+        start = pl.when(d.dt.month() >= 4).then(d.dt.year()).otherwise(d.dt.year() - 1)
+        return pl.format("FY{}-{}", start, ((start + 1) % 100).cast(pl.String).str.zfill(2))
+    return pl.lit("all")
+
+
+def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), grain: str = "quarter",
+            start: date | None = None, end: date | None = None) -> pl.DataFrame:
+    """One indicator as a tidy table (see the module docstring)."""
+    if grain not in GRAINS:
+        raise UserInputError(f"unknown grain {grain!r}", hint=f"one of {', '.join(GRAINS)}")
+    bad = [b for b in by if b not in indicator.breakdowns]
+    if bad:
+        raise UserInputError(f"{indicator.id} cannot be broken down by {', '.join(bad)}",
+                             hint=f"allowed: {', '.join(indicator.breakdowns)}")
+    df = frames.get(indicator.frame).filter(pl.col(indicator.date).is_not_null())
+    if start:
+        df = df.filter(pl.col(indicator.date) >= start)
+    if end:
+        df = df.filter(pl.col(indicator.date) <= end)
+    keys = ["period", *by]
+    # Materialise numerator and denominator first: a literal (every record counts) then has one
+    # value per row, as it must for sums.
+    df = df.with_columns(period_expr(indicator.date, grain).alias("period"),
+                         indicator.numerator.alias("_num"),
+                         (indicator.denominator if indicator.denominator is not None else pl.lit(True))
+                         .fill_null(False).alias("_den"))
+    num, den = pl.col("_num"), pl.col("_den")
+    s = indicator.statistic
+    if s == "count":
+        table = df.group_by(keys).agg(num.sum().cast(pl.Float64).alias("numerator")).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("denominator"), pl.col("numerator").alias("value"),
+            pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high"))
+    elif s == "proportion":
+        table = df.group_by(keys).agg((num.fill_null(False) & den).sum().cast(pl.Float64).alias("numerator"),
+                                      den.sum().cast(pl.Float64).alias("denominator"))
+        table = table.filter(pl.col("denominator") > 0).with_columns(
+            (pl.col("numerator") / pl.col("denominator")).alias("value"))
+        low, high = wilson(table["numerator"].to_numpy(), table["denominator"].to_numpy())
+        table = table.with_columns(pl.Series("ci_low", low), pl.Series("ci_high", high))
+    elif s == "mean":
+        x = num.filter(den).cast(pl.Float64)
+        table = df.group_by(keys).agg(x.sum().alias("numerator"), x.count().cast(pl.Float64).alias("denominator"),
+                                      x.std().alias("_sd")).filter(pl.col("denominator") > 0)
+        table = table.with_columns((pl.col("numerator") / pl.col("denominator")).alias("value")).with_columns(
+            (pl.col("value") - Z95 * pl.col("_sd") / pl.col("denominator").sqrt()).alias("ci_low"),
+            (pl.col("value") + Z95 * pl.col("_sd") / pl.col("denominator").sqrt()).alias("ci_high")).drop("_sd")
+    else:  # median
+        grouped = df.group_by(keys).agg(num.filter(den & num.is_not_null()).cast(pl.Float64).alias("_values"))
+        grouped = grouped.filter(pl.col("_values").list.len() > 0)
+        bounds = [median_interval(np.asarray(v)) for v in grouped["_values"].to_list()]
+        table = grouped.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("numerator"),
+            pl.col("_values").list.len().cast(pl.Float64).alias("denominator"),
+            pl.col("_values").list.median().alias("value"),
+            pl.Series("ci_low", [b[0] for b in bounds], dtype=pl.Float64),
+            pl.Series("ci_high", [b[1] for b in bounds], dtype=pl.Float64)).drop("_values")
+    return (table.with_columns(pl.lit(indicator.id).alias("indicator"), pl.lit(grain).alias("grain"),
+                               pl.lit(CI_METHOD[s]).alias("ci_method"))
+            .select("indicator", "grain", "period", *by, "numerator", "denominator", "value",
+                    "ci_low", "ci_high", "ci_method")
+            .sort(keys))
+
+
+def compute_many(frames: Frames, ids: Sequence[str] | None = None, **options: object) -> pl.DataFrame:
+    """Several indicators stacked into one tidy table (breakdown columns a catalogue entry does not
+    allow are skipped for it, so ``--by stream`` works across the catalogue)."""
+    chosen = [BY_ID[i] for i in ids] if ids else list(CATALOGUE)
+    unknown = [i for i in (ids or []) if i not in BY_ID]
+    if unknown:
+        raise UserInputError(f"unknown indicator {', '.join(unknown)}",
+                             hint="esmonitor indicators --list shows the catalogue")
+    by = list(options.pop("by", ()) or ())  # type: ignore[call-overload]
+    known = {b for ind in chosen for b in ind.breakdowns}
+    if any(b not in known for b in by):
+        raise UserInputError(f"no indicator can be broken down by {', '.join(b for b in by if b not in known)}",
+                             hint=f"breakdowns: {', '.join(sorted(known))}")
+    tables = []
+    for ind in chosen:
+        usable = [b for b in by if b in ind.breakdowns]
+        if len(usable) != len(by) and ids:
+            compute(ind, frames, by=by, **options)  # type: ignore[arg-type]  # raises the clear error
+        tables.append(compute(ind, frames, by=usable, **options))  # type: ignore[arg-type]
+    return pl.concat(tables, how="diagonal_relaxed")

@@ -1,0 +1,132 @@
+"""Indicator engine: intervals against published values, headline indicators against an
+independent pandas computation, and the generated catalogue document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from conftest import Ingested
+from esmonitor.errors import UserInputError
+from esmonitor.indicators.catalogue import BY_ID, CATALOGUE
+from esmonitor.indicators.engine import Frames, compute, compute_many, frames_from
+from esmonitor.indicators.stats import median_interval, newcombe_difference, wilson
+from esmonitor.warehouse import Warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- intervals against published values ----------------------------------------------------------
+def test_wilson_matches_newcombe_1998_table_i() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (score, no correction)
+    low, high = wilson(np.array([81, 15, 0, 1]), np.array([263, 148, 20, 29]))
+    assert np.round(low, 4).tolist() == [0.2553, 0.0624, 0.0, 0.0061]
+    assert np.round(high, 4).tolist() == [0.3662, 0.1605, 0.1611, 0.1718]
+
+
+def test_newcombe_difference_matches_newcombe_1998_method_10() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II example (a): 56/70 - 48/80
+    d, low, high = newcombe_difference(np.array([56]), np.array([70]), np.array([48]), np.array([80]))
+    assert (round(float(d[0]), 4), round(float(low[0]), 4), round(float(high[0]), 4)) == (0.2, 0.0524, 0.3339)
+
+
+@pytest.mark.parametrize(("n", "ranks"), [(20, (6, 15)), (100, (40, 61))])
+def test_median_interval_uses_the_binomial_order_statistics(n: int, ranks: tuple[int, int]) -> None:
+    # Conover, Practical Nonparametric Statistics: x(6)..x(15) for n = 20, x(40)..x(61) for n = 100
+    assert median_interval(np.arange(1, n + 1)) == (float(ranks[0]), float(ranks[1]))
+
+
+# -- headline indicators against an independent pandas computation ------------------------------
+@pytest.fixture(scope="module")
+def frames(clean_ingested: Ingested) -> Frames:
+    with Warehouse(clean_ingested.warehouse, read_only=True) as w:
+        return frames_from(w)
+
+
+def _tables(path: Path, *names: str) -> dict[str, pd.DataFrame]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {n: con.execute(f"SELECT * FROM {n}").df() for n in names}
+
+
+def _quarter(s: pd.Series) -> pd.Series:
+    s = pd.to_datetime(s)
+    return s.dt.year.astype(str) + "Q" + s.dt.quarter.astype(str)
+
+
+def _compare(engine: pl.DataFrame, expected: pd.DataFrame, keys: list[str]) -> None:
+    got = engine.to_pandas().set_index(keys).sort_index()
+    exp = expected.set_index(keys).sort_index()
+    assert list(got.index) == list(exp.index)
+    assert (got["numerator"].to_numpy() == exp["numerator"].to_numpy()).all()
+    assert (got["denominator"].to_numpy() == exp["denominator"].to_numpy()).all()
+
+
+def test_referral_to_intake_by_catchment_equals_pandas(clean_ingested: Ingested, frames: Frames) -> None:
+    t = _tables(clean_ingested.warehouse, "referral", "site", "provider")
+    df = t["referral"].merge(t["site"][["site_id", "provider_id"]], on="site_id").merge(
+        t["provider"][["provider_id", "catchment_id"]], on="provider_id")
+    df = df[df["result"] != "pending"]
+    expected = (df.assign(numerator=(df["result"] == "intake").astype(float), denominator=1.0)
+                .groupby("catchment_id", as_index=False)[["numerator", "denominator"]].sum())
+    expected["period"] = "all"
+    engine = compute(BY_ID["referral_to_intake"], frames, by=["catchment_id"], grain="all")
+    _compare(engine, expected, ["period", "catchment_id"])
+
+
+def test_stream_mix_of_intakes_by_quarter_equals_pandas(clean_ingested: Ingested, frames: Frames) -> None:
+    t = _tables(clean_ingested.warehouse, "assessment", "action_plan")
+    served = set(t["action_plan"]["client_id"])
+    first = (t["assessment"][t["assessment"]["client_id"].isin(served)]
+             .sort_values(["client_id", "assessment_date"]).groupby("client_id").head(1))
+    first = first.assign(period=_quarter(first["assessment_date"]))
+    for stream in "ABC":
+        expected = (first.assign(numerator=(first["stream"] == stream).astype(float), denominator=1.0)
+                    .groupby("period", as_index=False)[["numerator", "denominator"]].sum())
+        engine = compute(BY_ID[f"intake_stream_{stream.lower()}"], frames, grain="quarter")
+        _compare(engine, expected, ["period"])
+
+
+def test_three_month_outcome_rate_by_catchment_and_quarter_equals_pandas(
+        clean_ingested: Ingested, frames: Frames) -> None:
+    t = _tables(clean_ingested.warehouse, "action_plan", "site", "provider")
+    plans = t["action_plan"].merge(t["site"][["site_id", "provider_id"]], on="site_id").merge(
+        t["provider"][["provider_id", "catchment_id"]], on="provider_id")
+    home = plans.sort_values(["client_id", "start_date", "plan_id"]).groupby("client_id").head(1)
+    outcomes = frames.outcome.select("client_id", "checkpoint", "status", "placement_start").to_pandas()
+    at3 = outcomes[(outcomes["checkpoint"] == 3) & (outcomes["status"] != "pending")]
+    at3 = at3.merge(home[["client_id", "catchment_id"]], on="client_id")
+    at3 = at3.assign(period=_quarter(at3["placement_start"]),
+                     numerator=(at3["status"] == "achieved").astype(float), denominator=1.0)
+    expected = at3.groupby(["period", "catchment_id"], as_index=False)[["numerator", "denominator"]].sum()
+    engine = compute(BY_ID["outcome_3m_per_starter"], frames, by=["catchment_id"], grain="quarter")
+    _compare(engine, expected, ["period", "catchment_id"])
+
+
+def test_breakdown_errors_name_the_allowed_values(frames: Frames) -> None:
+    with pytest.raises(UserInputError, match="cannot be broken down by shoe_size"):
+        compute(BY_ID["referrals"], frames, by=["shoe_size"])
+    with pytest.raises(UserInputError, match="no indicator can be broken down by shoe_size"):
+        compute_many(frames, by=["shoe_size"])
+    with pytest.raises(UserInputError, match="unknown grain"):
+        compute(BY_ID["referrals"], frames, grain="week")
+
+
+def test_counts_count_every_record(frames: Frames) -> None:
+    table = compute(BY_ID["clients_served"], frames, grain="all")
+    assert table["value"].to_list() == [float(frames.client.height)]
+
+
+# -- the catalogue document ------------------------------------------------------------------------
+def test_catalogue_doc_matches_and_every_indicator_is_bilingual() -> None:
+    from esmonitor.indicators.docs import render_catalogue_markdown
+
+    assert (ROOT / "docs" / "indicators.md").read_text("utf-8") == render_catalogue_markdown(), \
+        "run: ./run esmonitor indicators --catalogue-doc docs/indicators.md"
+    for i in CATALOGUE:
+        assert i.fr and i.definition_fr and i.definition_fr != i.definition_en, i.id
