@@ -130,3 +130,25 @@ def test_catalogue_doc_matches_and_every_indicator_is_bilingual() -> None:
         "run: ./run esmonitor indicators --catalogue-doc docs/indicators.md"
     for i in CATALOGUE:
         assert i.fr and i.definition_fr and i.definition_fr != i.definition_en, i.id
+
+
+def test_planted_social_assistance_gap_is_recovered_within_its_interval(
+        clean_ingested: Ingested, frames: Frames) -> None:
+    """The synthetic province's expected job-start rates (from its generating model, averaged over
+    the drawn clients) for plans begun a year or more before the as-of date."""
+    truth = clean_ingested.manifest["realised"]["expected_job_start_rate_mature_plans"]
+    gap = compute(BY_ID["gap_job_start_social_assistance"], frames, grain="all").row(0, named=True)
+    assert gap["ci_low"] <= truth["gap"] <= gap["ci_high"]
+    assert gap["ci_high"] - gap["ci_low"] < 0.08   # informative, not just wide
+    assert gap["ci_low"] > 0.05                    # and clearly a gap, as planted
+    rate = compute(BY_ID["job_start_rate"], frames, by=["social_assistance"], grain="all")
+    by_group = {r["social_assistance"]: r for r in rate.iter_rows(named=True)}
+    other = by_group["none"]
+    assert other["ci_low"] <= truth["other"] <= other["ci_high"]
+
+
+def test_gap_equals_difference_of_the_two_group_rates(frames: Frames) -> None:
+    gap = compute(BY_ID["gap_outcome_3m_disability"], frames, grain="all").row(0, named=True)
+    rate = compute(BY_ID["outcome_3m_per_served"], frames, by=["disability"], grain="all")
+    by_group = {r["disability"]: r["value"] for r in rate.iter_rows(named=True)}
+    assert gap["value"] == pytest.approx(by_group["no"] - by_group["yes"], abs=1e-12)

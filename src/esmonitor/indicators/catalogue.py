@@ -13,8 +13,9 @@ from typing import Literal
 
 import polars as pl
 
-Statistic = Literal["count", "proportion", "median", "mean"]
-Unit = Literal["people", "referrals", "proportion", "days", "CAD per hour", "services per person"]
+Statistic = Literal["count", "proportion", "median", "mean", "gap", "distinct", "repeat"]
+Unit = Literal["people", "referrals", "proportion", "percentage points", "days", "CAD per hour",
+               "services per person", "employers"]
 Better = Literal["higher", "lower"] | None
 
 #: Breakdowns every person-level frame carries.
@@ -40,6 +41,9 @@ class Indicator:
     numerator_text: str = ""
     denominator_text: str = ""
     breakdowns: tuple[str, ...] = PLACE + PEOPLE
+    #: for gaps: the focus group and the group it is compared with (value = reference - focus)
+    focus: pl.Expr | None = None
+    reference: pl.Expr | None = None
 
 
 _c = pl.col
@@ -173,6 +177,84 @@ CATALOGUE: tuple[Indicator, ...] = (
         "starter", "placement_start", "count", "people", None, TRUE, numerator_text="job starters",
         breakdowns=(*PLACE, *PEOPLE, "naics_sector", "noc_broad")),
 )
+
+EQUITY_GROUPS: dict[str, tuple[str, str]] = {
+    "indigenous": ("Indigenous clients", "clients autochtones"),
+    "francophone": ("francophone clients", "clients francophones"),
+    "racialized": ("racialized clients", "clients racisés"),
+    "disability": ("clients with a disability", "clients handicapés"),
+    "lgbtq": ("2SLGBTQI+ clients", "clients 2ELGBTQI+"),
+}
+
+
+def _gap(id_: str, en_group: str, fr_group: str, focus: pl.Expr, reference: pl.Expr,
+         en_ref: str, fr_ref: str, drop: str) -> Indicator:
+    return Indicator(
+        id_, f"3-month outcome gap: {en_group}", f"Écart de résultats à 3 mois : {fr_group}",
+        f"3-month funded outcome rate per client served of {en_ref} minus that of {en_group}, in "
+        "proportion points (positive: the group is behind), with Newcombe's interval for a "
+        "difference of proportions. Clients who preferred not to answer are in neither group.",
+        f"Taux de résultats financés à 3 mois par client servi des {fr_ref} moins celui des "
+        f"{fr_group}, en points de proportion (positif : le groupe est en retard), avec "
+        "l'intervalle de Newcombe. Les clients ayant préféré ne pas répondre ne sont dans aucun groupe.",
+        "client", "plan_start", "gap", "percentage points", "lower",
+        _c("achieved_3m"), _c("mature_3m"), "clients achieved at 3 months, per group",
+        "clients served long enough ago, per group",
+        breakdowns=tuple(b for b in PLACE + PEOPLE if b != drop), focus=focus, reference=reference)
+
+
+GAPS: tuple[Indicator, ...] = (
+    _gap("gap_outcome_3m_social_assistance", "social-assistance clients", "clients de l'aide sociale",
+         _c("social_assistance") != "none", _c("social_assistance") == "none",
+         "other clients", "autres clients", "social_assistance"),
+    *[_gap(f"gap_outcome_3m_{attr}", en, fr, _c(attr) == "yes", _c(attr) == "no",
+           "other clients", "autres clients", attr) for attr, (en, fr) in EQUITY_GROUPS.items()],
+    _gap("gap_outcome_3m_women", "women", "femmes", _c("gender") == "woman", _c("gender") == "man",
+         "men", "hommes", "gender"),
+)
+
+EMPLOYERS: tuple[Indicator, ...] = (
+    Indicator(
+        "hiring_employers", "Distinct hiring employers", "Employeurs distincts ayant embauché",
+        "Number of distinct employers who hired a job starter in the period.",
+        "Nombre d'employeurs distincts ayant embauché une personne pendant la période.",
+        "starter", "placement_start", "distinct", "employers", "higher",
+        _c("employer_id"), _c("employer_id").is_not_null(), "employers", "-",
+        breakdowns=(*PLACE, "naics_sector")),
+    Indicator(
+        "repeat_employers", "Repeat employers", "Employeurs récurrents",
+        "Number of employers who hired two or more job starters in the period.",
+        "Nombre d'employeurs ayant embauché au moins deux personnes pendant la période.",
+        "starter", "placement_start", "repeat", "employers", "higher",
+        _c("employer_id"), _c("employer_id").is_not_null(), "employers with 2+ hires", "-",
+        breakdowns=(*PLACE, "naics_sector")),
+)
+
+JOB_STARTS: tuple[Indicator, ...] = (
+    Indicator(
+        "job_start_rate", "Job-start rate (clients served)", "Taux d'entrée en emploi (clients servis)",
+        "Share of clients served whose action plan began at least 12 months before the as-of date "
+        "and who started a job after it began (any job, before the funded-outcome rules).",
+        "Part des clients servis dont le plan d'action a commencé au moins 12 mois avant la date de "
+        "référence et qui ont commencé un emploi après ce début (tout emploi, avant les règles de "
+        "résultats financés).",
+        "client", "plan_start", "proportion", "proportion", "higher",
+        _c("started_job"), _c("mature_job"), "clients who started a job", "clients served 12+ months ago"),
+    Indicator(
+        "gap_job_start_social_assistance", "Job-start gap: social-assistance clients",
+        "Écart d'entrée en emploi : clients de l'aide sociale",
+        "Job-start rate of other clients minus that of social-assistance clients, in proportion "
+        "points (positive: social-assistance clients are behind), with Newcombe's interval.",
+        "Taux d'entrée en emploi des autres clients moins celui des clients de l'aide sociale, en "
+        "points de proportion (positif : ces derniers sont en retard), avec l'intervalle de Newcombe.",
+        "client", "plan_start", "gap", "percentage points", "lower",
+        _c("started_job"), _c("mature_job"), "clients who started a job, per group",
+        "clients served 12+ months ago, per group",
+        breakdowns=tuple(b for b in PLACE + PEOPLE if b != "social_assistance"),
+        focus=_c("social_assistance") != "none", reference=_c("social_assistance") == "none"),
+)
+
+CATALOGUE = (*CATALOGUE, *JOB_STARTS, *GAPS, *EMPLOYERS)
 
 BY_ID: dict[str, Indicator] = {i.id: i for i in CATALOGUE}
 assert len(BY_ID) == len(CATALOGUE), "duplicate indicator id"

@@ -24,13 +24,15 @@ import sqlglot
 from esmonitor.errors import UserInputError
 from esmonitor.indicators.catalogue import BY_ID, CATALOGUE, Indicator
 from esmonitor.indicators.outcomes import outcomes_from
-from esmonitor.indicators.stats import Z95, median_interval, wilson
+from esmonitor.indicators.stats import Z95, median_interval, newcombe_difference, wilson
 from esmonitor.warehouse import Warehouse
 
 Grain = Literal["month", "quarter", "fiscal_year", "all"]
 GRAINS: tuple[str, ...] = ("month", "quarter", "fiscal_year", "all")
 CI_METHOD = {"proportion": "wilson", "median": "order statistics (binomial)",
-             "mean": "normal (mean ± 1.96 SE)", "count": "none (complete count)"}
+             "mean": "normal (mean ± 1.96 SE)", "count": "none (complete count)",
+             "gap": "newcombe (hybrid score)", "distinct": "none (complete count)",
+             "repeat": "none (complete count)"}
 
 PEOPLE_COLUMNS = ("social_assistance", "gender", "indigenous", "francophone", "racialized",
                   "disability", "lgbtq")
@@ -74,7 +76,7 @@ _SQL = {
         SELECT client_id, social_assistance, gender, indigenous, francophone, racialized,
                disability, lgbtq FROM client""",
     "spell": """
-        SELECT spell_id AS placement_spell_id, hourly_wage AS starting_wage, naics_sector,
+        SELECT spell_id AS placement_spell_id, employer_id, hourly_wage AS starting_wage, naics_sector,
                left(noc_code, 1) AS noc_broad FROM employment""",
 }
 
@@ -116,6 +118,8 @@ def frames_from(warehouse: Warehouse, as_of: date | None = None) -> Frames:
                   *[pl.col(f"achieved_{k}m").fill_null(False) for k in (1, 3, 6, 12)],
                   *[(pl.col("plan_start").dt.offset_by(f"{k + 3}mo") <= pl.lit(as_of)).alias(f"mature_{k}m")
                     for k in (1, 3, 6, 12)],
+                  (pl.col("plan_start").dt.offset_by("12mo") <= pl.lit(as_of)).alias("mature_job"),
+                  pl.col("client_id").is_in(outcomes["client_id"].unique().implode()).alias("started_job"),
                   days_intake_to_assessment=pl.when(pl.col("assessment_date") >= pl.col("intake_on"))
                   .then((pl.col("assessment_date") - pl.col("intake_on")).dt.total_days()),
                   days_assessment_to_plan=pl.when(pl.col("plan_start") >= pl.col("assessment_date"))
@@ -185,6 +189,28 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
         table = table.with_columns((pl.col("numerator") / pl.col("denominator")).alias("value")).with_columns(
             (pl.col("value") - Z95 * pl.col("_sd") / pl.col("denominator").sqrt()).alias("ci_low"),
             (pl.col("value") + Z95 * pl.col("_sd") / pl.col("denominator").sqrt()).alias("ci_high")).drop("_sd")
+    elif s == "gap":
+        assert indicator.focus is not None and indicator.reference is not None
+        df = df.with_columns(indicator.focus.fill_null(False).alias("_focus"),
+                             indicator.reference.fill_null(False).alias("_ref"))
+        hit = num.fill_null(False) & den
+        table = df.group_by(keys).agg(
+            (hit & pl.col("_focus")).sum().cast(pl.Float64).alias("numerator"),
+            (den & pl.col("_focus")).sum().cast(pl.Float64).alias("denominator"),
+            (hit & pl.col("_ref")).sum().cast(pl.Float64).alias("reference_numerator"),
+            (den & pl.col("_ref")).sum().cast(pl.Float64).alias("reference_denominator"))
+        table = table.filter((pl.col("denominator") > 0) & (pl.col("reference_denominator") > 0))
+        d, low, high = newcombe_difference(table["reference_numerator"].to_numpy(),
+                                           table["reference_denominator"].to_numpy(),
+                                           table["numerator"].to_numpy(), table["denominator"].to_numpy())
+        table = table.with_columns(pl.Series("value", d), pl.Series("ci_low", low), pl.Series("ci_high", high))
+    elif s in ("distinct", "repeat"):
+        counts = df.filter(den).group_by([*keys, "_num"]).agg(pl.len().alias("_hires"))
+        if s == "repeat":
+            counts = counts.filter(pl.col("_hires") >= 2)
+        table = counts.group_by(keys).agg(pl.len().cast(pl.Float64).alias("numerator")).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("denominator"), pl.col("numerator").alias("value"),
+            pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high"))
     else:  # median
         grouped = df.group_by(keys).agg(num.filter(den & num.is_not_null()).cast(pl.Float64).alias("_values"))
         grouped = grouped.filter(pl.col("_values").list.len() > 0)
@@ -198,7 +224,8 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
     return (table.with_columns(pl.lit(indicator.id).alias("indicator"), pl.lit(grain).alias("grain"),
                                pl.lit(CI_METHOD[s]).alias("ci_method"))
             .select("indicator", "grain", "period", *by, "numerator", "denominator", "value",
-                    "ci_low", "ci_high", "ci_method")
+                    "ci_low", "ci_high", "ci_method",
+                    *[c for c in ("reference_numerator", "reference_denominator") if c in table.columns])
             .sort(keys))
 
 

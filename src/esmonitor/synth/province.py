@@ -429,8 +429,18 @@ def generate(config: SynthConfig) -> Province:
                                   if (source == s).any()},
         "clients_with_plan": int(m),
         "clients_employed": int(employed.sum()),
+        # Expected (model) job-start rates for plans begun at least a year before the as-of date,
+        # averaged over the drawn clients: the truth a job-start-rate indicator should recover.
+        "expected_job_start_rate_mature_plans": _expected_rates(
+            p_job, sa_client, plan_start <= _d64(config.as_of) - 365 * DAY),
     }
     return Province(config, truth, tables, quality, realised)
+
+
+def _expected_rates(p: np.ndarray, sa_client: np.ndarray, mature: np.ndarray) -> dict[str, float]:
+    sa = float(np.mean(p[mature & sa_client])) if (mature & sa_client).any() else float("nan")
+    other = float(np.mean(p[mature & ~sa_client])) if (mature & ~sa_client).any() else float("nan")
+    return {"social_assistance": sa, "other": other, "gap": other - sa}
 
 
 def reference_minimum_wage(days: np.ndarray) -> np.ndarray:
