@@ -152,3 +152,45 @@ def test_gap_equals_difference_of_the_two_group_rates(frames: Frames) -> None:
     rate = compute(BY_ID["outcome_3m_per_served"], frames, by=["disability"], grain="all")
     by_group = {r["disability"]: r["value"] for r in rate.iter_rows(named=True)}
     assert gap["value"] == pytest.approx(by_group["no"] - by_group["yes"], abs=1e-12)
+
+
+def test_active_caseload_and_wioa_on_a_hand_made_frame() -> None:
+    """Four plans, worked by hand: caseload at each quarter end; WIOA quarters after exit."""
+    from datetime import date
+
+    from esmonitor.indicators.engine import _exiters
+
+    plan = pl.DataFrame({
+        "plan_id": ["p1", "p2", "p3", "p4"], "client_id": ["a", "b", "c", "d"],
+        "start_date": [date(2024, 1, 15), date(2024, 2, 1), date(2024, 5, 1), date(2024, 8, 1)],
+        "close_date": [date(2024, 3, 31), date(2024, 6, 30), None, date(2024, 8, 20)],
+        "catchment_id": ["HNP"] * 4,
+    })
+    spells = pl.DataFrame({
+        "client_id": ["a", "a", "b"],
+        "job_start": [date(2024, 7, 1), date(2025, 1, 1), date(2024, 12, 31)],
+        "job_end": [date(2024, 7, 14), None, date(2024, 12, 31)],
+        "hours_per_week": [35.0, 20.0, 40.0], "hourly_wage": [20.0, 18.0, 25.0],
+    })
+    as_of = date(2025, 6, 30)
+    exiter = _exiters(plan, spells, as_of)
+    frames = Frames(referral=pl.DataFrame(), client=pl.DataFrame(), starter=pl.DataFrame(),
+                    outcome=pl.DataFrame(), plan=plan, exiter=exiter, as_of=as_of)
+    caseload = compute(BY_ID["active_caseload"], frames, grain="quarter")
+    # Q1 2024: p1, p2 start; p1 closes 03-31 -> 1 open.  Q2: p3 starts, p2 closes -> 1.
+    # Q3: p4 starts and closes -> 1.  (p3 stays open.)
+    assert dict(zip(caseload["period"], caseload["value"], strict=True)) == {
+        "2024Q1": 1.0, "2024Q2": 1.0, "2024Q3": 1.0}
+    rows = {r["plan_id"]: r for r in exiter.iter_rows(named=True)}
+    # p1 exits in 2024Q1: Q2 after = 2024Q3 (job 07-01..07-14: 14 days), Q4 after = 2025Q1 (job from 01-01)
+    assert (rows["p1"]["employed_q2"], rows["p1"]["employed_q4"]) == (True, True)
+    assert rows["p1"]["earnings_q2"] == pytest.approx(35 * 20 * 14 / 7)
+    # p2 exits in 2024Q2: Q2 after = 2024Q4 (job on 12-31 only: 1 day); Q4 after = 2025Q2, not employed
+    assert (rows["p2"]["employed_q2"], rows["p2"]["employed_q4"]) == (True, False)
+    assert rows["p2"]["earnings_q2"] == pytest.approx(40 * 25 / 7)
+    # p4 exits in 2024Q3: Q4 after = 2025Q3 ends after the as-of date: not decided
+    assert (rows["p4"]["decided_q2"], rows["p4"]["decided_q4"]) == (True, False)
+    q2 = compute(BY_ID["wioa_employment_q2"], frames, grain="all").row(0, named=True)
+    assert (q2["numerator"], q2["denominator"]) == (2.0, 3.0)
+    q4 = compute(BY_ID["wioa_employment_q4"], frames, grain="all").row(0, named=True)
+    assert (q4["numerator"], q4["denominator"]) == (1.0, 2.0)

@@ -13,9 +13,9 @@ from typing import Literal
 
 import polars as pl
 
-Statistic = Literal["count", "proportion", "median", "mean", "gap", "distinct", "repeat"]
+Statistic = Literal["count", "proportion", "median", "mean", "gap", "distinct", "repeat", "caseload"]
 Unit = Literal["people", "referrals", "proportion", "percentage points", "days", "CAD per hour",
-               "services per person", "employers"]
+               "services per person", "employers", "action plans", "CAD"]
 Better = Literal["higher", "lower"] | None
 
 #: Breakdowns every person-level frame carries.
@@ -254,7 +254,47 @@ JOB_STARTS: tuple[Indicator, ...] = (
         focus=_c("social_assistance") != "none", reference=_c("social_assistance") == "none"),
 )
 
-CATALOGUE = (*CATALOGUE, *JOB_STARTS, *GAPS, *EMPLOYERS)
+SYSTEM: tuple[Indicator, ...] = (
+    Indicator(
+        "active_caseload", "Active caseload", "Charge de cas active",
+        "Employment action plans open at the end of the period (started, not yet closed). With "
+        "--grain all: open on the as-of date.",
+        "Plans d'action d'emploi ouverts à la fin de la période (commencés, pas encore fermés). Avec "
+        "--grain all : ouverts à la date de référence.",
+        "plan", "start_date", "caseload", "action plans", None, TRUE,
+        numerator_text="open plans", denominator_text="close_date"),
+    Indicator(
+        "wioa_employment_q2", "Employment rate, 2nd quarter after exit (WIOA)",
+        "Taux d'emploi, 2e trimestre après la sortie (WIOA)",
+        "Share of closed action plans (exits) whose client held any job during the second calendar "
+        "quarter after the exit quarter, as in the US WIOA primary indicator; exits whose second "
+        "quarter has not ended by the as-of date are left out. Period: exit.",
+        "Part des plans d'action fermés (sorties) dont le client occupait un emploi pendant le "
+        "deuxième trimestre civil suivant celui de la sortie, comme l'indicateur principal WIOA "
+        "américain. Période : sortie.",
+        "exiter", "close_date", "proportion", "proportion", "higher",
+        _c("employed_q2"), _c("decided_q2"), "exits employed in the 2nd quarter after",
+        "exits whose 2nd quarter after has ended"),
+    Indicator(
+        "wioa_employment_q4", "Employment rate, 4th quarter after exit (WIOA)",
+        "Taux d'emploi, 4e trimestre après la sortie (WIOA)",
+        "As wioa_employment_q2, for the fourth calendar quarter after the exit quarter.",
+        "Comme wioa_employment_q2, pour le quatrième trimestre civil suivant celui de la sortie.",
+        "exiter", "close_date", "proportion", "proportion", "higher",
+        _c("employed_q4"), _c("decided_q4"), "exits employed in the 4th quarter after",
+        "exits whose 4th quarter after has ended"),
+    Indicator(
+        "wioa_median_earnings_q2", "Median earnings, 2nd quarter after exit (WIOA)",
+        "Gains médians, 2e trimestre après la sortie (WIOA)",
+        "Median quarterly earnings (hours x hourly wage x weeks worked in the quarter, summed over "
+        "jobs) of exits employed in the second quarter after the exit quarter.",
+        "Gains trimestriels médians (heures x salaire horaire x semaines travaillées, additionnés sur "
+        "les emplois) des sorties en emploi au deuxième trimestre suivant la sortie.",
+        "exiter", "close_date", "median", "CAD", "higher",
+        _c("earnings_q2"), _c("decided_q2") & _c("employed_q2"), "earnings", "exits employed in Q2"),
+)
+
+CATALOGUE = (*CATALOGUE, *JOB_STARTS, *GAPS, *EMPLOYERS, *SYSTEM)
 
 BY_ID: dict[str, Indicator] = {i.id: i for i in CATALOGUE}
 assert len(BY_ID) == len(CATALOGUE), "duplicate indicator id"

@@ -23,7 +23,7 @@ import sqlglot
 
 from esmonitor.errors import UserInputError
 from esmonitor.indicators.catalogue import BY_ID, CATALOGUE, Indicator
-from esmonitor.indicators.outcomes import outcomes_from
+from esmonitor.indicators.outcomes import funded_outcomes, inputs_from, resolve_as_of
 from esmonitor.indicators.stats import Z95, median_interval, newcombe_difference, wilson
 from esmonitor.warehouse import Warehouse
 
@@ -32,7 +32,7 @@ GRAINS: tuple[str, ...] = ("month", "quarter", "fiscal_year", "all")
 CI_METHOD = {"proportion": "wilson", "median": "order statistics (binomial)",
              "mean": "normal (mean ± 1.96 SE)", "count": "none (complete count)",
              "gap": "newcombe (hybrid score)", "distinct": "none (complete count)",
-             "repeat": "none (complete count)"}
+             "repeat": "none (complete count)", "caseload": "none (complete count)"}
 
 PEOPLE_COLUMNS = ("social_assistance", "gender", "indigenous", "francophone", "racialized",
                   "disability", "lgbtq")
@@ -72,6 +72,11 @@ _SQL = {
         JOIN catchment c USING (catchment_id) JOIN client cl USING (client_id)
         LEFT JOIN intake USING (client_id) LEFT JOIN assessed USING (client_id)
         LEFT JOIN served USING (client_id)""",
+    "plan": """
+        SELECT e.plan_id, e.client_id, e.start_date, e.close_date, e.site_id, s.provider_id,
+               p.catchment_id, c.ssm_id
+        FROM action_plan e JOIN site s USING (site_id) JOIN provider p USING (provider_id)
+        JOIN catchment c USING (catchment_id)""",
     "people": """
         SELECT client_id, social_assistance, gender, indigenous, francophone, racialized,
                disability, lgbtq FROM client""",
@@ -87,6 +92,8 @@ class Frames:
     client: pl.DataFrame
     starter: pl.DataFrame
     outcome: pl.DataFrame
+    plan: pl.DataFrame
+    exiter: pl.DataFrame
     as_of: date
 
     def get(self, name: str) -> pl.DataFrame:
@@ -98,7 +105,9 @@ def _read(warehouse: Warehouse, name: str) -> pl.DataFrame:
 
 
 def frames_from(warehouse: Warehouse, as_of: date | None = None) -> Frames:
-    outcomes, as_of = outcomes_from(warehouse, as_of)
+    as_of = resolve_as_of(warehouse, as_of)
+    starters, spells = inputs_from(warehouse)
+    outcomes = funded_outcomes(starters, spells, as_of)
     people = _read(warehouse, "people")
     client = _read(warehouse, "client")
     place = client.select("client_id", "site_id", "provider_id", "catchment_id", "ssm_id", "stream")
@@ -133,7 +142,46 @@ def frames_from(warehouse: Warehouse, as_of: date | None = None) -> Frames:
                .join(place, on="client_id", how="left").join(people, on="client_id", how="left"))
     outcome = (outcomes.drop("catchment_id")
                .join(place, on="client_id", how="left").join(people, on="client_id", how="left"))
-    return Frames(referral, client, starter, outcome, as_of)
+    plan = (_read(warehouse, "plan").join(people, on="client_id", how="left")
+            .join(client.select("client_id", "stream"), on="client_id", how="left"))
+    exiter = _exiters(plan, spells.select("client_id", "job_start", "job_end", "hours_per_week", "hourly_wage"),
+                      as_of)
+    return Frames(referral, client, starter, outcome, plan, exiter, as_of)
+
+
+def _quarter_window(exit_date: pl.Expr, offset: int) -> tuple[pl.Expr, pl.Expr]:
+    """First and last day of the calendar quarter ``offset`` quarters after the exit's quarter."""
+    start = exit_date.dt.truncate("1q").dt.offset_by(f"{3 * offset}mo")
+    return start, start.dt.offset_by("3mo").dt.offset_by("-1d")
+
+
+def _exiters(plan: pl.DataFrame, spells: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """One row per closed action plan (an exit), with WIOA-style employment in the 2nd and 4th
+    quarter after the exit quarter: employed when any job overlaps the quarter; earnings are
+    hours x wage x weeks of overlap, summed over the jobs."""
+    exits = plan.filter(pl.col("close_date").is_not_null())
+    q2s, q2e = _quarter_window(pl.col("close_date"), 2)
+    q4s, q4e = _quarter_window(pl.col("close_date"), 4)
+    exits = exits.with_columns(q2s.alias("q2_start"), q2e.alias("q2_end"), q4s.alias("q4_start"),
+                               q4e.alias("q4_end"))
+    joined = exits.select("plan_id", "client_id", "q2_start", "q2_end", "q4_start", "q4_end").join(
+        spells, on="client_id")
+    far = pl.lit(date(9999, 12, 31))
+
+    def overlap_days(qs: str, qe: str) -> pl.Expr:
+        first = pl.max_horizontal(pl.col("job_start"), pl.col(qs))
+        last = pl.min_horizontal(pl.col("job_end").fill_null(far), pl.col(qe))
+        return pl.when(last >= first).then((last - first).dt.total_days() + 1).otherwise(0)
+
+    per_plan = joined.with_columns(overlap_days("q2_start", "q2_end").alias("d2"),
+                                   overlap_days("q4_start", "q4_end").alias("d4")).group_by("plan_id").agg(
+        (pl.col("d2") > 0).any().alias("employed_q2"), (pl.col("d4") > 0).any().alias("employed_q4"),
+        (pl.col("hours_per_week") * pl.col("hourly_wage") * pl.col("d2") / 7).sum().alias("earnings_q2"))
+    return (exits.join(per_plan, on="plan_id", how="left")
+            .with_columns(pl.col("employed_q2").fill_null(False), pl.col("employed_q4").fill_null(False),
+                          pl.col("earnings_q2").fill_null(0.0),
+                          (pl.col("q2_end") <= pl.lit(as_of)).alias("decided_q2"),
+                          (pl.col("q4_end") <= pl.lit(as_of)).alias("decided_q4")))
 
 
 def period_expr(column: str, grain: str) -> pl.Expr:
@@ -158,9 +206,10 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
         raise UserInputError(f"{indicator.id} cannot be broken down by {', '.join(bad)}",
                              hint=f"allowed: {', '.join(indicator.breakdowns)}")
     df = frames.get(indicator.frame).filter(pl.col(indicator.date).is_not_null())
-    if start:
+    snapshot = indicator.statistic == "caseload"  # a stock: every earlier record counts
+    if start and not snapshot:
         df = df.filter(pl.col(indicator.date) >= start)
-    if end:
+    if end and not snapshot:
         df = df.filter(pl.col(indicator.date) <= end)
     keys = ["period", *by]
     # Materialise numerator and denominator first: a literal (every record counts) then has one
@@ -204,6 +253,14 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
                                            table["reference_denominator"].to_numpy(),
                                            table["numerator"].to_numpy(), table["denominator"].to_numpy())
         table = table.with_columns(pl.Series("value", d), pl.Series("ci_low", low), pl.Series("ci_high", high))
+    elif s == "caseload":
+        table = _caseload(df, indicator, by, grain, frames.as_of)
+        labels = pl.DataFrame({"d": [start, end]}, schema={"d": pl.Date}).select(period_expr("d", grain))
+        first, last = labels.to_series().to_list()
+        if start:
+            table = table.filter(pl.col("period") >= first)
+        if end:
+            table = table.filter(pl.col("period") <= last)
     elif s in ("distinct", "repeat"):
         counts = df.filter(den).group_by([*keys, "_num"]).agg(pl.len().alias("_hires"))
         if s == "repeat":
@@ -227,6 +284,27 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
                     "ci_low", "ci_high", "ci_method",
                     *[c for c in ("reference_numerator", "reference_denominator") if c in table.columns])
             .sort(keys))
+
+
+def _caseload(df: pl.DataFrame, indicator: Indicator, by: Sequence[str], grain: str, as_of: date) -> pl.DataFrame:
+    """Open plans at the end of each period: starts up to the period minus closes up to it."""
+    close_col = indicator.denominator_text or "close_date"
+    starts = df.group_by(["period", *by]).agg(pl.len().alias("_starts"))
+    closes = (df.filter(pl.col(close_col).is_not_null() & (pl.col(close_col) <= pl.lit(as_of)))
+              .with_columns(period_expr(close_col, grain).alias("period"))
+              .group_by(["period", *by]).agg(pl.len().alias("_closes")))
+    periods = pl.concat([starts.select("period"), closes.select("period")]).unique()
+    groups = pl.concat([starts.select(by), closes.select(by)]).unique() if by else pl.DataFrame()
+    grid = periods.join(groups, how="cross") if by else periods
+    table = (grid.join(starts, on=["period", *by], how="left").join(closes, on=["period", *by], how="left")
+             .with_columns(pl.col("_starts").fill_null(0), pl.col("_closes").fill_null(0))
+             .sort(["period"]).with_columns(
+                 (pl.col("_starts").cum_sum() - pl.col("_closes").cum_sum()).over(list(by) or None)
+                 .cast(pl.Float64).alias("value") if by else
+                 (pl.col("_starts").cum_sum() - pl.col("_closes").cum_sum()).cast(pl.Float64).alias("value")))
+    return table.drop("_starts", "_closes").with_columns(
+        pl.col("value").alias("numerator"), pl.lit(None, dtype=pl.Float64).alias("denominator"),
+        pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high"))
 
 
 def compute_many(frames: Frames, ids: Sequence[str] | None = None, **options: object) -> pl.DataFrame:

@@ -255,12 +255,17 @@ def data_as_of(warehouse: Warehouse) -> date | None:
     return warehouse.scalar(sqlglot.parse_one(AS_OF_QUERY, read="duckdb"))
 
 
-def outcomes_from(warehouse: Warehouse, as_of: date | None = None,
-                  rules: OutcomeRules | None = None) -> tuple[pl.DataFrame, date]:
+def resolve_as_of(warehouse: Warehouse, as_of: date | None) -> date:
     as_of = as_of or data_as_of(warehouse)
     if as_of is None:
         raise UserInputError("the warehouse holds no action plans or employment yet",
                              hint="ingest extracts first (esmonitor ingest) or run esmonitor demo")
+    return as_of
+
+
+def outcomes_from(warehouse: Warehouse, as_of: date | None = None,
+                  rules: OutcomeRules | None = None) -> tuple[pl.DataFrame, date]:
+    as_of = resolve_as_of(warehouse, as_of)
     starters, spells = inputs_from(warehouse)
     return funded_outcomes(starters, spells, as_of, rules), as_of
 
