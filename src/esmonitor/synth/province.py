@@ -284,6 +284,7 @@ def generate(config: SynthConfig) -> Province:
     p_intake = p_intake - truth.social_assistance_intake_drop_after_ies * (sa_source & post_ies)
     high_need_cut = np.quantile(risk, 1 - truth.stream_shares_target["C"])
     creaming = np.isin(catchment, list(config.creaming_catchments)) & post_ies & (risk >= high_need_cut)
+    p_intake_without_creaming = p_intake
     p_intake = np.where(creaming, p_intake * truth.creaming_high_need_intake_factor, p_intake)
     took_up = rng.random(n) < p_intake
     recent = referred > _d64(config.as_of) - 30 * DAY
@@ -433,6 +434,12 @@ def generate(config: SynthConfig) -> Province:
         # averaged over the drawn clients: the truth a job-start-rate indicator should recover.
         "expected_job_start_rate_mature_plans": _expected_rates(
             p_job, sa_client, plan_start <= _d64(config.as_of) - 365 * DAY),
+        # Expected stream C share of intakes in the creaming catchments, referrals from 60 days
+        # after go-live to 90 days before the as-of date, with and without the planted creaming.
+        "expected_stream_c_share_creaming_catchments": _expected_share(
+            stream == "C", p_intake, p_intake_without_creaming,
+            np.isin(catchment, list(config.creaming_catchments)) & (referred >= go_live + 60 * DAY)
+            & (referred <= _d64(config.as_of) - 90 * DAY)),
     }
     return Province(config, truth, tables, quality, realised)
 
@@ -441,6 +448,14 @@ def _expected_rates(p: np.ndarray, sa_client: np.ndarray, mature: np.ndarray) ->
     sa = float(np.mean(p[mature & sa_client])) if (mature & sa_client).any() else float("nan")
     other = float(np.mean(p[mature & ~sa_client])) if (mature & ~sa_client).any() else float("nan")
     return {"social_assistance": sa, "other": other, "gap": other - sa}
+
+
+def _expected_share(member: np.ndarray, p: np.ndarray, p0: np.ndarray, window: np.ndarray) -> dict[str, float]:
+    def share(q: np.ndarray) -> float:
+        w = q[window]
+        return float(np.sum(w * member[window]) / np.sum(w)) if w.sum() > 0 else float("nan")
+
+    return {"with_creaming": share(p), "without_creaming": share(p0)}
 
 
 def reference_minimum_wage(days: np.ndarray) -> np.ndarray:
