@@ -421,6 +421,7 @@ def generate(config: SynthConfig) -> Province:
     proto_intake = np.isin(catchment[ia], ["HNP", "MKW", "PEL"])
     mix = {s: float(np.mean(stream[ia][proto_intake] == s)) for s in "ABC"} if proto_intake.any() else {}
     sa_client = sa[ip] != "none"
+    creaming_window_start: np.ndarray = go_live + 60 * DAY
     realised: dict[str, object] = {
         "ies_att_probability_points": round(100 * att, 3),
         "employment_rate_sa": float(np.mean(employed[sa_client])) if sa_client.any() else None,
@@ -438,7 +439,8 @@ def generate(config: SynthConfig) -> Province:
         # after go-live to 90 days before the as-of date, with and without the planted creaming.
         "expected_stream_c_share_creaming_catchments": _expected_share(
             stream == "C", p_intake, p_intake_without_creaming,
-            np.isin(catchment, list(config.creaming_catchments)) & (referred >= go_live + 60 * DAY)
+            np.isin(catchment, list(config.creaming_catchments))
+            & (referred >= creaming_window_start)
             & (referred <= _d64(config.as_of) - 90 * DAY)),
     }
     return Province(config, truth, tables, quality, realised)
