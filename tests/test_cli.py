@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from esmonitor.cli import app
 
 runner = CliRunner()
-COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "data-model", "demo"]
+COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "data-model", "demo"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -110,3 +110,29 @@ def test_outcomes_command_summary_and_client_explanation(tmp_path: Path) -> None
     assert f"client {client}" in explained.output and "evidence rows" in explained.output
     bad = runner.invoke(app, ["outcomes", "--warehouse", warehouse, "--as-of", "31/12/2025"])
     assert bad.exit_code == 2 and "is not a date" in bad.output
+
+
+def test_indicators_command_formats_and_demo_tables(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"]).exit_code == 0
+    warehouse = str(out / "esmonitor.duckdb")
+    for name in ("indicators.csv", "indicators-by-catchment.csv"):
+        header = (out / name).read_text().splitlines()[0]
+        assert header.startswith("indicator,grain,period") and "ci_low,ci_high,ci_method" in header
+    result = runner.invoke(app, ["indicators", "--warehouse", warehouse, "--id", "referral_to_intake",
+                                 "--by", "catchment_id,source", "--grain", "fiscal_year", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows and {"indicator", "period", "catchment_id", "source", "value", "ci_low"} <= set(rows[0])
+    assert all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in rows)
+    parquet = tmp_path / "i.parquet"
+    assert runner.invoke(app, ["indicators", "--warehouse", warehouse, "--format", "parquet",
+                               "--out", str(parquet)]).exit_code == 0
+    import polars as pl
+
+    assert pl.read_parquet(parquet)["indicator"].n_unique() == len(
+        __import__("esmonitor.indicators.catalogue", fromlist=["CATALOGUE"]).CATALOGUE)
+    bad = runner.invoke(app, ["indicators", "--warehouse", warehouse, "--grain", "week"])
+    assert bad.exit_code == 2 and "unknown grain" in bad.output
+    listed = runner.invoke(app, ["indicators", "--list"])
+    assert listed.exit_code == 0 and "wioa_employment_q2" in listed.output

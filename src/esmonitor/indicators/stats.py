@@ -26,7 +26,8 @@ def wilson(successes: np.ndarray, trials: np.ndarray, z: float = Z95) -> tuple[n
         p = x / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    low, high = centre - half, centre + half
+    # the bounds contain p exactly (rounding can leave 1e-17 on the wrong side at p = 0 or 1)
+    low, high = np.minimum(centre - half, p), np.maximum(centre + half, p)
     empty = n <= 0
     return np.where(empty, np.nan, np.clip(low, 0, 1)), np.where(empty, np.nan, np.clip(high, 0, 1))
 
