@@ -184,16 +184,33 @@ def _exiters(plan: pl.DataFrame, spells: pl.DataFrame, as_of: date) -> pl.DataFr
                           (pl.col("q4_end") <= pl.lit(as_of)).alias("decided_q4")))
 
 
-def period_expr(column: str, grain: str) -> pl.Expr:
+def period_key(column: str, grain: str) -> pl.Expr:
+    """A cheap, sortable key for the period of a date: the period's first day (month, quarter),
+    the fiscal year's starting calendar year, or 0 for ``all``. Labels are made after grouping."""
     d = pl.col(column)
     if grain == "month":
-        return d.dt.strftime("%Y-%m")
+        return d.dt.truncate("1mo").dt.epoch("d").cast(pl.Int64)
     if grain == "quarter":
+        return d.dt.truncate("1q").dt.epoch("d").cast(pl.Int64)
+    if grain == "fiscal_year":
+        return pl.when(d.dt.month() >= 4).then(d.dt.year()).otherwise(d.dt.year() - 1).cast(pl.Int64)
+    return pl.lit(0, dtype=pl.Int64)
+
+
+def period_label(key: pl.Expr, grain: str) -> pl.Expr:
+    """'2024-03', '2024Q1', 'FY2024-25' or 'all' for a key made by :func:`period_key`."""
+    if grain in ("month", "quarter"):
+        d = pl.from_epoch(key, time_unit="d")
+        if grain == "month":
+            return d.dt.strftime("%Y-%m")
         return pl.format("{}Q{}", d.dt.year(), d.dt.quarter())
     if grain == "fiscal_year":
-        start = pl.when(d.dt.month() >= 4).then(d.dt.year()).otherwise(d.dt.year() - 1)
-        return pl.format("FY{}-{}", start, ((start + 1) % 100).cast(pl.String).str.zfill(2))
+        return pl.format("FY{}-{}", key, ((key + 1) % 100).cast(pl.String).str.zfill(2))
     return pl.lit("all")
+
+
+def period_expr(column: str, grain: str) -> pl.Expr:
+    return period_label(period_key(column, grain), grain)
 
 
 def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), grain: str = "quarter",
@@ -214,7 +231,7 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
     keys = ["period", *by]
     # Materialise numerator and denominator first: a literal (every record counts) then has one
     # value per row, as it must for sums.
-    df = df.with_columns(period_expr(indicator.date, grain).alias("period"),
+    df = df.with_columns(period_key(indicator.date, grain).alias("period"),
                          indicator.numerator.alias("_num"),
                          (indicator.denominator if indicator.denominator is not None else pl.lit(True))
                          .fill_null(False).alias("_den"))
@@ -255,8 +272,8 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
         table = table.with_columns(pl.Series("value", d), pl.Series("ci_low", low), pl.Series("ci_high", high))
     elif s == "caseload":
         table = _caseload(df, indicator, by, grain, frames.as_of)
-        labels = pl.DataFrame({"d": [start, end]}, schema={"d": pl.Date}).select(period_expr("d", grain))
-        first, last = labels.to_series().to_list()
+        bounds_key = pl.DataFrame({"d": [start, end]}, schema={"d": pl.Date}).select(period_key("d", grain))
+        first, last = bounds_key.to_series().to_list()
         if start:
             table = table.filter(pl.col("period") >= first)
         if end:
@@ -278,12 +295,12 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
             pl.col("_values").list.median().alias("value"),
             pl.Series("ci_low", [b[0] for b in bounds], dtype=pl.Float64),
             pl.Series("ci_high", [b[1] for b in bounds], dtype=pl.Float64)).drop("_values")
+    table = table.sort(keys).with_columns(period_label(pl.col("period"), grain).alias("period"))
     return (table.with_columns(pl.lit(indicator.id).alias("indicator"), pl.lit(grain).alias("grain"),
                                pl.lit(CI_METHOD[s]).alias("ci_method"))
             .select("indicator", "grain", "period", *by, "numerator", "denominator", "value",
                     "ci_low", "ci_high", "ci_method",
-                    *[c for c in ("reference_numerator", "reference_denominator") if c in table.columns])
-            .sort(keys))
+                    *[c for c in ("reference_numerator", "reference_denominator") if c in table.columns]))
 
 
 def _caseload(df: pl.DataFrame, indicator: Indicator, by: Sequence[str], grain: str, as_of: date) -> pl.DataFrame:
@@ -291,7 +308,7 @@ def _caseload(df: pl.DataFrame, indicator: Indicator, by: Sequence[str], grain: 
     close_col = indicator.denominator_text or "close_date"
     starts = df.group_by(["period", *by]).agg(pl.len().alias("_starts"))
     closes = (df.filter(pl.col(close_col).is_not_null() & (pl.col(close_col) <= pl.lit(as_of)))
-              .with_columns(period_expr(close_col, grain).alias("period"))
+              .with_columns(period_key(close_col, grain).alias("period"))
               .group_by(["period", *by]).agg(pl.len().alias("_closes")))
     periods = pl.concat([starts.select("period"), closes.select("period")]).unique()
     groups = pl.concat([starts.select(by), closes.select(by)]).unique() if by else pl.DataFrame()
