@@ -43,20 +43,18 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from harness import Result, input_files, peak_rss_mib, positive, spawn, sql_string, versions
 
 PANDAS_TARGET = 20.0     # pandas time / engine time, at least
 SQL_TARGET = 1.5         # engine time / SQL time, at most
 CATALOGUE_TARGET_S = 60.0  # frames_from + compute_many, under
-EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 BUILD = ("generate", "ingest", "prepare")
 MEASURED = ("catalogue", "catalogue_by", "engine", "pandas", "sql")
 PHASES = BUILD + MEASURED
@@ -74,22 +72,10 @@ WAREHOUSE = "warehouse.duckdb"
 OUTCOMES = "funded_outcomes.parquet"
 MARKER = "built.json"
 
-Result = dict[str, Any]
 Rows = list[list[Any]]  # [key..., numerator, denominator], sorted
 
 
 # -- helpers used in the child processes ---------------------------------------------------------
-def _peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _input_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _rows(records: list[tuple[Any, ...]] | list[list[Any]]) -> Rows:
@@ -123,7 +109,7 @@ def phase_ingest(workdir: Path) -> Result:
     pseudonymizer = Pseudonymizer(load_or_create_key(workdir / "pseudonym.key"))
     started = time.perf_counter()
     with Warehouse(db) as warehouse:
-        reports = ingest_files(warehouse, _input_files(folder), pseudonymizer, options)
+        reports = ingest_files(warehouse, input_files(folder), pseudonymizer, options)
         tables = {t: warehouse.count(t) for t in ("client", "referral", "action_plan", "assessment",
                                                    "employment", "service")}
     seconds = time.perf_counter() - started
@@ -334,7 +320,7 @@ def phase_sql(workdir: Path) -> Result:
     with duckdb.connect(str(workdir / WAREHOUSE), read_only=True) as con:
         # the outcome engine's output, as a temporary table: not timed
         con.execute("CREATE TEMP TABLE funded_outcome AS SELECT * FROM read_parquet("
-                    f"{_sql_string(str(workdir / OUTCOMES))})")
+                    f"{sql_string(str(workdir / OUTCOMES))})")
         for label, sql in SQL.items():
             started = time.perf_counter()
             records = con.execute(sql).fetchall()
@@ -365,24 +351,12 @@ def run_phase(args: argparse.Namespace) -> int:
         result = phase_pandas(workdir)
     else:
         result = phase_sql(workdir)
-    result["peak_rss_mib"] = _peak_rss_mib()
+    result["peak_rss_mib"] = peak_rss_mib()
     Path(args.result).write_text(json.dumps(result, indent=2), "utf-8")
     return 0
 
 
 # -- the parent: orchestration and report (kept free of heavy imports) ----------------------------
-def spawn(phase: str, args: argparse.Namespace, workdir: Path, run: int = 0) -> Result:
-    result_path = workdir / f"result-{phase}-{run}.json"
-    result_path.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", phase,
-           "--workdir", str(workdir), "--clients", str(args.clients), "--seed", str(args.seed),
-           "--run", str(run), "--result", str(result_path)]
-    print(f"... {phase}" + (f" (run {run + 1})" if phase in MEASURED and args.repeat > 1 else ""), flush=True)
-    proc = subprocess.run(cmd, check=False)
-    if proc.returncode != 0 or not result_path.exists():
-        raise RuntimeError(f"phase {phase!r} failed with exit code {proc.returncode}")
-    result: Result = json.loads(result_path.read_text("utf-8"))
-    return result
 
 
 def build(args: argparse.Namespace, workdir: Path) -> Result:
@@ -397,7 +371,7 @@ def build(args: argparse.Namespace, workdir: Path) -> Result:
             return built
     marker.unlink(missing_ok=True)
     built = {**wanted, "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-             **{p: spawn(p, args, workdir) for p in BUILD}}
+             **{p: spawn(__file__, p, args, workdir) for p in BUILD}}
     marker.write_text(json.dumps(built, indent=2), "utf-8")
     built["reused"] = False
     return built
@@ -528,12 +502,6 @@ def report(summary: Result) -> None:
           f"{_pass(t['catalogue_seconds']['by_catchment_pass'])}")
 
 
-def _versions() -> dict[str, str]:
-    """Package versions, read from metadata (the parent never imports the engine)."""
-    names = ("duckdb", "pandas", "polars", "pyarrow")
-    return {"python": platform.python_version(), **{n: metadata.version(n) for n in names}}
-
-
 def _memory_gib() -> float | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -541,16 +509,9 @@ def _memory_gib() -> float | None:
         return None
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=_positive, default=1_000_000)
+    parser.add_argument("--clients", type=positive, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where files and the warehouse go (default: a temporary folder, removed "
@@ -558,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the warehouse an earlier run built in --workdir with the same --clients "
                              "and --seed (skips generate, ingest and prepare)")
-    parser.add_argument("--repeat", type=_positive, default=1,
+    parser.add_argument("--repeat", type=positive, default=1,
                         help="runs of each measured phase (fastest is reported)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -576,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         built = build(args, workdir)
         for run in range(args.repeat):
             for phase in MEASURED:
-                runs[phase].append(spawn(phase, args, workdir, run))
+                runs[phase].append(spawn(__file__, phase, args, workdir, run, show_run=args.repeat > 1))
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -593,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         "clients": args.clients, "seed": args.seed, "repeat": args.repeat,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": {"cpus": os.cpu_count(), "memory_gib": _memory_gib(), "platform": platform.platform(),
-                    **_versions()},
+                    **versions(("duckdb", "pandas", "polars", "pyarrow"))},
         "build": built,
         **{p: _best(r) for p, r in runs.items()},
         "runs": runs,

@@ -27,36 +27,21 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+
+from harness import EXTENSIONS, Result, input_files, peak_rss_mib, positive, spawn, sql_string, versions
 
 RATIO_TARGET = 3.0
 MEMORY_TARGET_MIB = 4 * 1024
-EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
 PHASES = ("generate", "raw", "validated")
-
-Result = dict[str, Any]
+VERSIONED = ("duckdb", "fastexcel", "polars", "pyarrow")
 
 
 # -- helpers used in the child processes ---------------------------------------------------------
-def _peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (ru_maxrss is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _input_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _count_rows(path: Path) -> int:
@@ -71,7 +56,7 @@ def _count_rows(path: Path) -> int:
     if kind == "xlsx":
         return int(fastexcel.read_excel(str(path)).load_sheet(0).height)
     with duckdb.connect() as con:
-        sql = f"SELECT count(*) FROM read_csv({_sql_string(str(path))}, all_varchar = true)"
+        sql = f"SELECT count(*) FROM read_csv({sql_string(str(path))}, all_varchar = true)"
         return int(con.execute(sql).fetchall()[0][0])
 
 
@@ -88,7 +73,7 @@ def phase_generate(workdir: Path, clients: int, seed: int) -> Result:
     written = time.perf_counter()
     del province
     files = {p.name: {"rows": _count_rows(p), "bytes": p.stat().st_size}
-             for p in _input_files(folder)}
+             for p in input_files(folder)}
     return {
         "seconds": written - started,
         "generate_seconds": generated - started,
@@ -108,17 +93,17 @@ def phase_raw(workdir: Path, run: int) -> Result:
     files: dict[str, Result] = {}
     started = time.perf_counter()
     con = duckdb.connect(str(db))
-    for path in _input_files(workdir / "province"):
+    for path in input_files(workdir / "province"):
         t0 = time.perf_counter()
         table = '"' + path.stem.replace('"', "") + '"'
         kind = EXTENSIONS[path.suffix.lower()]
         if kind == "csv":
             con.execute(
-                f"CREATE TABLE {table} AS SELECT * FROM read_csv({_sql_string(str(path))})"
+                f"CREATE TABLE {table} AS SELECT * FROM read_csv({sql_string(str(path))})"
             ).fetchall()
         elif kind == "parquet":
             con.execute(
-                f"CREATE TABLE {table} AS SELECT * FROM read_parquet({_sql_string(str(path))})"
+                f"CREATE TABLE {table} AS SELECT * FROM read_parquet({sql_string(str(path))})"
             ).fetchall()
         else:
             arrow = fastexcel.read_excel(str(path)).load_sheet(0).to_arrow()
@@ -152,7 +137,7 @@ def phase_validated(workdir: Path, run: int) -> Result:
     pseudonymizer = Pseudonymizer(load_or_create_key(workdir / "pseudonym.key"))
     started = time.perf_counter()
     with Warehouse(db) as warehouse:
-        reports = ingest_files(warehouse, _input_files(folder), pseudonymizer, options)
+        reports = ingest_files(warehouse, input_files(folder), pseudonymizer, options)
     seconds = time.perf_counter() - started
     files = {
         Path(r.path).name: {
@@ -181,34 +166,16 @@ def run_phase(args: argparse.Namespace) -> int:
         result = phase_raw(workdir, args.run)
     else:
         result = phase_validated(workdir, args.run)
-    result["peak_rss_mib"] = _peak_rss_mib()
+    result["peak_rss_mib"] = peak_rss_mib()
     Path(args.result).write_text(json.dumps(result, indent=2), "utf-8")
     return 0
 
 
 # -- the parent: orchestration and report (kept free of heavy imports) ----------------------------
-def spawn(phase: str, args: argparse.Namespace, workdir: Path, run: int = 0) -> Result:
-    result_path = workdir / f"result-{phase}-{run}.json"
-    result_path.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", phase,
-           "--workdir", str(workdir), "--clients", str(args.clients), "--seed", str(args.seed),
-           "--run", str(run), "--result", str(result_path)]
-    print(f"... {phase}" + (f" (run {run + 1})" if phase != "generate" else ""), flush=True)
-    proc = subprocess.run(cmd, check=False)
-    if proc.returncode != 0 or not result_path.exists():
-        raise RuntimeError(f"phase {phase!r} failed with exit code {proc.returncode}")
-    result: Result = json.loads(result_path.read_text("utf-8"))
-    return result
 
 
 def _rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f}" if seconds > 0 else "-"
-
-
-def _versions() -> dict[str, str]:
-    """Package versions, read from metadata (the parent never imports the engine)."""
-    names = ("duckdb", "fastexcel", "polars", "pyarrow")
-    return {"python": platform.python_version(), **{n: metadata.version(n) for n in names}}
 
 
 def report(summary: Result) -> None:
@@ -262,21 +229,14 @@ def _best(runs: list[Result]) -> Result:
     return best
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=_positive, default=1_000_000)
+    parser.add_argument("--clients", type=positive, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where files and databases go (default: a temporary folder, removed "
                              "afterwards)")
-    parser.add_argument("--repeat", type=_positive, default=1,
+    parser.add_argument("--repeat", type=positive, default=1,
                         help="runs of the raw and validated phases (fastest is reported)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
@@ -290,11 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="esmonitor-bench-")) if temporary else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        gen = spawn("generate", args, workdir)
+        gen = spawn(__file__, "generate", args, workdir)
         raws, vals = [], []
         for run in range(args.repeat):
-            raws.append(spawn("raw", args, workdir, run))
-            vals.append(spawn("validated", args, workdir, run))
+            raws.append(spawn(__file__, "raw", args, workdir, run, show_run=True))
+            vals.append(spawn(__file__, "validated", args, workdir, run, show_run=True))
     except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -306,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: Result = {
         "clients": args.clients, "seed": args.seed, "repeat": args.repeat,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **_versions()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **versions(VERSIONED)},
         "generate": gen, "raw": raw, "validated": val,
         "raw_runs": raws, "validated_runs": vals,
         "ratio": ratio, "ratio_target": RATIO_TARGET, "ratio_pass": ratio <= RATIO_TARGET,

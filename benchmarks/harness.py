@@ -1,0 +1,62 @@
+"""What the benchmark scripts share: child-process phases, peak memory, small helpers.
+
+Each benchmark runs every measured phase in a fresh child process (the script itself, re-run with
+``--phase``) so that one phase's peak memory does not pollute the next; the child reads
+``ru_maxrss`` just before it exits and writes its result as JSON for the parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+Result = dict[str, Any]
+EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def input_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS)
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def versions(names: tuple[str, ...]) -> dict[str, str]:
+    """Package versions, read from metadata (the parent never imports the engine)."""
+    return {"python": platform.python_version(), **{n: metadata.version(n) for n in names}}
+
+
+def spawn(script: str, phase: str, args: argparse.Namespace, workdir: Path, run: int = 0,
+          show_run: bool = False) -> Result:
+    """Run one phase of ``script`` in a child process and return its JSON result."""
+    result_path = workdir / f"result-{phase}-{run}.json"
+    result_path.unlink(missing_ok=True)
+    cmd = [sys.executable, str(Path(script).resolve()), "--phase", phase,
+           "--workdir", str(workdir), "--clients", str(args.clients), "--seed", str(args.seed),
+           "--run", str(run), "--result", str(result_path)]
+    print(f"... {phase}" + (f" (run {run + 1})" if show_run else ""), flush=True)
+    proc = subprocess.run(cmd, check=False)
+    if proc.returncode != 0 or not result_path.exists():
+        raise RuntimeError(f"phase {phase!r} failed with exit code {proc.returncode}")
+    result: Result = json.loads(result_path.read_text("utf-8"))
+    return result
