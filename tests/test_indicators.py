@@ -225,3 +225,13 @@ def test_planted_creaming_is_recovered_within_its_interval(tmp_path_factory: pyt
     low, high = wilson(np.array([numerator]), np.array([denominator]))
     assert low[0] <= truth["with_creaming"] <= high[0]
     assert not low[0] <= truth["without_creaming"] <= high[0]
+
+
+def test_only_the_frames_asked_for_are_read(clean_ingested: Ingested, frames: Frames) -> None:
+    with Warehouse(clean_ingested.warehouse, read_only=True) as w:
+        partial = frames_from(w, needed=["referral"])
+    assert partial.client is None and partial.outcome is None
+    with pytest.raises(ValueError, match="was not read"):
+        partial.get("client")
+    full = compute(BY_ID["referral_to_intake"], frames, by=["catchment_id"], grain="quarter")
+    assert compute(BY_ID["referral_to_intake"], partial, by=["catchment_id"], grain="quarter").equals(full)

@@ -361,7 +361,7 @@ def indicators(
     catalogue_doc: Annotated[Path | None, typer.Option(help="Write docs/indicators.md here and exit.")] = None,
 ) -> None:
     """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval)."""
-    from esmonitor.indicators.catalogue import CATALOGUE
+    from esmonitor.indicators.catalogue import BY_ID, CATALOGUE
     from esmonitor.indicators.engine import compute_many, frames_from
 
     if catalogue_doc is not None:
@@ -382,9 +382,11 @@ def indicators(
         raise UserInputError(f"unknown format {fmt!r}", hint="one of table, csv, parquet, json")
     if fmt == "parquet" and out_file is None:
         raise UserInputError("--format parquet needs --out FILE")
+    chosen = ids.split(",") if ids else None
+    needed = sorted({BY_ID[i].frame for i in chosen if i in BY_ID}) if chosen else None
     with Warehouse(warehouse, read_only=True) as w:
-        frames = frames_from(w, _parse_date(as_of))
-    table = compute_many(frames, ids.split(",") if ids else None, by=by.split(",") if by else (),
+        frames = frames_from(w, _parse_date(as_of), needed=needed)
+    table = compute_many(frames, chosen, by=by.split(",") if by else (),
                          grain=grain, start=_parse_date(start), end=_parse_date(end))
     if fmt == "parquet":
         assert out_file is not None

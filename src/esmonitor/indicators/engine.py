@@ -12,7 +12,7 @@ sample).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -88,65 +88,120 @@ _SQL = {
 
 @dataclass
 class Frames:
-    referral: pl.DataFrame
-    client: pl.DataFrame
-    starter: pl.DataFrame
-    outcome: pl.DataFrame
-    plan: pl.DataFrame
-    exiter: pl.DataFrame
+    """The unit-record frames; a frame not asked for when reading is None."""
+
+    referral: pl.DataFrame | None
+    client: pl.DataFrame | None
+    starter: pl.DataFrame | None
+    outcome: pl.DataFrame | None
+    plan: pl.DataFrame | None
+    exiter: pl.DataFrame | None
     as_of: date
 
     def get(self, name: str) -> pl.DataFrame:
-        return getattr(self, name)  # type: ignore[no-any-return]
+        frame = getattr(self, name)
+        if frame is None:
+            raise ValueError(f"frame {name!r} was not read; pass it in frames_from(needed=...)")
+        return frame  # type: ignore[no-any-return]
 
 
 def _read(warehouse: Warehouse, name: str) -> pl.DataFrame:
     return pl.from_arrow(warehouse.arrow(sqlglot.parse_one(_SQL[name], read="duckdb")))  # type: ignore[return-value]
 
 
-def frames_from(warehouse: Warehouse, as_of: date | None = None) -> Frames:
+FRAME_NAMES: tuple[str, ...] = ("referral", "client", "starter", "outcome", "plan", "exiter")
+
+
+def frames_from(warehouse: Warehouse, as_of: date | None = None,
+                needed: Sequence[str] | None = None) -> Frames:
+    """Read the unit-record frames; only those in ``needed`` (default: all) and what they depend
+    on are built, so one indicator does not pay for the whole catalogue."""
     as_of = resolve_as_of(warehouse, as_of)
-    starters, spells = inputs_from(warehouse)
-    outcomes = funded_outcomes(starters, spells, as_of)
-    people = _read(warehouse, "people")
-    client = _read(warehouse, "client")
-    place = client.select("client_id", "site_id", "provider_id", "catchment_id", "ssm_id", "stream")
+    wanted = set(needed or FRAME_NAMES)
+    unknown = wanted - set(FRAME_NAMES)
+    if unknown:
+        raise ValueError(f"unknown frames {sorted(unknown)}")
+    cache: dict[str, pl.DataFrame] = {}
 
-    by_k = outcomes.pivot(on="checkpoint", index="client_id", values="status")
-    flags = [pl.col("client_id")]
-    for k in (1, 3, 6, 12):
-        col = pl.col(str(k)) if str(k) in by_k.columns else pl.lit(None, dtype=pl.String)
-        flags += [(col == "achieved").fill_null(False).alias(f"achieved_{k}m"),
-                  (col.is_not_null() & (col != "pending")).alias(f"decided_{k}m")]
-    achieved = by_k.select(flags)
+    def once(name: str, build: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        if name not in cache:
+            cache[name] = build()
+        return cache[name]
 
-    client = (client.join(people, on="client_id", how="left")
-              .join(achieved.select("client_id", *[f"achieved_{k}m" for k in (1, 3, 6, 12)]),
-                    on="client_id", how="left")
-              .with_columns(
-                  *[pl.col(f"achieved_{k}m").fill_null(False) for k in (1, 3, 6, 12)],
-                  *[(pl.col("plan_start").dt.offset_by(f"{k + 3}mo") <= pl.lit(as_of)).alias(f"mature_{k}m")
-                    for k in (1, 3, 6, 12)],
-                  (pl.col("plan_start").dt.offset_by("12mo") <= pl.lit(as_of)).alias("mature_job"),
-                  pl.col("client_id").is_in(outcomes["client_id"].unique().implode()).alias("started_job"),
-                  days_intake_to_assessment=pl.when(pl.col("assessment_date") >= pl.col("intake_on"))
-                  .then((pl.col("assessment_date") - pl.col("intake_on")).dt.total_days()),
-                  days_assessment_to_plan=pl.when(pl.col("plan_start") >= pl.col("assessment_date"))
-                  .then((pl.col("plan_start") - pl.col("assessment_date")).dt.total_days())))
-    referral = _read(warehouse, "referral").join(people, on="client_id", how="left").join(
-        client.select("client_id", "stream"), on="client_id", how="left")
-    starter = (outcomes.filter(pl.col("checkpoint") == outcomes["checkpoint"].min())
-               .select("client_id", "placement_spell_id", "placement_start")
-               .join(achieved, on="client_id", how="left")
-               .join(_read(warehouse, "spell"), on="placement_spell_id", how="left")
-               .join(place, on="client_id", how="left").join(people, on="client_id", how="left"))
-    outcome = (outcomes.drop("catchment_id")
-               .join(place, on="client_id", how="left").join(people, on="client_id", how="left"))
-    plan = (_read(warehouse, "plan").join(people, on="client_id", how="left")
-            .join(client.select("client_id", "stream"), on="client_id", how="left"))
-    exiter = _exiters(plan, spells.select("client_id", "job_start", "job_end", "hours_per_week", "hourly_wage"),
-                      as_of)
-    return Frames(referral, client, starter, outcome, plan, exiter, as_of)
+    def inputs() -> tuple[pl.DataFrame, pl.DataFrame]:
+        if "_starters_in" not in cache:
+            cache["_starters_in"], cache["_spells_in"] = inputs_from(warehouse)
+        return cache["_starters_in"], cache["_spells_in"]
+
+    def spells() -> pl.DataFrame:
+        return inputs()[1]
+
+    def outcomes() -> pl.DataFrame:
+        return once("_outcomes", lambda: funded_outcomes(*inputs(), as_of))
+
+    def people() -> pl.DataFrame:
+        return once("_people", lambda: _read(warehouse, "people"))
+
+    def client_base() -> pl.DataFrame:
+        return once("_client", lambda: _read(warehouse, "client"))
+
+    def place() -> pl.DataFrame:
+        return client_base().select("client_id", "site_id", "provider_id", "catchment_id", "ssm_id", "stream")
+
+    def achieved() -> pl.DataFrame:
+        def build() -> pl.DataFrame:
+            by_k = outcomes().pivot(on="checkpoint", index="client_id", values="status")
+            flags = [pl.col("client_id")]
+            for k in (1, 3, 6, 12):
+                col = pl.col(str(k)) if str(k) in by_k.columns else pl.lit(None, dtype=pl.String)
+                flags += [(col == "achieved").fill_null(False).alias(f"achieved_{k}m"),
+                          (col.is_not_null() & (col != "pending")).alias(f"decided_{k}m")]
+            return by_k.select(flags)
+        return once("_achieved", build)
+
+    def client() -> pl.DataFrame:
+        return (client_base().join(people(), on="client_id", how="left")
+                .join(achieved().select("client_id", *[f"achieved_{k}m" for k in (1, 3, 6, 12)]),
+                      on="client_id", how="left")
+                .with_columns(
+                    *[pl.col(f"achieved_{k}m").fill_null(False) for k in (1, 3, 6, 12)],
+                    *[(pl.col("plan_start").dt.offset_by(f"{k + 3}mo") <= pl.lit(as_of)).alias(f"mature_{k}m")
+                      for k in (1, 3, 6, 12)],
+                    (pl.col("plan_start").dt.offset_by("12mo") <= pl.lit(as_of)).alias("mature_job"),
+                    pl.col("client_id").is_in(outcomes()["client_id"].unique().implode()).alias("started_job"),
+                    days_intake_to_assessment=pl.when(pl.col("assessment_date") >= pl.col("intake_on"))
+                    .then((pl.col("assessment_date") - pl.col("intake_on")).dt.total_days()),
+                    days_assessment_to_plan=pl.when(pl.col("plan_start") >= pl.col("assessment_date"))
+                    .then((pl.col("plan_start") - pl.col("assessment_date")).dt.total_days())))
+
+    def referral() -> pl.DataFrame:
+        return (_read(warehouse, "referral").join(people(), on="client_id", how="left")
+                .join(client_base().select("client_id", "stream"), on="client_id", how="left"))
+
+    def starter() -> pl.DataFrame:
+        first = outcomes().filter(pl.col("checkpoint") == outcomes()["checkpoint"].min())
+        return (first.select("client_id", "placement_spell_id", "placement_start")
+                .join(achieved(), on="client_id", how="left")
+                .join(_read(warehouse, "spell"), on="placement_spell_id", how="left")
+                .join(place(), on="client_id", how="left").join(people(), on="client_id", how="left"))
+
+    def outcome() -> pl.DataFrame:
+        return (outcomes().drop("catchment_id")
+                .join(place(), on="client_id", how="left").join(people(), on="client_id", how="left"))
+
+    def plan() -> pl.DataFrame:
+        return once("plan", lambda: _read(warehouse, "plan").join(people(), on="client_id", how="left")
+                    .join(client_base().select("client_id", "stream"), on="client_id", how="left"))
+
+    def exiter() -> pl.DataFrame:
+        return _exiters(plan(), spells().select("client_id", "job_start", "job_end", "hours_per_week",
+                                                "hourly_wage"), as_of)
+
+    builders: dict[str, Callable[[], pl.DataFrame]] = {
+        "referral": referral, "client": client, "starter": starter, "outcome": outcome,
+        "plan": plan, "exiter": exiter}
+    built = {name: (builders[name]() if name in wanted else None) for name in FRAME_NAMES}
+    return Frames(**built, as_of=as_of)  # type: ignore[arg-type]
 
 
 def _quarter_window(exit_date: pl.Expr, offset: int) -> tuple[pl.Expr, pl.Expr]:
