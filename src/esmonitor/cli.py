@@ -408,6 +408,58 @@ def indicators(
         console.print(f"Wrote {table.height:,} rows to {out_file}")
 
 
+# -- evaluation -------------------------------------------------------------------------------
+evaluate_app = typer.Typer(help="Causal evaluation on the warehouse or on any table (CSV or Parquet).",
+                           no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+def _read_table(path: Path) -> Any:
+    import polars as pl
+
+    if not path.exists():
+        raise UserInputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix in (".csv", ".txt"):
+            return pl.read_csv(path, infer_schema_length=10_000)
+    except pl.exceptions.PolarsError as err:
+        raise UserInputError(f"{path}: cannot be read ({err})") from err
+    raise UserInputError(f"{path}: unsupported file type {suffix!r}", hint="use .csv or .parquet")
+
+
+@evaluate_app.command("synth")
+@user_errors
+def evaluate_synth(
+    data: Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column.")],
+    unit: Annotated[str, typer.Option(help="Unit column.")],
+    time: Annotated[str, typer.Option(help="Time column (numeric).")],
+    treated_unit: Annotated[str, typer.Option(help="The treated unit's value in the unit column.")],
+    treatment_time: Annotated[float, typer.Option(help="First treated period.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Synthetic control for one treated unit, with placebo-in-space inference."""
+    from esmonitor.evaluation.synthetic_control import synthetic_control
+
+    result = synthetic_control(_read_table(data), outcome=outcome, unit=unit, time=time,
+                               treated_unit=treated_unit, treatment_time=treatment_time)
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    table = Table(title=f"Synthetic control for {result.treated_unit} (treated from {treatment_time:g})")
+    table.add_column("donor")
+    table.add_column("weight", justify="right")
+    for name, weight in sorted(result.weights.items(), key=lambda kv: -kv[1]):
+        if weight > 0.0005:
+            table.add_row(name, f"{weight:.3f}")
+    out.print(table)
+    out.print(f"pre-period RMSPE {result.pre_rmspe:.4g}; mean post-period gap {result.att_post_mean:.4g}; "
+              f"placebo p-value {result.placebo_p_value:.3f} ({len(result.placebo_ratios)} units)")
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors

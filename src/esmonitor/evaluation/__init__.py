@@ -1,0 +1,1 @@
+"""Causal and risk-adjusted evaluation: estimators as pure functions returning frozen results."""
