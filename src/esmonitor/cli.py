@@ -460,6 +460,28 @@ def evaluate_synth(
               f"placebo p-value {result.placebo_p_value:.3f} ({len(result.placebo_ratios)} units)")
 
 
+@evaluate_app.command("twfe")
+@user_errors
+def evaluate_twfe(
+    data: Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column.")],
+    unit: Annotated[str, typer.Option(help="Unit column.")],
+    time: Annotated[str, typer.Option(help="Time column.")],
+    treated: Annotated[str, typer.Option(help="Treatment indicator column (0/1).")],
+    cluster: Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Two-way fixed-effects estimate of a binary treatment, cluster-robust standard error."""
+    from esmonitor.evaluation.twfe import twfe
+
+    result = twfe(_read_table(data), outcome=outcome, unit=unit, time=time, treated=treated, cluster=cluster)
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    out.print(f"TWFE estimate {result.estimate:.4g} (SE {result.se:.4g}; 95 % CI {result.ci[0]:.4g} to "
+              f"{result.ci[1]:.4g}); {result.n_obs:,} observations, {result.n_clusters} clusters")
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors
