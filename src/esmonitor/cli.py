@@ -482,6 +482,34 @@ def evaluate_twfe(
               f"{result.ci[1]:.4g}); {result.n_obs:,} observations, {result.n_clusters} clusters")
 
 
+@evaluate_app.command("event-study")
+@user_errors
+def evaluate_event_study(
+    data: Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column.")],
+    unit: Annotated[str, typer.Option(help="Unit column.")],
+    time: Annotated[str, typer.Option(help="Time column (numeric).")],
+    first_treated: Annotated[str, typer.Option(help="First treated period; 0 or empty for never treated.")],
+    ref: Annotated[int, typer.Option(help="Reference event time.")] = -1,
+    cluster: Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Event study by two-way fixed effects: one coefficient per event time."""
+    from esmonitor.evaluation.event_study import event_study
+
+    result = event_study(_read_table(data), outcome=outcome, unit=unit, time=time, first_treated=first_treated,
+                         ref=ref, cluster=cluster)
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    table = Table(title=f"Event study (TWFE), reference event time {result.reference}")
+    for col in ("event time", "estimate", "SE"):
+        table.add_column(col, justify="right")
+    for e, b, s in result.coefficients:
+        table.add_row(str(e), f"{b:.4g}", f"{s:.4g}")
+    out.print(table)
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors
