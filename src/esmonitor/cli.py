@@ -510,6 +510,32 @@ def evaluate_event_study(
     out.print(table)
 
 
+@evaluate_app.command("bacon")
+@user_errors
+def evaluate_bacon(
+    data: Annotated[Path, typer.Argument(help="Balanced long table (.csv or .parquet).")],
+    outcome: Annotated[str, typer.Option(help="Outcome column.")],
+    unit: Annotated[str, typer.Option(help="Unit column.")],
+    time: Annotated[str, typer.Option(help="Time column (numeric).")],
+    treated: Annotated[str, typer.Option(help="Absorbing treatment indicator (0/1).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Goodman-Bacon decomposition of the TWFE estimate into its 2x2 comparisons."""
+    from esmonitor.evaluation.bacon import bacon_decomposition
+
+    result = bacon_decomposition(_read_table(data), outcome=outcome, unit=unit, time=time, treated=treated)
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    table = Table(title=f"Goodman-Bacon decomposition (TWFE {result.twfe:.4g})")
+    for col in ("comparison", "treated", "control", "weight", "estimate"):
+        table.add_column(col, justify="left" if col == "comparison" else "right")
+    for c in result.components:
+        table.add_row(c.type, f"{c.treated_group:g}", "never" if c.control_group is None else f"{c.control_group:g}",
+                      f"{c.weight:.3f}", f"{c.estimate:.4g}")
+    out.print(table)
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors
