@@ -60,3 +60,18 @@ def spawn(script: str, phase: str, args: argparse.Namespace, workdir: Path, run:
         raise RuntimeError(f"phase {phase!r} failed with exit code {proc.returncode}")
     result: Result = json.loads(result_path.read_text("utf-8"))
     return result
+
+
+def base_parser(doc: str | None, phases: tuple[str, ...], repeat_help: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes (the hidden ones are for its child processes)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--clients", type=positive, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where files and databases go (default: a temporary folder, removed afterwards)")
+    parser.add_argument("--repeat", type=positive, default=1, help=repeat_help)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--phase", choices=phases, help=argparse.SUPPRESS)
+    parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    return parser

@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import Result, input_files, peak_rss_mib, positive, spawn, sql_string, versions
+from harness import Result, base_parser, input_files, peak_rss_mib, spawn, sql_string, versions
 
 PANDAS_TARGET = 20.0     # pandas time / engine time, at least
 SQL_TARGET = 1.5         # engine time / SQL time, at most
@@ -510,21 +510,10 @@ def _memory_gib() -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=positive, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where files and the warehouse go (default: a temporary folder, removed "
-                             "afterwards)")
+    parser = base_parser(__doc__, PHASES, "runs of each measured phase (fastest is reported)")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the warehouse an earlier run built in --workdir with the same --clients "
                              "and --seed (skips generate, ingest and prepare)")
-    parser.add_argument("--repeat", type=positive, default=1,
-                        help="runs of each measured phase (fastest is reported)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
-    parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase:
         return run_phase(args)

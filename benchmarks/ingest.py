@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import EXTENSIONS, Result, input_files, peak_rss_mib, positive, spawn, sql_string, versions
+from harness import EXTENSIONS, Result, base_parser, input_files, peak_rss_mib, spawn, sql_string, versions
 
 RATIO_TARGET = 3.0
 MEMORY_TARGET_MIB = 4 * 1024
@@ -230,18 +230,7 @@ def _best(runs: list[Result]) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--clients", type=positive, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where files and databases go (default: a temporary folder, removed "
-                             "afterwards)")
-    parser.add_argument("--repeat", type=positive, default=1,
-                        help="runs of the raw and validated phases (fastest is reported)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
-    parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser = base_parser(__doc__, PHASES, "runs of the raw and validated phases (fastest is reported)")
     args = parser.parse_args(argv)
     if args.phase:
         return run_phase(args)

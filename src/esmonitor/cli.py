@@ -430,16 +430,24 @@ def _read_table(path: Path) -> Any:
     raise UserInputError(f"{path}: unsupported file type {suffix!r}", hint="use .csv or .parquet")
 
 
+# Options shared by the estimators that read a user's long table.
+DataArg = Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")]
+OutcomeOpt = Annotated[str, typer.Option(help="Outcome column.")]
+UnitOpt = Annotated[str, typer.Option(help="Unit column.")]
+TimeOpt = Annotated[str, typer.Option(help="Time column (numeric).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
 @evaluate_app.command("synth")
 @user_errors
 def evaluate_synth(
-    data: Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")],
-    outcome: Annotated[str, typer.Option(help="Outcome column.")],
-    unit: Annotated[str, typer.Option(help="Unit column.")],
-    time: Annotated[str, typer.Option(help="Time column (numeric).")],
+    data: DataArg,
+    outcome: OutcomeOpt,
+    unit: UnitOpt,
+    time: TimeOpt,
     treated_unit: Annotated[str, typer.Option(help="The treated unit's value in the unit column.")],
     treatment_time: Annotated[float, typer.Option(help="First treated period.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Synthetic control for one treated unit, with placebo-in-space inference."""
     from esmonitor.evaluation.synthetic_control import synthetic_control
@@ -463,13 +471,13 @@ def evaluate_synth(
 @evaluate_app.command("twfe")
 @user_errors
 def evaluate_twfe(
-    data: Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")],
-    outcome: Annotated[str, typer.Option(help="Outcome column.")],
-    unit: Annotated[str, typer.Option(help="Unit column.")],
-    time: Annotated[str, typer.Option(help="Time column.")],
+    data: DataArg,
+    outcome: OutcomeOpt,
+    unit: UnitOpt,
+    time: TimeOpt,
     treated: Annotated[str, typer.Option(help="Treatment indicator column (0/1).")],
     cluster: Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Two-way fixed-effects estimate of a binary treatment, cluster-robust standard error."""
     from esmonitor.evaluation.twfe import twfe
@@ -485,14 +493,14 @@ def evaluate_twfe(
 @evaluate_app.command("event-study")
 @user_errors
 def evaluate_event_study(
-    data: Annotated[Path, typer.Argument(help="Long table (.csv or .parquet): one row per unit and time.")],
-    outcome: Annotated[str, typer.Option(help="Outcome column.")],
-    unit: Annotated[str, typer.Option(help="Unit column.")],
-    time: Annotated[str, typer.Option(help="Time column (numeric).")],
+    data: DataArg,
+    outcome: OutcomeOpt,
+    unit: UnitOpt,
+    time: TimeOpt,
     first_treated: Annotated[str, typer.Option(help="First treated period; 0 or empty for never treated.")],
     ref: Annotated[int, typer.Option(help="Reference event time.")] = -1,
     cluster: Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Event study by two-way fixed effects: one coefficient per event time."""
     from esmonitor.evaluation.event_study import event_study
@@ -513,12 +521,12 @@ def evaluate_event_study(
 @evaluate_app.command("bacon")
 @user_errors
 def evaluate_bacon(
-    data: Annotated[Path, typer.Argument(help="Balanced long table (.csv or .parquet).")],
-    outcome: Annotated[str, typer.Option(help="Outcome column.")],
-    unit: Annotated[str, typer.Option(help="Unit column.")],
-    time: Annotated[str, typer.Option(help="Time column (numeric).")],
+    data: DataArg,
+    outcome: OutcomeOpt,
+    unit: UnitOpt,
+    time: TimeOpt,
     treated: Annotated[str, typer.Option(help="Absorbing treatment indicator (0/1).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Goodman-Bacon decomposition of the TWFE estimate into its 2x2 comparisons."""
     from esmonitor.evaluation.bacon import bacon_decomposition
