@@ -544,6 +544,41 @@ def evaluate_bacon(
     out.print(table)
 
 
+@evaluate_app.command("impact")
+@user_errors
+def evaluate_impact(
+    data: Annotated[Path, typer.Argument(help="Table (.csv or .parquet): one row per person.")],
+    outcome: OutcomeOpt,
+    treatment: Annotated[str, typer.Option(help="Participation indicator (0/1).")],
+    covariates: Annotated[str | None, typer.Option(help="Comma-separated covariate columns.")] = None,
+    method: Annotated[str, typer.Option(help="diff, regression, ipw, aipw or match.")] = "aipw",
+    estimand: Annotated[str, typer.Option(help="ate or att.")] = "ate",
+    as_json: JsonOpt = False,
+) -> None:
+    """Net impact of a service: participants against comparable non-participants."""
+    from esmonitor.evaluation.impact import net_impact
+
+    result = net_impact(_read_table(data), outcome=outcome, treatment=treatment,
+                        covariates=covariates.split(",") if covariates else [], method=method, estimand=estimand)
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    out.print(f"{result.estimand.upper()} by {result.method}: {result.estimate:.4g} (SE {result.se:.4g}; "
+              f"95 % CI {result.ci[0]:.4g} to {result.ci[1]:.4g}); {result.n_treated:,} treated, "
+              f"{result.n_control:,} controls")
+    if result.propensity_range:
+        low, high = result.propensity_range
+        poor = low < 0.02 or high > 0.98
+        note = " — poor overlap: some people have almost no comparable counterparts" if poor else ""
+        out.print(f"propensity scores from {low:.3f} to {high:.3f}{note}")
+    table = Table(title="Covariate balance (standardised mean differences)")
+    for col in ("covariate", "before", "after"):
+        table.add_column(col, justify="left" if col == "covariate" else "right")
+    for c, b, a in result.balance:
+        table.add_row(c, f"{b:.3f}", f"{a:.3f}")
+    out.print(table)
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors
