@@ -75,3 +75,10 @@ def base_parser(doc: str | None, phases: tuple[str, ...], repeat_help: str) -> a
     parser.add_argument("--run", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     return parser
+
+
+def write_results(path: Path | None, summary: Result) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2), "utf-8")
+        print(f"results written to {path}")

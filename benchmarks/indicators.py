@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import Result, base_parser, input_files, peak_rss_mib, spawn, sql_string, versions
+from harness import Result, base_parser, input_files, peak_rss_mib, spawn, sql_string, versions, write_results
 
 PANDAS_TARGET = 20.0     # pandas time / engine time, at least
 SQL_TARGET = 1.5         # engine time / SQL time, at most
@@ -550,10 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     summarise(summary)
     report(summary)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2), "utf-8")
-        print(f"results written to {args.json}")
+    write_results(args.json, summary)
     return 0
 
 

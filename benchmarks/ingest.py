@@ -33,7 +33,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import EXTENSIONS, Result, base_parser, input_files, peak_rss_mib, spawn, sql_string, versions
+from harness import (
+    EXTENSIONS,
+    Result,
+    base_parser,
+    input_files,
+    peak_rss_mib,
+    spawn,
+    sql_string,
+    versions,
+    write_results,
+)
 
 RATIO_TARGET = 3.0
 MEMORY_TARGET_MIB = 4 * 1024
@@ -263,10 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory_pass": val["peak_rss_mib"] <= MEMORY_TARGET_MIB,
     }
     report(summary)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2), "utf-8")
-        print(f"results written to {args.json}")
+    write_results(args.json, summary)
     return 0
 
 

@@ -322,13 +322,13 @@ def outcomes(
         console.print(f"Wrote {rules_doc}")
         return
     from esmonitor.indicators.outcomes import explain as explain_client
-    from esmonitor.indicators.outcomes import inputs_from, outcomes_from
+    from esmonitor.indicators.outcomes import funded_outcomes, inputs_from, resolve_as_of
 
     with Warehouse(warehouse, read_only=True) as w:
-        result, used_as_of = outcomes_from(w, _parse_date(as_of))
-        spells = inputs_from(w)[1] if client else None
+        used_as_of = resolve_as_of(w, _parse_date(as_of))
+        starters, spells = inputs_from(w)
+    result = funded_outcomes(starters, spells, used_as_of)
     if client:
-        assert spells is not None
         out.print("\n".join(explain_client(result, spells, client)), highlight=False)
         return
     table = Table(title=f"Funded outcomes by checkpoint (as of {used_as_of}; job starters)")

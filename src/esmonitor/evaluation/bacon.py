@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from esmonitor.errors import UserInputError
-from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
+from esmonitor.evaluation.panel import as_polars, require_binary, require_columns, require_numeric
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,7 @@ def bacon_decomposition(data: Any, *, outcome: str, unit: str, time: str, treate
     require_columns(df, outcome=outcome, unit=unit, time=time, treated=treated)
     df = require_numeric(df, outcome, "outcome")
     df = require_numeric(df, time, "time")
-    df = require_numeric(df, treated, "treatment")
-    if not set(df[treated].unique().to_list()) <= {0.0, 1.0}:
-        raise UserInputError(f"treatment column {treated!r} must be 0 or 1")
+    df = require_binary(df, treated)
     df = df.with_columns(pl.col(unit).cast(pl.String))
     y_wide = df.pivot(on=time, index=unit, values=outcome, aggregate_function=None).sort(unit)
     d_wide = df.pivot(on=time, index=unit, values=treated, aggregate_function=None).sort(unit)

@@ -10,7 +10,6 @@ difference-in-differences work.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from esmonitor.errors import UserInputError
-from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
+from esmonitor.evaluation.panel import as_polars, feols, require_columns, require_numeric
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,6 @@ def first_treated_column(df: pl.DataFrame, unit: str, first_treated: str) -> pl.
 
 def event_study(data: Any, *, outcome: str, unit: str, time: str, first_treated: str, ref: int = -1,
                 cluster: str | None = None) -> EventStudy:
-    import pyfixest as pf
-
     df = as_polars(data)
     require_columns(df, outcome=outcome, unit=unit, time=time, first_treated=first_treated,
                     **({"cluster": cluster} if cluster else {}))
@@ -64,10 +61,8 @@ def event_study(data: Any, *, outcome: str, unit: str, time: str, first_treated:
     if ref not in treated_event_times:
         raise UserInputError(f"reference event time {ref} does not occur in the data",
                              hint="pick an event time observed for treated units, usually -1")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The inplace keyword", category=DeprecationWarning)
-        fit = pf.feols(f"y ~ i(rel, ref={ref}) | unit_fe + time_fe", data=frame, vcov={"CRV1": "cluster_id"})
-        coef, se = fit.coef(), fit.se()
+    fit = feols(f"y ~ i(rel, ref={ref}) | unit_fe + time_fe", frame, "cluster_id")
+    coef, se = fit.coef(), fit.se()
     rows = []
     for name in coef.index:
         e = int(str(name).split("::")[1])

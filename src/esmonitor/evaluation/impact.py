@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from esmonitor.errors import UserInputError
-from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
+from esmonitor.evaluation.panel import as_polars, require_binary, require_columns, require_numeric
 
 Method = Literal["diff", "regression", "ipw", "aipw", "match"]
 Estimand = Literal["ate", "att"]
@@ -158,11 +158,9 @@ def net_impact(data: Any, *, outcome: str, treatment: str, covariates: list[str]
     df = as_polars(data)
     require_columns(df, outcome=outcome, treatment=treatment, **{f"covariate {c}": c for c in covariates})
     df = require_numeric(df, outcome, "outcome")
-    df = require_numeric(df, treatment, "treatment")
+    df = require_binary(df, treatment)
     for c in covariates:
         df = require_numeric(df, c, "covariate")
-    if not set(df[treatment].unique().to_list()) <= {0.0, 1.0}:
-        raise UserInputError(f"treatment column {treatment!r} must be 0 or 1")
     y = df[outcome].to_numpy().astype(float)
     d = df[treatment].to_numpy().astype(float)
     x = df.select(covariates).to_numpy().astype(float) if covariates else np.zeros((len(y), 0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import polars as pl
@@ -34,3 +35,24 @@ def require_numeric(df: pl.DataFrame, column: str, role: str) -> pl.DataFrame:
     if cast[column].is_null().any():
         raise UserInputError(f"{role} column {column!r} has missing values ({cast[column].null_count()} rows)")
     return cast
+
+
+def require_binary(df: pl.DataFrame, column: str, role: str = "treatment") -> pl.DataFrame:
+    """The column as 0.0/1.0 floats, or a clear error naming what else was found."""
+    df = require_numeric(df, column, role)
+    values = set(df[column].unique().to_list())
+    if not values <= {0.0, 1.0}:
+        raise UserInputError(f"{role} column {column!r} must be 0 or 1 (found {sorted(values)[:5]})")
+    return df
+
+
+def feols(formula: str, frame: Any, cluster: str) -> Any:
+    """pyfixest's ``feols`` with CR1 errors clustered by ``cluster``. pyfixest still uses pandas'
+    deprecated ``inplace=`` arguments; that warning is theirs and says nothing about the fit."""
+    import pyfixest as pf
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The inplace keyword", category=DeprecationWarning)
+        fit = pf.feols(formula, data=frame, vcov={"CRV1": cluster})
+        fit.coef(), fit.se(), fit.confint()  # computed here, inside the filter
+    return fit

@@ -8,14 +8,13 @@ Goodman-Bacon decomposition and the Callaway–Sant'Anna estimator); it is kept 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from esmonitor.errors import UserInputError
-from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
+from esmonitor.evaluation.panel import as_polars, feols, require_binary, require_columns, require_numeric
 
 
 @dataclass(frozen=True)
@@ -32,17 +31,12 @@ class TwfeResult:
 
 def twfe(data: Any, *, outcome: str, unit: str, time: str, treated: str,
          cluster: str | None = None) -> TwfeResult:
-    import pyfixest as pf
-
     df = as_polars(data)
     require_columns(df, outcome=outcome, unit=unit, time=time, treated=treated,
                     **({"cluster": cluster} if cluster else {}))
     df = require_numeric(df, outcome, "outcome")
-    df = require_numeric(df, treated, "treatment")
-    values = set(df[treated].unique().to_list())
-    if not values <= {0.0, 1.0}:
-        raise UserInputError(f"treatment column {treated!r} must be 0 or 1 (found {sorted(values)[:5]})")
-    if len(values) < 2:
+    df = require_binary(df, treated)
+    if df[treated].n_unique() < 2:
         raise UserInputError(f"treatment column {treated!r} never varies: nothing to estimate")
     cluster = cluster or unit
     frame = df.select(pl.col(outcome).alias("y"), pl.col(treated).alias("d"),
@@ -51,11 +45,7 @@ def twfe(data: Any, *, outcome: str, unit: str, time: str, treated: str,
     n_clusters = frame["cluster_id"].nunique()
     if n_clusters < 2:
         raise UserInputError(f"at least 2 clusters are needed, found {n_clusters}")
-    with warnings.catch_warnings():
-        # pyfixest still uses pandas' deprecated ``inplace=`` arguments; the warning is theirs
-        # and says nothing about this estimate.
-        warnings.filterwarnings("ignore", message="The inplace keyword", category=DeprecationWarning)
-        fit = pf.feols("y ~ d | unit_fe + time_fe", data=frame, vcov={"CRV1": "cluster_id"})
-        coef, se = float(fit.coef()["d"]), float(fit.se()["d"])
-        ci = fit.confint().loc["d"]
+    fit = feols("y ~ d | unit_fe + time_fe", frame, "cluster_id")
+    coef, se = float(fit.coef()["d"]), float(fit.se()["d"])
+    ci = fit.confint().loc["d"]
     return TwfeResult(coef, se, (float(ci.iloc[0]), float(ci.iloc[1])), int(fit._N), int(n_clusters))

@@ -395,7 +395,8 @@ def compute_many(frames: Frames, ids: Sequence[str] | None = None, **options: ob
     tables = []
     for ind in chosen:
         usable = [b for b in by if b in ind.breakdowns]
-        if len(usable) != len(by) and ids:
-            compute(ind, frames, by=by, **options)  # type: ignore[arg-type]  # raises the clear error
+        if len(usable) != len(by) and ids:  # asked for by name: say why, do not skip silently
+            raise UserInputError(f"{ind.id} cannot be broken down by {', '.join(b for b in by if b not in usable)}",
+                                 hint=f"allowed: {', '.join(ind.breakdowns)}")
         tables.append(compute(ind, frames, by=usable, **options))  # type: ignore[arg-type]
     return pl.concat(tables, how="diagonal_relaxed")
