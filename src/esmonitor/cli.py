@@ -468,6 +468,71 @@ def evaluate_synth(
               f"placebo p-value {result.placebo_p_value:.3f} ({len(result.placebo_ratios)} units)")
 
 
+FirstTreatedOpt = Annotated[str, typer.Option(help="First treated period; 0 or empty for never treated.")]
+ClusterOpt = Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")]
+
+
+@evaluate_app.command("did")
+@user_errors
+def evaluate_did(
+    data: DataArg,
+    outcome: OutcomeOpt,
+    unit: UnitOpt,
+    time: TimeOpt,
+    first_treated: FirstTreatedOpt,
+    covariates: Annotated[str | None, typer.Option(help="Comma-separated covariate columns.")] = None,
+    control_group: Annotated[str, typer.Option(help="never-treated or not-yet-treated.")] = "never-treated",
+    method: Annotated[str, typer.Option(help="dr (doubly robust), ipw or reg.")] = "dr",
+    cluster: ClusterOpt = None,
+    bootstrap: Annotated[int, typer.Option(
+        help="Standard errors from this many multiplier-bootstrap draws (default 0: analytical).", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap behind the simultaneous bands.")] = 20240101,
+    as_json: JsonOpt = False,
+) -> None:
+    """Staggered difference-in-differences (Callaway and Sant'Anna): ATT(g,t), four aggregations, pre-trend test."""
+    from esmonitor.evaluation.staggered import callaway_santanna
+
+    result = callaway_santanna(_read_table(data), outcome=outcome, unit=unit, time=time, first_treated=first_treated,
+                               covariates=covariates.split(",") if covariates else (), control_group=control_group,
+                               method=method, cluster=cluster, bootstrap=bootstrap, seed=seed)
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    _print_staggered(result)
+
+
+def _print_staggered(result: Any) -> None:
+    table = Table(title=f"Group-time effects ATT(g,t) — {result.method}, {result.control_group} controls, "
+                        f"{result.inference} standard errors")
+    for col in ("group", "time", "ATT", "SE"):
+        table.add_column(col, justify="right")
+    for r in result.att_gt:
+        table.add_row(f"{r.group:g}", f"{r.time:g}", f"{r.att:.4f}", f"{r.se:.4f}")
+    out.print(table)
+    table = Table(title="Aggregated effects (95 % intervals)")
+    for col in ("aggregation", "ATT", "SE", "interval"):
+        table.add_column(col, justify="left" if col == "aggregation" else "right")
+    for kind, agg in result.aggregations.items():
+        o = agg.overall
+        table.add_row(kind, f"{o.att:.4f}", f"{o.se:.4f}", f"{o.band[0]:.4f} to {o.band[1]:.4f}")
+    out.print(table)
+    table = Table(title="Dynamic effects by event time (simultaneous 95 % bands)")
+    for col in ("event time", "ATT", "SE", "band"):
+        table.add_column(col, justify="right")
+    for e in result.aggregations["dynamic"].by:
+        table.add_row(f"{e.label:g}", f"{e.att:.4f}", f"{e.se:.4f}", f"{e.band[0]:.4f} to {e.band[1]:.4f}")
+    out.print(table)
+    if result.pretrend_p_value is None:
+        out.print("Pre-trend test: no pre-treatment group-time effects to test.")
+    else:
+        out.print(f"Pre-trend test (all pre-treatment ATT(g,t) = 0): Wald {result.pretrend_statistic:.3f}, "
+                  f"p-value {result.pretrend_p_value:.3f}")
+    if result.dropped_units:
+        console.print(f"[yellow]{result.dropped_units} units dropped: they miss some periods (balanced panel).[/]")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
 @evaluate_app.command("twfe")
 @user_errors
 def evaluate_twfe(
@@ -476,7 +541,7 @@ def evaluate_twfe(
     unit: UnitOpt,
     time: TimeOpt,
     treated: Annotated[str, typer.Option(help="Treatment indicator column (0/1).")],
-    cluster: Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")] = None,
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Two-way fixed-effects estimate of a binary treatment, cluster-robust standard error."""
@@ -497,20 +562,22 @@ def evaluate_event_study(
     outcome: OutcomeOpt,
     unit: UnitOpt,
     time: TimeOpt,
-    first_treated: Annotated[str, typer.Option(help="First treated period; 0 or empty for never treated.")],
+    first_treated: FirstTreatedOpt,
     ref: Annotated[int, typer.Option(help="Reference event time.")] = -1,
-    cluster: Annotated[str | None, typer.Option(help="Cluster column (default: the unit).")] = None,
+    method: Annotated[str, typer.Option(help="twfe or sun-abraham (interaction-weighted).")] = "twfe",
+    cluster: ClusterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Event study by two-way fixed effects: one coefficient per event time."""
+    """Event study: one coefficient per event time, by TWFE or Sun and Abraham's estimator."""
     from esmonitor.evaluation.event_study import event_study
 
     result = event_study(_read_table(data), outcome=outcome, unit=unit, time=time, first_treated=first_treated,
-                         ref=ref, cluster=cluster)
+                         ref=ref, cluster=cluster, method=method)
     if as_json:
         out.print_json(data=result.as_dict())
         return
-    table = Table(title=f"Event study (TWFE), reference event time {result.reference}")
+    name = "Sun–Abraham" if method == "sun-abraham" else "TWFE"
+    table = Table(title=f"Event study ({name}), reference event time {result.reference}")
     for col in ("event time", "estimate", "SE"):
         table.add_column(col, justify="right")
     for e, b, s in result.coefficients:

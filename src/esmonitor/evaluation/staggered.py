@@ -1,0 +1,282 @@
+"""Staggered difference-in-differences (Callaway and Sant'Anna 2021), via ``moderndid``.
+
+``moderndid`` is a maintained Python port of the authors' R packages ``did`` and ``DRDID``; it
+reproduces the published ``mpdta`` example (tests/test_staggered.py) and is the fastest Python
+implementation we found (docs/performance.md). This module is the seam around it: it checks the
+user's table and says what is wrong in one line, renames columns so any name works, balances the
+panel, keeps the library's chatter out of the output, and returns one frozen result with the
+group-time effects, the four aggregations, simultaneous bands and the pre-trend test.
+
+Inference:
+- standard errors are analytical (from the influence functions) unless ``bootstrap`` draws are
+  asked for, in which case they come from the multiplier (wild) bootstrap, clustered by unit or by
+  ``cluster``; simultaneous bands always come from that bootstrap (``band_draws`` draws, fixed seed);
+- with few treated units or clusters (15 catchments), :func:`randomization_test` gives a p-value
+  for the overall effect that does not rest on large-sample theory: it reassigns the observed
+  adoption dates across units and recomputes the aggregate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from esmonitor.errors import UserInputError
+from esmonitor.evaluation.event_study import first_treated_column
+from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
+
+AGGREGATIONS = ("simple", "group", "dynamic", "calendar")
+_CONTROL = {"never-treated": "nevertreated", "not-yet-treated": "notyettreated"}
+
+
+@dataclass(frozen=True)
+class GroupTime:
+    group: float
+    time: float
+    att: float
+    se: float
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One aggregated effect; ``label`` is the group, event time or calendar period it is for."""
+
+    label: float | None
+    att: float
+    se: float
+    band: tuple[float, float]  # simultaneous over the effects of one aggregation (pointwise for overall)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    kind: str
+    overall: Effect
+    by: tuple[Effect, ...]
+
+
+@dataclass(frozen=True)
+class StaggeredDiD:
+    att_gt: tuple[GroupTime, ...]
+    aggregations: dict[str, Aggregation]
+    pretrend_statistic: float | None
+    pretrend_p_value: float | None
+    n_units: int
+    n_obs: int
+    control_group: str
+    method: str
+    inference: str
+    dropped_units: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    def aggregate(self, kind: str) -> Aggregation:
+        return self.aggregations[kind]
+
+    def as_dict(self) -> dict[str, Any]:
+        def effect(e: Effect) -> dict[str, Any]:
+            return {"att": e.att, "se": e.se, "ci": list(e.band)}
+
+        aggregate: dict[str, Any] = {}
+        for kind, agg in self.aggregations.items():
+            entry = effect(agg.overall)
+            key = {"group": "by_group", "dynamic": "by_event_time", "calendar": "by_time"}.get(kind)
+            name = {"group": "group", "dynamic": "event_time", "calendar": "time"}.get(kind)
+            if key and name:
+                entry[key] = [{name: _number(e.label), "att": e.att, "se": e.se, "band": list(e.band)} for e in agg.by]
+            aggregate[kind] = entry
+        return {
+            "att_gt": [{"group": _number(r.group), "time": _number(r.time), "att": r.att, "se": r.se}
+                       for r in self.att_gt],
+            "aggregate": aggregate,
+            "pretrend": {"statistic": self.pretrend_statistic, "p_value": self.pretrend_p_value},
+            "n_units": self.n_units,
+            "n_obs": self.n_obs,
+            "control_group": self.control_group,
+            "method": self.method,
+            "inference": self.inference,
+            "dropped_units": self.dropped_units,
+            "notes": list(self.notes),
+        }
+
+
+def _number(x: float | None) -> float | int | None:
+    if x is None:
+        return None
+    return int(x) if float(x).is_integer() else float(x)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    frame: pl.DataFrame  # columns y, t, id, g, x0.., cl
+    covariates: tuple[str, ...]
+    dropped_units: int
+
+
+def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, covariates: tuple[str, ...],
+             control_group: str, cluster: str | None) -> _Prepared:
+    if control_group not in _CONTROL:
+        raise UserInputError(f"unknown control group {control_group!r}", hint="use never-treated or not-yet-treated")
+    df = as_polars(data)
+    roles = {"outcome": outcome, "unit": unit, "time": time, "first-treated": first_treated}
+    roles |= {f"covariate {i + 1}": c for i, c in enumerate(covariates)}
+    if cluster:
+        roles["cluster"] = cluster
+    require_columns(df, **{k.replace(" ", "_").replace("-", "_"): v for k, v in roles.items()})
+    for column, role in [(outcome, "outcome"), (time, "time"), *[(c, "covariate") for c in covariates]]:
+        df = require_numeric(df, column, role)
+    df = first_treated_column(df, unit, first_treated)
+    if df.select(pl.struct(unit, time).is_duplicated().any()).item():
+        raise UserInputError(f"more than one row for some {unit} × {time}: "
+                             "the data must have one row per unit and time")
+    renamed = {outcome: "y", time: "t", unit: "id", first_treated: "g"} | {c: f"x{i}" for i, c in enumerate(covariates)}
+    frame = df.select(
+        *[pl.col(src).alias(dst) for src, dst in renamed.items()],
+        pl.col(cluster or unit).cast(pl.String).alias("cl"),
+    ).with_columns(pl.col("id").cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.Int64))
+    # A balanced panel: units missing a period are dropped (as the reference implementation does).
+    periods = frame["t"].n_unique()
+    complete = frame.group_by("id").len().filter(pl.col("len") == periods)["id"]
+    dropped = frame["id"].n_unique() - complete.len()
+    frame = frame.filter(pl.col("id").is_in(complete.implode()))
+    first_period = float(frame["t"].cast(pl.Float64).to_numpy().min())
+    groups = frame.filter(pl.col("g") > 0)["g"].unique()
+    if groups.is_empty():
+        raise UserInputError("no unit is ever treated: nothing to estimate")
+    if groups.filter(groups > first_period).is_empty():
+        raise UserInputError(
+            "too few pre-periods: every treated unit is already treated in the first period "
+            f"({_number(first_period)})",
+            hint="each adoption cohort needs at least one period before its first-treated period",
+        )
+    never = frame.filter(pl.col("g") == 0).height
+    last = frame["t"].max()
+    if control_group == "never-treated" and never == 0:
+        raise UserInputError("no never-treated units (first-treated 0 or empty)",
+                             hint="use --control-group not-yet-treated")
+    if control_group == "not-yet-treated" and never == 0 and groups.filter(groups > last).is_empty() \
+            and groups.n_unique() < 2:
+        raise UserInputError("no never-treated or not-yet-treated units to compare with")
+    return _Prepared(frame, tuple(f"x{i}" for i in range(len(covariates))), dropped)
+
+
+def _fit(prep: _Prepared, control_group: str, method: str, bootstrap: int, band_draws: int, seed: int,
+         alpha: float, aggregations: tuple[str, ...]) -> tuple[Any, dict[str, Any], list[str]]:
+    import moderndid
+
+    xformla = "~" + "+".join(prep.covariates) if prep.covariates else None
+    notes: list[str] = []
+    draws = bootstrap or band_draws
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            mp = moderndid.att_gt(
+                data=prep.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla,
+                est_method=method, control_group=_CONTROL[control_group], alp=alpha,
+                boot=bool(bootstrap), cband=bool(bootstrap), biters=draws, random_state=seed,
+                clustervars=["cl"] if prep.frame["cl"].n_unique() != prep.frame["id"].n_unique() else None,
+            )
+            aggs = {kind: moderndid.aggte(mp, type=kind, boot=True, cband=True, biters=draws, random_state=seed,
+                                          alp=alpha) for kind in aggregations}
+            analytic = {kind: moderndid.aggte(mp, type=kind, boot=False, cband=False, alp=alpha)
+                        for kind in aggregations} if not bootstrap else aggs
+        except (ValueError, np.linalg.LinAlgError) as err:
+            raise UserInputError(f"Callaway–Sant'Anna estimation failed: {err}") from err
+    for w in caught:
+        text = str(w.message)
+        if "bootstrap procedure" not in text and text not in notes:
+            notes.append(text)
+    return mp, {"boot": aggs, "se": analytic}, notes
+
+
+def callaway_santanna(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
+                      covariates: tuple[str, ...] | list[str] = (), control_group: str = "never-treated",
+                      method: str = "dr", cluster: str | None = None, bootstrap: int = 0,
+                      band_draws: int = 999, seed: int = 20240101, alpha: float = 0.05) -> StaggeredDiD:
+    """Group-time average treatment effects ATT(g, t) and their simple, group, dynamic and calendar
+    aggregations. ``first_treated`` is 0 or empty for never-treated units. Covariates enter the
+    outcome regression and/or propensity score at the base period (``method``: dr, ipw or reg)."""
+    if method not in ("dr", "ipw", "reg"):
+        raise UserInputError(f"unknown method {method!r}", hint="use dr, ipw or reg")
+    covariates = tuple(covariates)
+    prep = _prepare(data, outcome, unit, time, first_treated, covariates, control_group, cluster)
+    mp, aggs, notes = _fit(prep, control_group, method, bootstrap, band_draws, seed, alpha, AGGREGATIONS)
+    se_gt = np.asarray(mp.se_gt, dtype=float)
+    att_gt = tuple(GroupTime(float(g), float(t), float(a), float(s))
+                   for g, t, a, s in zip(mp.groups, mp.times, mp.att_gt, se_gt, strict=True))
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    aggregations = {}
+    for kind in AGGREGATIONS:
+        boot, point = aggs["boot"][kind], aggs["se"][kind]
+        overall_se = float(point.overall_se)
+        overall = Effect(None, float(point.overall_att), overall_se,
+                         (float(point.overall_att) - z * overall_se, float(point.overall_att) + z * overall_se))
+        by: list[Effect] = []
+        if point.event_times is not None:
+            crit = np.asarray(boot.critical_values) if boot.critical_values is not None \
+                else np.full(len(point.event_times), z)
+            for label, att, se, bse, c in zip(point.event_times, point.att_by_event, point.se_by_event,
+                                              boot.se_by_event, crit, strict=True):
+                band_se = float(bse) if np.isfinite(bse) else float(se)
+                by.append(Effect(float(label), float(att), float(se),
+                                 (float(att) - float(c) * band_se, float(att) + float(c) * band_se)))
+        aggregations[kind] = Aggregation(kind, overall, tuple(by))
+    wald = None if mp.wald_stat is None or not np.isfinite(mp.wald_stat) else float(mp.wald_stat)
+    wald_p = None if mp.wald_pvalue is None or not np.isfinite(mp.wald_pvalue) else float(mp.wald_pvalue)
+    inference = f"multiplier bootstrap ({bootstrap} draws)" if bootstrap else "analytical"
+    return StaggeredDiD(att_gt, aggregations, wald, wald_p, int(mp.n_units), prep.frame.height, control_group,
+                        method, inference, prep.dropped_units, tuple(notes))
+
+
+@dataclass(frozen=True)
+class RandomizationTest:
+    aggregation: str
+    observed: float
+    p_value: float
+    permutations: int
+
+
+def randomization_test(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
+                       covariates: tuple[str, ...] | list[str] = (), control_group: str = "never-treated",
+                       method: str = "dr", aggregation: str = "dynamic", permutations: int = 199,
+                       seed: int = 20240101) -> RandomizationTest:
+    """Randomization inference for the overall effect of one aggregation: the observed adoption dates
+    are reassigned at random across units ``permutations`` times; the p-value is the share of
+    reassignments whose |effect| is at least the observed one (counting the observed assignment)."""
+    if aggregation not in AGGREGATIONS:
+        raise UserInputError(f"unknown aggregation {aggregation!r}", hint=f"use one of {', '.join(AGGREGATIONS)}")
+    prep = _prepare(data, outcome, unit, time, first_treated, tuple(covariates), control_group, None)
+    frame = prep.frame
+
+    def overall(f: pl.DataFrame) -> float:
+        p = _Prepared(f, prep.covariates, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import moderndid
+
+            xformla = "~" + "+".join(p.covariates) if p.covariates else None
+            mp = moderndid.att_gt(data=p.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla,
+                                  est_method=method, control_group=_CONTROL[control_group], boot=False, cband=False)
+            return float(moderndid.aggte(mp, type=aggregation, boot=False, cband=False).overall_att)
+
+    observed = overall(frame)
+    units = frame.group_by("id").agg(pl.col("g").first()).sort("id")
+    rng = np.random.default_rng(seed)
+    extreme = 0
+    done = 0
+    for _ in range(permutations):
+        shuffled = units.with_columns(pl.Series("g", rng.permutation(units["g"].to_numpy())))
+        f = frame.drop("g").join(shuffled, on="id")
+        try:
+            value = overall(f)
+        except (ValueError, np.linalg.LinAlgError):
+            continue  # an assignment the estimator cannot use (e.g. no pre-period for a cohort)
+        done += 1
+        extreme += abs(value) >= abs(observed) - 1e-12
+    if done == 0:
+        raise UserInputError("randomization inference failed: no reassignment of adoption dates could be estimated")
+    return RandomizationTest(aggregation, observed, (1 + extreme) / (1 + done), done)
