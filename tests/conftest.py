@@ -74,3 +74,39 @@ def warehouse_copy(clean_ingested: Ingested, tmp_path: Path) -> Path:
     target = tmp_path / "copy.duckdb"
     shutil.copy(clean_ingested.warehouse, target)
     return target
+
+
+@dataclass
+class LoadedProvince:
+    province: object
+    warehouse: Path
+
+
+def load_synthetic(path: Path, clients: int, seed: int) -> LoadedProvince:
+    """A synthetic province straight into a warehouse (no extracts, no ingest): for the estimators."""
+    from esmonitor.synth.loader import load_province
+
+    province = generate(SynthConfig(clients=clients, seed=seed))
+    with Warehouse(path) as w:
+        load_province(w, province)
+    return LoadedProvince(province, path)
+
+
+@pytest.fixture(scope="session")
+def loaded_50k(tmp_path_factory: pytest.TempPathFactory) -> LoadedProvince:
+    """The demo's default size (50,000 clients), loaded once per session."""
+    return load_synthetic(tmp_path_factory.mktemp("p50k") / "province.duckdb", 50_000, 7)
+
+
+@pytest.fixture(scope="session")
+def province_50k(loaded_50k: LoadedProvince) -> tuple[object, object, object]:
+    """(province, frames with clients and referrals, monthly unemployment) of ``loaded_50k``."""
+    import polars as pl
+
+    from esmonitor.indicators.engine import frames_from
+
+    with Warehouse(loaded_50k.warehouse, read_only=True) as w:
+        frames = frames_from(w, needed=["client", "referral"])
+        unemployment = pl.from_arrow(w.arrow(
+            "SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+    return loaded_50k.province, frames, unemployment

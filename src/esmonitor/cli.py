@@ -646,6 +646,133 @@ def evaluate_impact(
     out.print(table)
 
 
+@evaluate_app.command("rollout")
+@user_errors
+def evaluate_rollout_cmd(
+    warehouse: WarehouseOpt,
+    indicator: Annotated[str, typer.Option(help="A proportion or mean indicator of the catalogue.")] = "job_start_rate",
+    level: Annotated[str, typer.Option(help="catchment or provider.")] = "catchment",
+    method: Annotated[str, typer.Option(help="reg, dr or ipw (Callaway–Sant'Anna).")] = "reg",
+    draws: Annotated[int, typer.Option(help="Parametric-bootstrap draws of the cell outcomes.", min=19)] = 99,
+    permutations: Annotated[int, typer.Option(help="Randomization-inference reassignments (0: skip).", min=0)] = 99,
+    seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 20240101,
+    as_of: Annotated[str | None, typer.Option(help="As-of date of the outcome engine.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Did IES change outcomes? Staggered DiD over the phased rollout, with synthetic controls."""
+    from esmonitor.evaluation.rollout import evaluate_rollout_on
+    from esmonitor.indicators.engine import frames_from
+
+    with Warehouse(warehouse, read_only=True) as w, console.status("Evaluating the rollout…"):
+        frames = frames_from(w, _parse_date(as_of))
+        result = evaluate_rollout_on(w, frames, indicator=indicator, level=level, method=method, draws=draws,
+                                     permutations=permutations, seed=seed)
+    data = result.as_dict()
+    if as_json:
+        out.print_json(data=data)
+        return
+    _print_rollout(data)
+
+
+def _print_rollout(data: dict[str, Any]) -> None:
+    effect = data["effect"]
+    out.print(f"[bold]Effect of IES on {data['indicator']}[/] ({data['units']} {data['level']}s, "
+              f"{data['first_period']} to {data['last_period']}; a transition of {data['anticipation_quarters']} "
+              "quarters before each go-live is set aside)")
+    out.print(f"Average effect after go-live (dynamic aggregation): {effect['att']:+.4f} "
+              f"(95 % CI {effect['ci'][0]:+.4f} to {effect['ci'][1]:+.4f}; {effect['inference']})")
+    if data["randomization"]:
+        ri = data["randomization"]
+        out.print(f"Randomization inference ({ri['permutations']} reassignments of go-live dates): "
+                  f"p = {ri['p_value']:.3f}")
+    pre = data["did"]["pretrend"]
+    if pre["p_value"] is not None:
+        out.print(f"Pre-trend test: p = {pre['p_value']:.3f}")
+    table = Table(title="Event study: effect by quarters since go-live (simultaneous 95 % bands)")
+    for col in ("quarters", "effect", "SE", "band"):
+        table.add_column(col, justify="right")
+    for e in data["event_study"]:
+        table.add_row(str(e["event_time"]), f"{e['att']:+.4f}", f"{e['se']:.4f}",
+                      f"{e['band'][0]:+.4f} to {e['band'][1]:+.4f}")
+    out.print(table)
+    twfe = data["twfe"]
+    out.print(f"Static TWFE (diagnostic only, biased by staggered timing and the transition): "
+              f"{twfe['estimate']:+.4f} (SE {twfe['se']:.4f})")
+    for unit, sc in data["synthetic_controls"].items():
+        out.print(f"Synthetic control for {unit} from {sc['treatment_period']}: mean gap {sc['att_post_mean']:+.4f}, "
+                  f"pre-period RMSPE {sc['pre_rmspe']:.4f}, placebo p = {sc['placebo_p_value']:.3f}")
+    for note in data["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+@evaluate_app.command("providers")
+@user_errors
+def evaluate_providers(
+    warehouse: WarehouseOpt,
+    data: Annotated[Path | None, typer.Argument(
+        help="Table (.csv or .parquet), one row per client. Without it: every provider in the warehouse.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="Outcome column (with DATA).")] = None,
+    provider: Annotated[str | None, typer.Option(help="Provider column (with DATA).")] = None,
+    covariates: Annotated[str | None, typer.Option(help="Comma-separated risk factors (with DATA).")] = None,
+    cutoffs: Annotated[str, typer.Option(help="Band cut-offs as fractions of expected: inner,outer.")] = "0.15,0.40",
+    creaming: Annotated[Path | None, typer.Option(
+        help="Warehouse mode: also write the creaming diagnostics (CSV) here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Risk-adjusted provider ratings: observed against expected, shrunk, banded."""
+    from esmonitor.evaluation.providers import SYSTEM_COVARIATES, SYSTEM_OUTCOME, rate_providers
+
+    try:
+        inner, outer = (float(x) for x in cutoffs.split(","))
+    except ValueError as err:
+        raise UserInputError(f"--cutoffs must be two numbers such as 0.15,0.40 (got {cutoffs!r})") from err
+    if data is not None:
+        if not outcome or not provider:
+            raise UserInputError("with a DATA table, --outcome and --provider are required")
+        result = rate_providers(_read_table(data), outcome=outcome, provider=provider,
+                                covariates=covariates.split(",") if covariates else (), cutoffs=(inner, outer))
+    else:
+        from esmonitor.evaluation.providers import creaming_diagnostics, provider_inputs
+        from esmonitor.indicators.engine import frames_from
+
+        with Warehouse(warehouse, read_only=True) as w, console.status("Rating providers…"):
+            frames = frames_from(w, needed=["client", "referral"])
+            table = provider_inputs(frames, _unemployment_monthly(w))
+            if table.is_empty():
+                raise UserInputError("no client in the warehouse has an action plan a year old or more to rate on")
+            result = rate_providers(table, outcome=SYSTEM_OUTCOME, provider="provider_id",
+                                    covariates=SYSTEM_COVARIATES, cutoffs=(inner, outer))
+            if creaming:
+                creaming_diagnostics(frames).write_csv(creaming)
+                console.print(f"Wrote creaming diagnostics to {creaming}")
+    if as_json:
+        out.print_json(data=result.as_dict())
+        return
+    _print_providers(result)
+
+
+def _unemployment_monthly(w: Warehouse) -> Any:
+    import polars as pl
+
+    return pl.from_arrow(w.arrow("SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+
+
+def _print_providers(result: Any) -> None:
+    table = Table(title=f"Providers against expectation ({result.model} risk adjustment, {result.n_clients:,} "
+                        "clients; ratios shrunk toward 1)")
+    for col in ("provider", "clients", "observed", "expected", "ratio", "95 % interval", "stars"):
+        table.add_column(col, justify="left" if col == "provider" else "right")
+    for p in sorted(result.providers, key=lambda p: -p.ratio):
+        low, high = ((p.expected + c) / p.expected for c in p.ci)
+        table.add_row(p.provider, f"{p.n:,}", f"{p.observed:.3f}", f"{p.expected:.3f}", f"{p.ratio:.2f}",
+                      f"{low:.2f}–{high:.2f}", "★" * p.stars)
+    out.print(table)
+    labels = {p.stars: p.band for p in result.providers}
+    out.print("Stars: " + "; ".join(f"{'★' * k} {labels.get(k) or ''}".strip() for k in sorted(labels)))
+    out.print(f"Between-provider SD of true effects (τ): {result.tau:.3f}. Providers are never ranked on the "
+              "point estimate alone: read the interval.")
+
+
 # -- data model -------------------------------------------------------------------------------
 @app.command("data-model")
 @user_errors

@@ -116,7 +116,8 @@ class _Prepared:
 
 
 def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, covariates: tuple[str, ...],
-             control_group: str, cluster: str | None) -> _Prepared:
+             control_group: str, cluster: str | None, anticipation: int = 0,
+             weights: str | None = None) -> _Prepared:
     if control_group not in _CONTROL:
         raise UserInputError(f"unknown control group {control_group!r}", hint="use never-treated or not-yet-treated")
     df = as_polars(data)
@@ -124,9 +125,19 @@ def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, 
     roles |= {f"covariate {i + 1}": c for i, c in enumerate(covariates)}
     if cluster:
         roles["cluster"] = cluster
+    if weights:
+        roles["weights"] = weights
     require_columns(df, **{k.replace(" ", "_").replace("-", "_"): v for k, v in roles.items()})
-    for column, role in [(outcome, "outcome"), (time, "time"), *[(c, "covariate") for c in covariates]]:
+    numeric = [(outcome, "outcome"), (time, "time"), *[(c, "covariate") for c in covariates]]
+    for column, role in numeric + ([(weights, "weights")] if weights else []):
         df = require_numeric(df, column, role)
+    if weights:
+        if (df[weights] < 0).any():
+            raise UserInputError(f"weights column {weights!r} has negative values")
+        per_unit = df.group_by(unit).agg(pl.col(weights).n_unique().alias("n")).filter(pl.col("n") > 1)
+        if per_unit.height:
+            raise UserInputError(f"weights column {weights!r} varies within unit {per_unit[unit][0]!r}",
+                                 hint="weights are per unit: one value for all of a unit's rows")
     df = first_treated_column(df, unit, first_treated)
     if df.select(pl.struct(unit, time).is_duplicated().any()).item():
         raise UserInputError(f"more than one row for some {unit} × {time}: "
@@ -135,6 +146,7 @@ def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, 
     frame = df.select(
         *[pl.col(src).alias(dst) for src, dst in renamed.items()],
         pl.col(cluster or unit).cast(pl.String).alias("cl"),
+        (pl.col(weights) if weights else pl.lit(1.0)).alias("w"),
     ).with_columns(pl.col("id").cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.Int64))
     # A balanced panel: units missing a period are dropped (as the reference implementation does).
     periods = frame["t"].n_unique()
@@ -145,7 +157,7 @@ def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, 
     groups = frame.filter(pl.col("g") > 0)["g"].unique()
     if groups.is_empty():
         raise UserInputError("no unit is ever treated: nothing to estimate")
-    if groups.filter(groups > first_period).is_empty():
+    if groups.filter(groups > first_period + anticipation).is_empty():
         raise UserInputError(
             "too few pre-periods: every treated unit is already treated in the first period "
             f"({_number(first_period)})",
@@ -163,7 +175,7 @@ def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, 
 
 
 def _fit(prep: _Prepared, control_group: str, method: str, bootstrap: int, band_draws: int, seed: int,
-         alpha: float, aggregations: tuple[str, ...]) -> tuple[Any, dict[str, Any], list[str]]:
+         alpha: float, aggregations: tuple[str, ...], anticipation: int) -> tuple[Any, dict[str, Any], list[str]]:
     import moderndid
 
     xformla = "~" + "+".join(prep.covariates) if prep.covariates else None
@@ -173,8 +185,8 @@ def _fit(prep: _Prepared, control_group: str, method: str, bootstrap: int, band_
         warnings.simplefilter("always")
         try:
             mp = moderndid.att_gt(
-                data=prep.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla,
-                est_method=method, control_group=_CONTROL[control_group], alp=alpha,
+                data=prep.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla, weightsname="w",
+                est_method=method, control_group=_CONTROL[control_group], alp=alpha, anticipation=anticipation,
                 boot=bool(bootstrap), cband=bool(bootstrap), biters=draws, random_state=seed,
                 clustervars=["cl"] if prep.frame["cl"].n_unique() != prep.frame["id"].n_unique() else None,
             )
@@ -194,15 +206,24 @@ def _fit(prep: _Prepared, control_group: str, method: str, bootstrap: int, band_
 def callaway_santanna(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
                       covariates: tuple[str, ...] | list[str] = (), control_group: str = "never-treated",
                       method: str = "dr", cluster: str | None = None, bootstrap: int = 0,
-                      band_draws: int = 999, seed: int = 20240101, alpha: float = 0.05) -> StaggeredDiD:
+                      band_draws: int = 999, seed: int = 20240101, alpha: float = 0.05,
+                      anticipation: int = 0, weights: str | None = None) -> StaggeredDiD:
     """Group-time average treatment effects ATT(g, t) and their simple, group, dynamic and calendar
     aggregations. ``first_treated`` is 0 or empty for never-treated units. Covariates enter the
-    outcome regression and/or propensity score at the base period (``method``: dr, ipw or reg)."""
+    outcome regression and/or propensity score at the base period (``method``: dr, ipw or reg).
+    ``anticipation``: periods before ``first_treated`` in which units may already react (a
+    transition year); comparisons then start from the period before them. ``weights``: a per-unit
+    weight column (e.g. the number of people behind a unit's rates); effects then average over
+    units in proportion to it."""
+    if anticipation < 0:
+        raise UserInputError(f"anticipation must be 0 or more periods (got {anticipation})")
     if method not in ("dr", "ipw", "reg"):
         raise UserInputError(f"unknown method {method!r}", hint="use dr, ipw or reg")
     covariates = tuple(covariates)
-    prep = _prepare(data, outcome, unit, time, first_treated, covariates, control_group, cluster)
-    mp, aggs, notes = _fit(prep, control_group, method, bootstrap, band_draws, seed, alpha, AGGREGATIONS)
+    prep = _prepare(data, outcome, unit, time, first_treated, covariates, control_group, cluster, anticipation,
+                    weights)
+    mp, aggs, notes = _fit(prep, control_group, method, bootstrap, band_draws, seed, alpha, AGGREGATIONS,
+                           anticipation)
     se_gt = np.asarray(mp.se_gt, dtype=float)
     att_gt = tuple(GroupTime(float(g), float(t), float(a), float(s))
                    for g, t, a, s in zip(mp.groups, mp.times, mp.att_gt, se_gt, strict=True))
@@ -232,6 +253,19 @@ def callaway_santanna(data: Any, *, outcome: str, unit: str, time: str, first_tr
                         method, inference, prep.dropped_units, tuple(notes))
 
 
+def _aggregate_only(prep: _Prepared, method: str, control_group: str, anticipation: int, aggregation: str) -> Any:
+    """Point estimates of one aggregation (no inference): the inner loop of the resampling methods."""
+    import moderndid
+
+    xformla = "~" + "+".join(prep.covariates) if prep.covariates else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mp = moderndid.att_gt(data=prep.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla,
+                              weightsname="w", est_method=method, control_group=_CONTROL[control_group],
+                              boot=False, cband=False, anticipation=anticipation)
+        return moderndid.aggte(mp, type=aggregation, boot=False, cband=False)
+
+
 @dataclass(frozen=True)
 class RandomizationTest:
     aggregation: str
@@ -243,27 +277,16 @@ class RandomizationTest:
 def randomization_test(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
                        covariates: tuple[str, ...] | list[str] = (), control_group: str = "never-treated",
                        method: str = "dr", aggregation: str = "dynamic", permutations: int = 199,
-                       seed: int = 20240101) -> RandomizationTest:
+                       seed: int = 20240101, anticipation: int = 0, weights: str | None = None) -> RandomizationTest:
     """Randomization inference for the overall effect of one aggregation: the observed adoption dates
     are reassigned at random across units ``permutations`` times; the p-value is the share of
     reassignments whose |effect| is at least the observed one (counting the observed assignment)."""
     if aggregation not in AGGREGATIONS:
         raise UserInputError(f"unknown aggregation {aggregation!r}", hint=f"use one of {', '.join(AGGREGATIONS)}")
-    prep = _prepare(data, outcome, unit, time, first_treated, tuple(covariates), control_group, None)
+    prep = _prepare(data, outcome, unit, time, first_treated, tuple(covariates), control_group, None, anticipation,
+                    weights)
     frame = prep.frame
-
-    def overall(f: pl.DataFrame) -> float:
-        p = _Prepared(f, prep.covariates, 0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import moderndid
-
-            xformla = "~" + "+".join(p.covariates) if p.covariates else None
-            mp = moderndid.att_gt(data=p.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla,
-                                  est_method=method, control_group=_CONTROL[control_group], boot=False, cband=False)
-            return float(moderndid.aggte(mp, type=aggregation, boot=False, cband=False).overall_att)
-
-    observed = overall(frame)
+    observed = float(_aggregate_only(prep, method, control_group, anticipation, aggregation).overall_att)
     units = frame.group_by("id").agg(pl.col("g").first()).sort("id")
     rng = np.random.default_rng(seed)
     extreme = 0
@@ -272,11 +295,59 @@ def randomization_test(data: Any, *, outcome: str, unit: str, time: str, first_t
         shuffled = units.with_columns(pl.Series("g", rng.permutation(units["g"].to_numpy())))
         f = frame.drop("g").join(shuffled, on="id")
         try:
-            value = overall(f)
+            value = float(_aggregate_only(_Prepared(f, prep.covariates, 0), method, control_group, anticipation,
+                                          aggregation).overall_att)
         except (ValueError, np.linalg.LinAlgError):
             continue  # an assignment the estimator cannot use (e.g. no pre-period for a cohort)
+        if not np.isfinite(value):
+            continue
         done += 1
         extreme += abs(value) >= abs(observed) - 1e-12
     if done == 0:
         raise UserInputError("randomization inference failed: no reassignment of adoption dates could be estimated")
     return RandomizationTest(aggregation, observed, (1 + extreme) / (1 + done), done)
+
+
+@dataclass(frozen=True)
+class OutcomeBootstrap:
+    """Standard errors of the dynamic aggregation from redrawing the outcomes themselves."""
+
+    draws: int
+    overall_se: float
+    event_se: dict[float, float]
+    sup_t: float  # critical value of the simultaneous band over event times
+
+
+def outcome_bootstrap(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
+                      redraw: Any, covariates: tuple[str, ...] | list[str] = (),
+                      control_group: str = "never-treated", method: str = "dr", anticipation: int = 0,
+                      weights: str | None = None, draws: int = 99, seed: int = 20240101,
+                      alpha: float = 0.05) -> OutcomeBootstrap:
+    """Parametric bootstrap for outcomes that are themselves estimates (a unit-period rate from
+    its people): ``redraw(rng, frame)`` returns a new outcome vector for the rows of ``data`` in
+    their order; the estimator is rerun on each draw. The units are then fixed, and what is
+    uncertain is the outcome of each cell: the right view when the units are all the catchments
+    there are, and the only one that stays reliable with 15 of them."""
+    prep = _prepare(data, outcome, unit, time, first_treated, tuple(covariates), control_group, None, anticipation,
+                    weights)
+    base = _aggregate_only(prep, method, control_group, anticipation, "dynamic")
+    events = [float(e) for e in base.event_times]
+    original = as_polars(data)
+    order = prep.frame["y"].len()
+    if order != original.height:
+        raise UserInputError("the outcome bootstrap needs a balanced panel (no unit may miss a period)")
+    rng = np.random.default_rng(seed)
+    overall, by_event = [], []
+    for _ in range(draws):
+        y = np.asarray(redraw(rng, original), dtype=float)
+        agg = _aggregate_only(_Prepared(prep.frame.with_columns(pl.Series("y", y)), prep.covariates, 0),
+                              method, control_group, anticipation, "dynamic")
+        values = dict(zip((float(e) for e in agg.event_times), agg.att_by_event, strict=True))
+        overall.append(float(agg.overall_att))
+        by_event.append([values.get(e, np.nan) for e in events])
+    matrix = np.asarray(by_event, dtype=float)
+    se = np.nanstd(matrix, axis=0, ddof=1)
+    centred = np.abs(matrix - np.asarray(base.att_by_event, dtype=float)) / np.where(se > 0, se, np.nan)
+    sup_t = float(np.nanquantile(np.nanmax(centred, axis=1), 1 - alpha))
+    return OutcomeBootstrap(draws, float(np.std(overall, ddof=1)), dict(zip(events, map(float, se), strict=True)),
+                            sup_t)

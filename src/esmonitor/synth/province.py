@@ -422,6 +422,7 @@ def generate(config: SynthConfig) -> Province:
     mix = {s: float(np.mean(stream[ia][proto_intake] == s)) for s in "ABC"} if proto_intake.any() else {}
     sa_client = sa[ip] != "none"
     creaming_window_start: np.ndarray = go_live + 60 * DAY
+    mature_plan = plan_start <= _d64(config.as_of) - 365 * DAY
     realised: dict[str, object] = {
         "ies_att_probability_points": round(100 * att, 3),
         "employment_rate_sa": float(np.mean(employed[sa_client])) if sa_client.any() else None,
@@ -433,8 +434,12 @@ def generate(config: SynthConfig) -> Province:
         "clients_employed": int(employed.sum()),
         # Expected (model) job-start rates for plans begun at least a year before the as-of date,
         # averaged over the drawn clients: the truth a job-start-rate indicator should recover.
-        "expected_job_start_rate_mature_plans": _expected_rates(
-            p_job, sa_client, plan_start <= _d64(config.as_of) - 365 * DAY),
+        "expected_job_start_rate_mature_plans": _expected_rates(p_job, sa_client, mature_plan),
+        # The IES effect in probability points (mean over clients of p with IES - p without) by
+        # catchment and quarter of plan start, mature plans after go-live: the truth of the
+        # rollout's group-time effects.
+        "ies_effect_points_by_catchment_quarter": _cell_means(
+            _logistic(lin) - _logistic(lin0), catchment[ip], plan_start, treated & mature_plan),
         # Expected stream C share of intakes in the creaming catchments, referrals from 60 days
         # after go-live to 90 days before the as-of date, with and without the planted creaming.
         "expected_stream_c_share_creaming_catchments": _expected_share(
@@ -444,6 +449,17 @@ def generate(config: SynthConfig) -> Province:
             & (referred <= _d64(config.as_of) - 90 * DAY)),
     }
     return Province(config, truth, tables, quality, realised)
+
+
+def _cell_means(value: np.ndarray, catchment: np.ndarray, day: np.ndarray,
+                keep: np.ndarray) -> dict[str, dict[str, float]]:
+    month = day.astype("datetime64[M]").astype(int)
+    label = np.array([f"{1970 + m // 12}Q{(m % 12) // 3 + 1}" for m in month], dtype=object)
+    cells = pl.DataFrame({"c": catchment[keep].tolist(), "q": label[keep].tolist(), "v": value[keep]})
+    out: dict[str, dict[str, float]] = {}
+    for c, q, v in cells.group_by("c", "q").agg(pl.col("v").mean()).sort("c", "q").iter_rows():
+        out.setdefault(c, {})[q] = round(float(v), 6)
+    return out
 
 
 def _expected_rates(p: np.ndarray, sa_client: np.ndarray, mature: np.ndarray) -> dict[str, float]:
