@@ -62,8 +62,9 @@ def test_panel_against_independent_sql(loaded_50k: LoadedProvince) -> None:
     assert panel.group_by("t").len()["len"].unique().to_list() == [15]
 
 
-def _coverage_run(seed: int, folder: str) -> tuple[float, float, float, float]:
-    """(truth, estimate, ci_low, ci_high) of the dynamic aggregate on one synthetic province."""
+def _coverage_run(seed: int, folder: str) -> tuple[float, float, float, float, float]:
+    """(truth, estimate, ci_low, ci_high) of the dynamic aggregate on one synthetic province, and
+    the pre-trend test's p-value (parallel trends hold before the transitions by construction)."""
     loaded = load_synthetic(Path(folder) / f"p{seed}.duckdb", 50_000, seed)
     cells = loaded.province.realised["ies_effect_points_by_catchment_quarter"]  # type: ignore[attr-defined]
     with Warehouse(loaded.warehouse, read_only=True) as w:
@@ -81,19 +82,22 @@ def _coverage_run(seed: int, folder: str) -> tuple[float, float, float, float]:
         truth = np.average([cells[u][quarter_label(int(cell.time))] for u in units], weights=[weight[u] for u in units])
         by_event.setdefault(int(cell.time - cell.group), []).append((sum(weight[u] for u in units), truth))
     truth = float(np.mean([sum(n * t for n, t in v) / sum(n for n, _ in v) for v in by_event.values()]))
-    effect = result.as_dict()["effect"]
-    return truth, effect["att"], effect["ci"][0], effect["ci"][1]
+    data = result.as_dict()
+    effect = data["effect"]
+    return truth, effect["att"], effect["ci"][0], effect["ci"][1], data["pretrend"]["p_value"]
 
 
 @pytest.mark.slow
 def test_planted_ies_effect_covered_in_20_provinces(tmp_path: Path) -> None:
     with ProcessPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(_coverage_run, range(20), [str(tmp_path)] * 20))
-    covered = [low <= truth <= high for truth, _, low, high in runs]
+    covered = [low <= truth <= high for truth, _, low, high, _ in runs]
     assert sum(covered) >= 18, runs
     # and the estimates centre on the truth (no systematic bias)
-    errors = np.array([est - truth for truth, est, _, _ in runs])
+    errors = np.array([est - truth for truth, est, _, _, _ in runs])
     assert abs(errors.mean()) < 2 * errors.std(ddof=1) / np.sqrt(len(errors))
+    # the pre-trend test rejects true parallel pre-trends about as often as its level says
+    assert sum(p < 0.05 for *_, p in runs) <= 3
 
 
 def test_rollout_report_on_the_warehouse(loaded_50k: LoadedProvince) -> None:

@@ -685,16 +685,22 @@ def _print_rollout(data: dict[str, Any]) -> None:
         ri = data["randomization"]
         out.print(f"Randomization inference ({ri['permutations']} reassignments of go-live dates): "
                   f"p = {ri['p_value']:.3f}")
-    pre = data["did"]["pretrend"]
-    if pre["p_value"] is not None:
-        out.print(f"Pre-trend test: p = {pre['p_value']:.3f}")
-    table = Table(title="Event study: effect by quarters since go-live (simultaneous 95 % bands)")
+    pre = data["pretrend"]
+    if pre is not None:
+        out.print(f"Pre-trend test over the {pre['periods']} quarters before the transitions: F = "
+                  f"{pre['statistic']:.2f}, p = {pre['p_value']:.3f}"
+                  + (" — trends already differed: read the effects with care" if pre["p_value"] < 0.05 else ""))
+    table = Table(title="Event study: effect by quarters since go-live (simultaneous 95 % bands; "
+                        f"quarters -{data['anticipation_quarters']} to -1 are the transition)")
     for col in ("quarters", "effect", "SE", "band"):
         table.add_column(col, justify="right")
-    for e in data["event_study"]:
+    shown = [e for e in data["event_study"] if e["event_time"] >= -data["anticipation_quarters"] - 4]
+    for e in shown:
         table.add_row(str(e["event_time"]), f"{e['att']:+.4f}", f"{e['se']:.4f}",
                       f"{e['band'][0]:+.4f} to {e['band'][1]:+.4f}")
     out.print(table)
+    if len(shown) < len(data["event_study"]):
+        out.print(f"({len(data['event_study']) - len(shown)} earlier quarters in the JSON output.)")
     twfe = data["twfe"]
     out.print(f"Static TWFE (diagnostic only, biased by staggered timing and the transition): "
               f"{twfe['estimate']:+.4f} (SE {twfe['se']:.4f})")
@@ -863,6 +869,8 @@ def demo(
         shown.add_row(r["indicator"], value, interval,
                       "" if r["denominator"] is None else f"{r['denominator']:,.0f}")
     out.print(shown)
+    console.rule("5. Evaluation: the rollout and the providers")
+    _demo_evaluation(warehouse, out_dir)
     console.rule("Done")
     console.print(
         f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
@@ -870,7 +878,35 @@ def demo(
         f"  ingest report:  {out_dir / 'ingest-report.json'}\n"
         f"  quarantine:     {out_dir / 'quarantine.csv'} ({n:,} problems to fix)\n"
         f"  indicators:     {out_dir / 'indicators.csv'} and indicators-by-catchment.csv\n"
+        f"  evaluation:     {out_dir / 'rollout.json'}, providers.json, creaming.csv\n"
         f"  extracts:       {extracts} (ground truth in manifest.json)")
+
+
+def _demo_evaluation(warehouse: Path, out_dir: Path) -> None:
+    from esmonitor.evaluation.providers import (
+        SYSTEM_COVARIATES,
+        SYSTEM_OUTCOME,
+        creaming_diagnostics,
+        provider_inputs,
+        rate_providers,
+    )
+    from esmonitor.evaluation.rollout import evaluate_rollout_on
+    from esmonitor.indicators.engine import frames_from
+
+    with Warehouse(warehouse, read_only=True) as w:
+        frames = frames_from(w, needed=["client", "referral"])
+        with console.status("Rollout: staggered DiD, bootstrap, permutations, synthetic controls…"):
+            rollout = evaluate_rollout_on(w, frames).as_dict()
+        with console.status("Providers: risk adjustment and shrinkage…"):
+            ratings = rate_providers(provider_inputs(frames, _unemployment_monthly(w)), outcome=SYSTEM_OUTCOME,
+                                     provider="provider_id", covariates=SYSTEM_COVARIATES)
+        creaming_diagnostics(frames).write_csv(out_dir / "creaming.csv")
+    (out_dir / "rollout.json").write_text(json.dumps(rollout, indent=2, ensure_ascii=False), "utf-8")
+    (out_dir / "providers.json").write_text(json.dumps(ratings.as_dict(), indent=2, ensure_ascii=False), "utf-8")
+    _print_rollout(rollout)
+    stars = [p.stars for p in ratings.providers]
+    out.print(f"Providers rated: {len(stars)}; " + ", ".join(f"{stars.count(k)} with {'★' * k}" for k in range(1, 6))
+              + " (full table: esmonitor evaluate providers)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,6 +78,15 @@ class RolloutEvaluation:
     synthetic_controls: dict[str, SyntheticControl]
     notes: tuple[str, ...] = field(default=())
 
+    def pretrend(self) -> dict[str, Any] | None:
+        """Parallel trends before the transition: the event-time effects before it, jointly zero."""
+        test = self.bootstrap.pretrend(before=-self.anticipation)
+        if test is None:
+            return None
+        statistic, p_value, periods = test
+        return {"statistic": statistic, "p_value": p_value, "periods": periods,
+                "method": "Hotelling T² on the bootstrap covariance of the pre-transition event-time effects"}
+
     def as_dict(self) -> dict[str, Any]:
         dyn = self.did.aggregate("dynamic")
         boot = self.bootstrap
@@ -97,6 +106,7 @@ class RolloutEvaluation:
                                       e.att + boot.sup_t * boot.event_se.get(e.label or 0.0, np.nan)]}
                             for e in dyn.by],
             "band_critical_value": boot.sup_t,
+            "pretrend": self.pretrend(),
             "did": self.did.as_dict(),
             "randomization": None if self.randomization is None else {
                 "aggregation": self.randomization.aggregation, "p_value": self.randomization.p_value,
@@ -177,7 +187,7 @@ def evaluate_rollout(frames: Frames, unemployment: pl.DataFrame, *, indicator: s
                           "covariates": ["unemployment"], "control_group": "not-yet-treated", "method": method,
                           "anticipation": anticipation, "weights": "weight"}
     did = callaway_santanna(panel, seed=seed, cluster="catchment_id" if level == "provider" else None, **kw)
-    notes.extend(n for n in did.notes if "Anticipation only applies" not in n)
+    notes.extend(n for n in did.notes if "Anticipation only applies" not in n and "pre-test Wald" not in n)
     statistic = next(i.statistic for i in CATALOGUE if i.id == indicator)
     boot = outcome_bootstrap(panel, redraw=_redraw(statistic), draws=draws, seed=seed, **kw)
     randomization = None

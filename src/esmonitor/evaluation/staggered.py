@@ -174,13 +174,24 @@ def _prepare(data: Any, outcome: str, unit: str, time: str, first_treated: str, 
     return _Prepared(frame, tuple(f"x{i}" for i in range(len(covariates))), dropped)
 
 
+@dataclass(frozen=True)
+class _Bootstrapped:
+    """Multiplier-bootstrap figures of one aggregation."""
+
+    overall_se: float
+    by_se: np.ndarray
+    crit: float
+
+
 def _fit(prep: _Prepared, control_group: str, method: str, bootstrap: int, band_draws: int, seed: int,
-         alpha: float, aggregations: tuple[str, ...], anticipation: int) -> tuple[Any, dict[str, Any], list[str]]:
+         alpha: float, aggregations: tuple[str, ...],
+         anticipation: int) -> tuple[Any, dict[str, Any], dict[str, _Bootstrapped], list[str]]:
     import moderndid
 
     xformla = "~" + "+".join(prep.covariates) if prep.covariates else None
     notes: list[str] = []
     draws = bootstrap or band_draws
+    clustered = prep.frame["cl"].n_unique() != prep.frame["id"].n_unique()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -188,19 +199,65 @@ def _fit(prep: _Prepared, control_group: str, method: str, bootstrap: int, band_
                 data=prep.frame, yname="y", tname="t", idname="id", gname="g", xformla=xformla, weightsname="w",
                 est_method=method, control_group=_CONTROL[control_group], alp=alpha, anticipation=anticipation,
                 boot=bool(bootstrap), cband=bool(bootstrap), biters=draws, random_state=seed,
-                clustervars=["cl"] if prep.frame["cl"].n_unique() != prep.frame["id"].n_unique() else None,
+                clustervars=["cl"] if clustered else None,
             )
-            aggs = {kind: moderndid.aggte(mp, type=kind, boot=True, cband=True, biters=draws, random_state=seed,
-                                          alp=alpha) for kind in aggregations}
             analytic = {kind: moderndid.aggte(mp, type=kind, boot=False, cband=False, alp=alpha)
-                        for kind in aggregations} if not bootstrap else aggs
+                        for kind in aggregations}
+            if clustered:  # the library's own clustered bootstrap, one aggregation at a time
+                boot = {kind: _from_library(moderndid.aggte(mp, type=kind, boot=True, cband=True, biters=draws,
+                                                            random_state=seed, alp=alpha))
+                        for kind in aggregations}
+            else:
+                boot = _shared_bootstrap(analytic, int(mp.n_units), draws, seed, alpha)
         except (ValueError, np.linalg.LinAlgError) as err:
             raise UserInputError(f"Callaway–Sant'Anna estimation failed: {err}") from err
     for w in caught:
         text = str(w.message)
         if "bootstrap procedure" not in text and text not in notes:
             notes.append(text)
-    return mp, {"boot": aggs, "se": analytic}, notes
+    return mp, analytic, boot, notes
+
+
+def _from_library(agg: Any) -> _Bootstrapped:
+    crit = float(np.asarray(agg.critical_values).ravel()[0]) if agg.critical_values is not None else float("nan")
+    by = np.asarray(agg.se_by_event, dtype=float) if agg.se_by_event is not None else np.empty(0)
+    return _Bootstrapped(float(agg.overall_se), by, crit)
+
+
+def _shared_bootstrap(analytic: dict[str, Any], n_units: int, draws: int, seed: int,
+                      alpha: float) -> dict[str, _Bootstrapped]:
+    """One multiplier bootstrap (moderndid's ``mboot``, Mammen weights) over the influence functions
+    of every aggregation at once, instead of three per aggregation: the same weights serve every
+    column, and each aggregation's sup-t critical value is taken over its own columns, with the
+    interquartile standard errors of the reference implementation."""
+    from moderndid.did.mboot import mboot
+
+    blocks: list[tuple[str, int, int]] = []  # (kind, first column, number of by-effect columns)
+    columns: list[np.ndarray] = []
+    for kind, agg in analytic.items():
+        first = sum(c.shape[1] for c in columns)
+        columns.append(np.asarray(agg.influence_func_overall, dtype=float).reshape(-1, 1))
+        by = 0
+        if agg.event_times is not None:
+            matrix = np.asarray(agg.influence_func, dtype=float).reshape(n_units, -1)
+            columns.append(matrix)
+            by = matrix.shape[1]
+        blocks.append((kind, first, by))
+    result = mboot(np.hstack(columns), n_units, biters=draws, alp=alpha, random_state=seed)
+    bres, se = np.asarray(result["bres"]), np.asarray(result["se"])
+    out = {}
+    for kind, first, by in blocks:
+        cols = slice(first + 1, first + 1 + by)
+        crit = float("nan")
+        if by:
+            scale = se[cols] * np.sqrt(n_units)  # the interquartile SE of the sqrt(n)-scaled draws
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t_max = np.nanmax(np.abs(bres[:, cols] / scale), axis=1)
+            t_max = t_max[np.isfinite(t_max)]
+            if t_max.size:
+                crit = float(np.percentile(t_max, 100 * (1 - alpha), method="inverted_cdf"))
+        out[kind] = _Bootstrapped(float(se[first]), se[cols], crit)
+    return out
 
 
 def callaway_santanna(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
@@ -222,8 +279,8 @@ def callaway_santanna(data: Any, *, outcome: str, unit: str, time: str, first_tr
     covariates = tuple(covariates)
     prep = _prepare(data, outcome, unit, time, first_treated, covariates, control_group, cluster, anticipation,
                     weights)
-    mp, aggs, notes = _fit(prep, control_group, method, bootstrap, band_draws, seed, alpha, AGGREGATIONS,
-                           anticipation)
+    mp, analytic, boot, notes = _fit(prep, control_group, method, bootstrap, band_draws, seed, alpha, AGGREGATIONS,
+                                     anticipation)
     se_gt = np.asarray(mp.se_gt, dtype=float)
     att_gt = tuple(GroupTime(float(g), float(t), float(a), float(s))
                    for g, t, a, s in zip(mp.groups, mp.times, mp.att_gt, se_gt, strict=True))
@@ -232,19 +289,20 @@ def callaway_santanna(data: Any, *, outcome: str, unit: str, time: str, first_tr
     z = float(norm.ppf(1 - alpha / 2))
     aggregations = {}
     for kind in AGGREGATIONS:
-        boot, point = aggs["boot"][kind], aggs["se"][kind]
-        overall_se = float(point.overall_se)
-        overall = Effect(None, float(point.overall_att), overall_se,
-                         (float(point.overall_att) - z * overall_se, float(point.overall_att) + z * overall_se))
+        point, draws_ = analytic[kind], boot[kind]
+        att0 = float(point.overall_att)
+        overall_se = draws_.overall_se if bootstrap else float(point.overall_se)
+        overall = Effect(None, att0, overall_se, (att0 - z * overall_se, att0 + z * overall_se))
         by: list[Effect] = []
         if point.event_times is not None:
-            crit = np.asarray(boot.critical_values) if boot.critical_values is not None \
-                else np.full(len(point.event_times), z)
-            for label, att, se, bse, c in zip(point.event_times, point.att_by_event, point.se_by_event,
-                                              boot.se_by_event, crit, strict=True):
-                band_se = float(bse) if np.isfinite(bse) else float(se)
-                by.append(Effect(float(label), float(att), float(se),
-                                 (float(att) - float(c) * band_se, float(att) + float(c) * band_se)))
+            crit = draws_.crit if np.isfinite(draws_.crit) else z
+            for i, (label, att, se) in enumerate(zip(point.event_times, point.att_by_event, point.se_by_event,
+                                                     strict=True)):
+                bse = float(draws_.by_se[i]) if i < len(draws_.by_se) else float("nan")
+                shown = bse if bootstrap and np.isfinite(bse) else float(se)
+                band_se = bse if np.isfinite(bse) else float(se)
+                by.append(Effect(float(label), float(att), shown,
+                                 (float(att) - crit * band_se, float(att) + crit * band_se)))
         aggregations[kind] = Aggregation(kind, overall, tuple(by))
     wald = None if mp.wald_stat is None or not np.isfinite(mp.wald_stat) else float(mp.wald_stat)
     wald_p = None if mp.wald_pvalue is None or not np.isfinite(mp.wald_pvalue) else float(mp.wald_pvalue)
@@ -316,6 +374,27 @@ class OutcomeBootstrap:
     overall_se: float
     event_se: dict[float, float]
     sup_t: float  # critical value of the simultaneous band over event times
+    event_times: tuple[float, ...] = ()
+    estimates: tuple[float, ...] = ()
+    draw_matrix: Any = None  # draws x event times
+
+    def pretrend(self, before: float) -> tuple[float, float, int] | None:
+        """Joint test that the event-time effects before ``before`` are all zero: Hotelling's T²
+        with the bootstrap covariance, referred to its F distribution (so a covariance estimated
+        from a finite number of draws is allowed for). Returns (F, p-value, periods tested)."""
+        from scipy.stats import f as f_dist
+
+        keep = [i for i, e in enumerate(self.event_times) if e < before]
+        keep = keep[-max(1, min(len(keep), self.draws // 4)):] if keep else []
+        matrix = self.draw_matrix[:, keep] if keep else None
+        if matrix is None or np.isnan(matrix).any():
+            return None
+        k, b = len(keep), self.draws
+        theta = np.asarray(self.estimates, dtype=float)[keep]
+        cov = np.atleast_2d(np.cov(matrix, rowvar=False))
+        t2 = float(theta @ np.linalg.pinv(cov) @ theta)
+        f_stat = (b - k) / (k * (b - 1)) * t2
+        return f_stat, float(f_dist.sf(f_stat, k, b - k)), k
 
 
 def outcome_bootstrap(data: Any, *, outcome: str, unit: str, time: str, first_treated: str,
@@ -350,4 +429,4 @@ def outcome_bootstrap(data: Any, *, outcome: str, unit: str, time: str, first_tr
     centred = np.abs(matrix - np.asarray(base.att_by_event, dtype=float)) / np.where(se > 0, se, np.nan)
     sup_t = float(np.nanquantile(np.nanmax(centred, axis=1), 1 - alpha))
     return OutcomeBootstrap(draws, float(np.std(overall, ddof=1)), dict(zip(events, map(float, se), strict=True)),
-                            sup_t)
+                            sup_t, tuple(events), tuple(float(a) for a in base.att_by_event), matrix)
