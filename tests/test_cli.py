@@ -76,6 +76,12 @@ def test_demo_end_to_end_small(tmp_path: Path) -> None:
     assert loaded_clients + next(f for f in report["files"] if f["entity"] == "client")[
         "rows_quarantined"] == manifest["row_counts"]["client"]
     assert sum(q["rows"] for q in summary["quarantine"]) > 0
+    # at 1,500 clients the rollout panel is too thin: the demo says so and goes on
+    assert json.loads((out / "rollout.json").read_text()) == {"skipped": "too little data for the rollout panel"}
+    assert "Rollout not evaluated" in result.output
+    providers = json.loads((out / "providers.json").read_text())["providers"]
+    assert sum(p["n"] for p in providers) > 0
+    assert (out / "creaming.csv").read_text().startswith("provider_id,catchment_id,period,referrals")
     # running the demo again replaces its own warehouse
     again = runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"])
     assert again.exit_code == 0, again.output

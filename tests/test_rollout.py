@@ -5,6 +5,7 @@ prototypes, and the command's JSON and errors."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -89,7 +90,8 @@ def _coverage_run(seed: int, folder: str) -> tuple[float, float, float, float, f
 
 @pytest.mark.slow
 def test_planted_ies_effect_covered_in_20_provinces(tmp_path: Path) -> None:
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # spawn, not fork: the parent already runs DuckDB and Polars threads, which a fork would copy mid-lock
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(_coverage_run, range(20), [str(tmp_path)] * 20))
     covered = [low <= truth <= high for truth, _, low, high, _ in runs]
     assert sum(covered) >= 18, runs
@@ -131,3 +133,21 @@ def test_rollout_errors(loaded_50k: LoadedProvince) -> None:
             rollout_panel(frames, unemployment, level="ssm")
     result = CliRunner().invoke(app, ["evaluate", "rollout", "-w", str(loaded_50k.warehouse), "--indicator", "nope"])
     assert result.exit_code == 2 and "unknown indicator" in result.output
+
+
+def test_provider_level_panel(loaded_50k: LoadedProvince) -> None:
+    with Warehouse(loaded_50k.warehouse, read_only=True) as w:
+        result = evaluate_rollout_on(w, frames_from(w, needed=["client"]), level="provider", draws=19,
+                                     permutations=0, synthetic=False)
+    panel = result.panel
+    n_providers = len(loaded_50k.province.provider_quality)  # type: ignore[attr-defined]
+    assert 0.5 * n_providers <= panel["unit"].n_unique() <= n_providers
+    assert panel.group_by("unit").len()["len"].n_unique() == 1  # balanced
+    # every provider carries its catchment's go-live quarter
+    for catchment, g in panel.select("catchment_id", "first_treated").unique().iter_rows():
+        ies = next(c.ies_start for c in reference.catchments() if c.catchment_id == catchment)
+        assert g == quarter_index(ies)
+    planted = loaded_50k.province.realised["ies_att_probability_points"] / 100  # type: ignore[attr-defined]
+    low, high = result.as_dict()["effect"]["ci"]
+    assert low < planted < high
+    assert result.synthetic_controls == {}

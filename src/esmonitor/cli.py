@@ -895,18 +895,33 @@ def _demo_evaluation(warehouse: Path, out_dir: Path) -> None:
 
     with Warehouse(warehouse, read_only=True) as w:
         frames = frames_from(w, needed=["client", "referral"])
-        with console.status("Rollout: staggered DiD, bootstrap, permutations, synthetic controls…"):
-            rollout = evaluate_rollout_on(w, frames).as_dict()
-        with console.status("Providers: risk adjustment and shrinkage…"):
-            ratings = rate_providers(provider_inputs(frames, _unemployment_monthly(w)), outcome=SYSTEM_OUTCOME,
-                                     provider="provider_id", covariates=SYSTEM_COVARIATES)
+        rollout: dict[str, Any] | None = None
+        ratings = None
+        try:
+            with console.status("Rollout: staggered DiD, bootstrap, permutations, synthetic controls…"):
+                rollout = evaluate_rollout_on(w, frames).as_dict()
+        except UserInputError as err:  # too little data for the panel (a very small demo)
+            console.print(f"[yellow]Rollout not evaluated:[/] {err}")
+        try:
+            with console.status("Providers: risk adjustment and shrinkage…"):
+                ratings = rate_providers(provider_inputs(frames, _unemployment_monthly(w)), outcome=SYSTEM_OUTCOME,
+                                         provider="provider_id", covariates=SYSTEM_COVARIATES)
+        except UserInputError as err:
+            console.print(f"[yellow]Providers not rated:[/] {err}")
         creaming_diagnostics(frames).write_csv(out_dir / "creaming.csv")
-    (out_dir / "rollout.json").write_text(json.dumps(rollout, indent=2, ensure_ascii=False), "utf-8")
-    (out_dir / "providers.json").write_text(json.dumps(ratings.as_dict(), indent=2, ensure_ascii=False), "utf-8")
-    _print_rollout(rollout)
-    stars = [p.stars for p in ratings.providers]
-    out.print(f"Providers rated: {len(stars)}; " + ", ".join(f"{stars.count(k)} with {'★' * k}" for k in range(1, 6))
-              + " (full table: esmonitor evaluate providers)")
+    (out_dir / "rollout.json").write_text(
+        json.dumps(rollout or {"skipped": "too little data for the rollout panel"}, indent=2, ensure_ascii=False),
+        "utf-8")
+    (out_dir / "providers.json").write_text(
+        json.dumps(ratings.as_dict() if ratings else {"skipped": "too little data"}, indent=2, ensure_ascii=False),
+        "utf-8")
+    if rollout:
+        _print_rollout(rollout)
+    if ratings:
+        stars = [p.stars for p in ratings.providers]
+        out.print(f"Providers rated: {len(stars)}; "
+                  + ", ".join(f"{stars.count(k)} with {'★' * k}" for k in range(1, 6))
+                  + " (full table: esmonitor evaluate providers)")
 
 
 if __name__ == "__main__":  # pragma: no cover

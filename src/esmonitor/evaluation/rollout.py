@@ -165,13 +165,19 @@ def rollout_panel(frames: Frames, unemployment: pl.DataFrame, *, indicator: str 
     })
     panel = (values.join(info, on="catchment_id", how="inner")
              .join(unemployment, on=["economic_region", "t"], how="left"))
-    # Balance: keep the quarters every unit has, then the units present in all of them.
+    # Balance: keep the quarters at least 80 % of units have, then the units present in all of them
+    # (at catchment level with enough data this keeps everything; providers come and go).
+    panel = panel.filter(pl.col("unemployment").is_not_null())
     n_units = panel["unit"].n_unique()
-    full = panel.group_by("t").agg(pl.col("unit").n_unique().alias("k")).filter(pl.col("k") == n_units)["t"]
-    panel = panel.filter(pl.col("t").is_in(full.implode()) & pl.col("unemployment").is_not_null())
-    if panel["t"].n_unique() < 4:
-        raise UserInputError(f"too few quarters in which every {level} has {min_denominator}+ people in "
-                             f"{indicator!r} ({panel['t'].n_unique()})", hint="use --level catchment or more data")
+    counts = panel.group_by("t").agg(pl.col("unit").n_unique().alias("k"))
+    quarters = counts.filter(pl.col("k") >= 0.8 * n_units)["t"]
+    panel = panel.filter(pl.col("t").is_in(quarters.implode()))
+    complete = panel.group_by("unit").len().filter(pl.col("len") == quarters.len())["unit"]
+    panel = panel.filter(pl.col("unit").is_in(complete.implode()))
+    if panel["t"].n_unique() < 4 or panel["unit"].n_unique() < 3:
+        raise UserInputError(f"too few {level}s ({panel['unit'].n_unique()}) with {min_denominator}+ people in "
+                             f"{indicator!r} in the same quarters ({panel['t'].n_unique()})",
+                             hint="use --level catchment or more data")
     return (panel.with_columns(pl.col("denominator").mean().over("unit").alias("weight"))
             .select("unit", "catchment_id", "phase", "period", "t", "value", "denominator", "ci_low", "ci_high",
                     "weight", "unemployment", "first_treated", "transition_t").sort("unit", "t"))
