@@ -1,0 +1,237 @@
+"""Primary and secondary cell suppression.
+
+**Primary** (:func:`primary_cells`): a count with ``0 < n < K`` (default K = 10); a zero too
+unless zeros are published; for magnitude tables, a cell dominated by one or two contributors
+(:func:`dominance_cells`, the (n, k) rule).
+
+**Secondary** (:func:`protect`): more cells are hidden until no primary cell can be narrowed: for
+every primary cell the interval of values consistent with everything published (non-negative,
+the attacker's linear programs) must be at least K wide. The cells to add are chosen by linear
+programming (HiGHS through SciPy), one failing primary cell at a time, in the model of Fischetti
+and Salazar (2001): find the cheapest set of cells to hide such that two deviation vectors y+ and
+y- exist that keep every equation of the table, move only hidden cells, keep every cell
+non-negative (y >= -x), and move the primary cell up and down by K in total:
+
+    minimise   sum_c w_c s_c                      (w_c = 1 + x_c: lose as little as possible)
+    subject to A y+ = 0,  A y- = 0,
+               -x_c s_c <= y+_c, y-_c <= K s_c,   s_c = 1 for cells already hidden,
+               y+_p - y-_p >= K,                  0 <= s_c <= 1.
+
+Every cell that either vector moves is hidden; the vectors then prove the interval of p is at
+least K wide, whatever fractional values s took. After each round the attacker re-checks every
+primary cell (a pattern chosen for one cell can protect others, and is re-used: hidden cells cost
+nothing), until all hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from esmonitor.disclosure.attacker import feasible_intervals
+from esmonitor.disclosure.hypercube import best_cube, dimension_moves
+from esmonitor.disclosure.table import System, Table, link
+from esmonitor.errors import EsmonitorError, UserInputError
+
+PUBLISHED, PRIMARY, SECONDARY = "published", "primary", "secondary"
+TOL = 1e-7
+
+
+def primary_cells(values: np.ndarray, min_count: int = 10, publish_zeros: bool = False) -> np.ndarray:
+    """Counts below ``min_count`` (and zeros unless ``publish_zeros``)."""
+    values = np.asarray(values, dtype=float)
+    small = (values > 0) & (values < min_count)
+    return small | (~publish_zeros & (values == 0))
+
+
+def dominance_cells(totals: np.ndarray, top1: np.ndarray, top2: np.ndarray, n: int = 2,
+                    k: float = 0.85) -> np.ndarray:
+    """The (n, k) dominance rule for magnitude cells (sums such as earnings): primary when the
+    ``n`` largest contributors (1 or 2) make up more than ``k`` of the cell's total."""
+    if n not in (1, 2):
+        raise ValueError("the dominance rule takes n = 1 or 2 contributors")
+    top = np.asarray(top1, dtype=float) + (np.asarray(top2, dtype=float) if n == 2 else 0.0)
+    totals = np.asarray(totals, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (totals > 0) & (top / np.where(totals > 0, totals, 1.0) > k)
+
+
+@dataclass(frozen=True)
+class Protection:
+    status: np.ndarray  # per cell of the system: published, primary, secondary
+    system: System
+    hypercubes: int      # primary cells protected by a hypercube (with its proof)
+    linear_programs: int  # repair patterns found by linear programming
+    rounds: int
+
+    @property
+    def suppressed(self) -> np.ndarray:
+        return self.status != PUBLISHED
+
+    def table_status(self, which: int = 0) -> np.ndarray:
+        """Status of each cell of one of the tables (in its own cell order)."""
+        return self.status[self.system.cell_of[which]]
+
+    def information_loss(self) -> dict[str, float]:
+        values = self.system.values
+        hidden = self.status == SECONDARY
+        return {"cells": len(values), "primary_cells": int((self.status == PRIMARY).sum()),
+                "secondary_cells": int(hidden.sum()), "secondary_value": float(values[hidden].sum()),
+                "suppressed_cells": int(self.suppressed.sum()),
+                "suppressed_value": float(values[self.suppressed].sum()), "total_value": float(values.sum())}
+
+
+def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width: float, cost: str = "value",
+            max_rounds: int = 50) -> Protection:
+    """Hide further cells until every primary cell's feasible interval is at least ``min_width``.
+
+    ``primary`` is indexed by the cells of the (linked) system. Each primary cell first gets the
+    cheapest hypercube that proves its protection (:mod:`esmonitor.disclosure.hypercube`); cells
+    whose hypercube is not a proof for the whole system (too narrow, or it moves a cell that a
+    linked table also publishes) are checked by the attacker and repaired by linear programming.
+    ``cost`` is what is minimised: ``value`` (1 + the cell's value: lose little of the total) or
+    ``cells`` (lose few cells)."""
+    system = tables if isinstance(tables, System) else link([tables] if isinstance(tables, Table) else tables)
+    values = system.values
+    primary = np.asarray(primary, dtype=bool)
+    if primary.shape != values.shape:
+        raise ValueError(f"primary has {primary.size} cells, the system {values.size}")
+    if cost not in ("value", "cells"):
+        raise UserInputError(f"unknown cost {cost!r}", hint="value or cells")
+    weight = 1.0 + values if cost == "value" else np.ones_like(values)
+    shared = np.bincount(np.concatenate(system.cell_of), minlength=len(values)) > 1
+    weight = np.where(shared, weight + weight.sum(), weight)  # keep hypercubes inside one table
+    hidden = primary.copy()
+    unproven: set[int] = set()
+    cubes = 0
+    for which, table in enumerate(system.tables):
+        ids = system.cell_of[which]
+        if not table.nodes or not primary[ids].any():
+            continue
+        moves = [dimension_moves(n) for n in table.nodes]
+        local_values = values[ids]
+        local_cost = weight[ids]
+        order = np.flatnonzero(primary[ids])
+        for cell in order[np.argsort(-local_values[order], kind="stable")]:
+            cube = best_cube(table, moves, int(cell), local_values, hidden[ids], local_cost, min_width)
+            if cube is None:
+                unproven.add(int(ids[cell]))
+                continue
+            hidden[ids[cube.cells]] = True
+            vector = np.zeros(len(values))
+            np.add.at(vector, ids[cube.cells], cube.signs)
+            if cube.width >= min_width - TOL and not np.abs(system.equations @ vector).max(initial=0.0) > TOL:
+                cubes += 1
+            else:
+                unproven.add(int(ids[cell]))
+    unproven |= set(np.flatnonzero(primary & ~np.isin(np.arange(len(values)), np.concatenate(system.cell_of))))
+    hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), min_width,
+                                     max_rounds)
+    return Protection(_status(primary, hidden), system, cubes, solved, rounds)
+
+
+def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray, hidden: np.ndarray,
+            check: list[int], min_width: float, max_rounds: int) -> tuple[np.ndarray, int, int]:
+    """Attack the cells in ``check``; for each too narrow, add the cells of a Fischetti–Salazar
+    pattern; repeat until all hold."""
+    hidden = hidden.copy()
+    model: _PatternModel | None = None
+    solved = 0
+    cells = np.asarray(check, dtype=np.int64)
+    for round_ in range(1, max_rounds + 1):
+        if cells.size == 0:
+            return hidden, solved, round_
+        intervals = feasible_intervals(equations, values, hidden, cells=cells)
+        failing = [c for c, iv in intervals.items() if iv.width < min_width - TOL]
+        if not failing:
+            return hidden, solved, round_
+        model = model or _PatternModel(equations, values, min_width)
+        for cell in sorted(failing, key=lambda c: -values[c]):
+            if solved and feasible_intervals(equations, values, hidden, cells=np.array([cell]))[cell].width \
+                    >= min_width - TOL:
+                continue
+            hidden |= model.pattern(cell, hidden)
+            solved += 1
+        cells = np.flatnonzero(primary)  # a repair can only widen intervals, but check them all once more
+    raise EsmonitorError(f"secondary suppression did not converge in {max_rounds} rounds")
+
+
+def _status(primary: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    status = np.full(primary.shape, PUBLISHED, dtype=object)
+    status[hidden] = SECONDARY
+    status[primary] = PRIMARY
+    return status
+
+
+class _PatternModel:
+    """The Fischetti–Salazar linear program of the module docstring, built once for a table; each
+    call changes only the target cell, the hidden cells' bounds and costs, and re-solves from the
+    previous basis. Variables: [y+ (n), y- (n), s (n)]."""
+
+    def __init__(self, equations: sparse.csr_matrix, values: np.ndarray, width: float) -> None:
+        import highspy
+
+        from esmonitor.disclosure.attacker import new_highs
+
+        self.values, self.width = values, width
+        n = self.n = len(values)
+        a = equations.tocsr()
+        m = a.shape[0]
+        zero_n = sparse.csr_matrix((m, n))
+        eye = sparse.identity(n, format="csr")
+        zero = sparse.csr_matrix((n, n))
+        rows = sparse.vstack([
+            sparse.hstack([a, zero_n, zero_n]), sparse.hstack([zero_n, a, zero_n]),   # A y = 0
+            sparse.hstack([eye, zero, -width * eye]),                                # y+ - K s <= 0
+            sparse.hstack([eye, zero, sparse.diags(values)]),                        # y+ + x s >= 0
+            sparse.hstack([zero, eye, -width * eye]),                                # y- - K s <= 0
+            sparse.hstack([zero, eye, sparse.diags(values)]),                        # y- + x s >= 0
+            sparse.csr_matrix((1, 3 * n)),                                           # target row
+        ]).tocsc()
+        inf = highspy.kHighsInf
+        lower = np.concatenate([np.zeros(2 * m), np.full(n, -inf), np.zeros(n), np.full(n, -inf), np.zeros(n),
+                                [width]])
+        upper = np.concatenate([np.zeros(2 * m), np.zeros(n), np.full(n, inf), np.zeros(n), np.full(n, inf), [inf]])
+        self.target_row = 2 * m + 4 * n
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = 3 * n, rows.shape[0]
+        lp.col_cost_ = np.concatenate([np.zeros(2 * n), 1.0 + values])
+        lp.col_lower_ = np.concatenate([-values, -values, np.zeros(n)])
+        lp.col_upper_ = np.concatenate([np.full(2 * n, width), np.ones(n)])
+        lp.row_lower_, lp.row_upper_ = lower, upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = rows.indptr
+        lp.a_matrix_.index_ = rows.indices
+        lp.a_matrix_.value_ = rows.data.astype(float)
+        self.h: Any = new_highs()
+        self.h.passModel(lp)
+        self.previous: int | None = None
+        self.fixed = np.zeros(n, dtype=bool)
+
+    def pattern(self, cell: int, hidden: np.ndarray) -> np.ndarray:
+        import highspy
+
+        n, h = self.n, self.h
+        newly = np.flatnonzero(hidden & ~self.fixed)
+        for i in newly:  # hidden cells cost nothing and count as hidden
+            h.changeColBounds(2 * n + int(i), 1.0, 1.0)
+            h.changeColCost(2 * n + int(i), 0.0)
+        self.fixed |= hidden
+        if self.previous is not None:
+            h.changeCoeff(self.target_row, self.previous, 0.0)
+            h.changeCoeff(self.target_row, n + self.previous, 0.0)
+        h.changeCoeff(self.target_row, cell, 1.0)
+        h.changeCoeff(self.target_row, n + cell, -1.0)
+        self.previous = cell
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise EsmonitorError(f"no suppression pattern can protect cell {cell} by {self.width:g} "
+                                 f"({h.modelStatusToString(h.getModelStatus())}); the table may be too small "
+                                 "for this threshold")
+        x = np.asarray(h.getSolution().col_value)
+        moved = (np.abs(x[:n]) > TOL) | (np.abs(x[n:2 * n]) > TOL)
+        moved[cell] = True
+        return moved
