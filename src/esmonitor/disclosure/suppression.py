@@ -12,7 +12,7 @@ and Salazar (2001): find the cheapest set of cells to hide such that two deviati
 y- exist that keep every equation of the table, move only hidden cells, keep every cell
 non-negative (y >= -x), and move the primary cell up and down by K in total:
 
-    minimise   sum_c w_c s_c                      (w_c = 1 + x_c: lose as little as possible)
+    minimise   sum_c w_c s_c                      (w_c = 1 + x_c, or 1 to count cells)
     subject to A y+ = 0,  A y- = 0,
                -x_c s_c <= y+_c, y-_c <= K s_c,   s_c = 1 for cells already hidden,
                y+_p - y-_p >= K,                  0 <= s_c <= 1.
@@ -44,7 +44,7 @@ def primary_cells(values: np.ndarray, min_count: int = 10, publish_zeros: bool =
     """Counts below ``min_count`` (and zeros unless ``publish_zeros``)."""
     values = np.asarray(values, dtype=float)
     small = (values > 0) & (values < min_count)
-    return small | (~publish_zeros & (values == 0))
+    return small if publish_zeros else small | (values == 0)
 
 
 def dominance_cells(totals: np.ndarray, top1: np.ndarray, top2: np.ndarray, n: int = 2,
@@ -85,7 +85,7 @@ class Protection:
 
 
 def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width: float, cost: str = "value",
-            max_rounds: int = 50) -> Protection:
+            method: str = "hypercube", max_rounds: int = 50) -> Protection:
     """Hide further cells until every primary cell's feasible interval is at least ``min_width``.
 
     ``primary`` is indexed by the cells of the (linked) system. Each primary cell first gets the
@@ -93,23 +93,26 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     whose hypercube is not a proof for the whole system (too narrow, or it moves a cell that a
     linked table also publishes) are checked by the attacker and repaired by linear programming.
     ``cost`` is what is minimised: ``value`` (1 + the cell's value: lose little of the total) or
-    ``cells`` (lose few cells)."""
+    ``cells`` (lose few cells). ``method="linear-programming"`` skips the hypercubes and protects
+    every primary cell by the linear programs alone (slower; a second, independent way)."""
     system = tables if isinstance(tables, System) else link([tables] if isinstance(tables, Table) else tables)
     values = system.values
     primary = np.asarray(primary, dtype=bool)
     if primary.shape != values.shape:
         raise ValueError(f"primary has {primary.size} cells, the system {values.size}")
+    if method not in ("hypercube", "linear-programming"):
+        raise UserInputError(f"unknown method {method!r}", hint="hypercube or linear-programming")
     if cost not in ("value", "cells"):
         raise UserInputError(f"unknown cost {cost!r}", hint="value or cells")
     weight = 1.0 + values if cost == "value" else np.ones_like(values)
-    shared = np.bincount(np.concatenate(system.cell_of), minlength=len(values)) > 1
+    shared = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *system.cell_of]), minlength=len(values)) > 1
     weight = np.where(shared, weight + weight.sum(), weight)  # keep hypercubes inside one table
     hidden = primary.copy()
     unproven: set[int] = set()
     cubes = 0
     for which, table in enumerate(system.tables):
         ids = system.cell_of[which]
-        if not table.nodes or not primary[ids].any():
+        if method != "hypercube" or not table.nodes or not primary[ids].any():
             continue
         moves = [dimension_moves(n) for n in table.nodes]
         local_values = values[ids]
@@ -127,14 +130,18 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
                 cubes += 1
             else:
                 unproven.add(int(ids[cell]))
-    unproven |= set(np.flatnonzero(primary & ~np.isin(np.arange(len(values)), np.concatenate(system.cell_of))))
+    covered = np.zeros(len(values), dtype=bool)
+    for ids in system.cell_of:
+        if method == "hypercube":
+            covered[ids] = True
+    unproven |= set(np.flatnonzero(primary & ~covered).tolist())
     hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), min_width,
-                                     max_rounds)
+                                     1.0 + values if cost == "value" else np.ones_like(values), max_rounds)
     return Protection(_status(primary, hidden), system, cubes, solved, rounds)
 
 
 def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray, hidden: np.ndarray,
-            check: list[int], min_width: float, max_rounds: int) -> tuple[np.ndarray, int, int]:
+            check: list[int], min_width: float, weight: np.ndarray, max_rounds: int) -> tuple[np.ndarray, int, int]:
     """Attack the cells in ``check``; for each too narrow, add the cells of a Fischetti–Salazar
     pattern; repeat until all hold."""
     hidden = hidden.copy()
@@ -148,7 +155,7 @@ def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarra
         failing = [c for c, iv in intervals.items() if iv.width < min_width - TOL]
         if not failing:
             return hidden, solved, round_
-        model = model or _PatternModel(equations, values, min_width)
+        model = model or _PatternModel(equations, values, min_width, weight)
         for cell in sorted(failing, key=lambda c: -values[c]):
             if solved and feasible_intervals(equations, values, hidden, cells=np.array([cell]))[cell].width \
                     >= min_width - TOL:
@@ -171,7 +178,7 @@ class _PatternModel:
     call changes only the target cell, the hidden cells' bounds and costs, and re-solves from the
     previous basis. Variables: [y+ (n), y- (n), s (n)]."""
 
-    def __init__(self, equations: sparse.csr_matrix, values: np.ndarray, width: float) -> None:
+    def __init__(self, equations: sparse.csr_matrix, values: np.ndarray, width: float, weight: np.ndarray) -> None:
         import highspy
 
         from esmonitor.disclosure.attacker import new_highs
@@ -198,7 +205,7 @@ class _PatternModel:
         self.target_row = 2 * m + 4 * n
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = 3 * n, rows.shape[0]
-        lp.col_cost_ = np.concatenate([np.zeros(2 * n), 1.0 + values])
+        lp.col_cost_ = np.concatenate([np.zeros(2 * n), weight])
         lp.col_lower_ = np.concatenate([-values, -values, np.zeros(n)])
         lp.col_upper_ = np.concatenate([np.full(2 * n, width), np.ones(n)])
         lp.row_lower_, lp.row_upper_ = lower, upper
