@@ -49,6 +49,21 @@ KeyOpt = Annotated[Path | None, typer.Option(
          "Default: the user's configuration folder.")]
 
 
+AudienceOpt = Annotated[str | None, typer.Option(
+    "--audience", help="Who the output is for: public (disclosure-controlled aggregates only), provider:<id>, "
+                       "ssm:<id>, province or admin. Default: province, or the ESMONITOR_AUDIENCE of this account.")]
+MinCountOpt = Annotated[float, typer.Option(
+    "--min-count", help="Disclosure threshold K: counts 0 < n < K (and rates or means over fewer than K "
+                        "people) are suppressed, with enough other cells that none can be narrowed below K.")]
+PublishZerosOpt = Annotated[bool, typer.Option("--publish-zeros", help="Publish zero counts (default: protect them).")]
+
+
+def _policy(audience: str | None) -> Any:
+    from esmonitor.disclosure.access import Policy, resolve_audience
+
+    return Policy(resolve_audience(audience))
+
+
 def user_errors(fn: F) -> F:
     """Turn esmonitor's own errors into a message and exit code instead of a traceback."""
 
@@ -260,10 +275,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def summary(
     warehouse: WarehouseOpt,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    audience: AudienceOpt = None,
 ) -> None:
-    """Counts by catchment, phase and stream, and the quarantine summary."""
+    """Counts by catchment, phase and stream, and the quarantine summary (province or admin; the
+    public and one provider or SSM use ``esmonitor indicators --audience ...``)."""
     from esmonitor.indicators.summary import summarise
 
+    _policy(audience).require("province", "the warehouse summary (every catchment and the quarantine)")
     with Warehouse(warehouse, read_only=True) as w:
         data = summarise(w).as_dict()
     if as_json:
@@ -290,8 +308,12 @@ def quarantine(
     warehouse: WarehouseOpt,
     out_file: Annotated[Path, typer.Option(
         "--out", "-o", help="CSV to write, one line per problem.")] = Path("quarantine.csv"),
+    audience: AudienceOpt = None,
 ) -> None:
-    """Export quarantined rows (file, row, column, value, rule) for correction."""
+    """Export quarantined rows (file, row, column, value, rule) for correction (province or admin)."""
+    policy = _policy(audience)
+    policy.require_records("the quarantine")
+    policy.require("province", "the quarantine (rejected rows of every provider)")
     n = export_quarantine(warehouse, out_file)
     console.print(f"Wrote {n:,} quarantined problems to {out_file}")
 
@@ -313,6 +335,8 @@ def outcomes(
     client: Annotated[str | None, typer.Argument(help="A client pseudonym: explain its checkpoints.")] = None,
     as_of: Annotated[str | None, typer.Option(help="As-of date YYYY-MM-DD (default: latest date in the data).")] = None,
     rules_doc: Annotated[Path | None, typer.Option(help="Write the rules as Markdown to this file and exit.")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
 ) -> None:
     """Funded outcomes at 1, 3, 6 and 12 months (IES rules); with CLIENT, why each was reached or not."""
     if rules_doc is not None:
@@ -321,12 +345,21 @@ def outcomes(
         rules_doc.write_text(render_outcomes_markdown(), "utf-8")
         console.print(f"Wrote {rules_doc}")
         return
+    import polars as pl
+
     from esmonitor.indicators.outcomes import explain as explain_client
     from esmonitor.indicators.outcomes import funded_outcomes, inputs_from, resolve_as_of
 
+    policy = _policy(audience)
+    if client:
+        policy.require_records("a client's checkpoints")
     with Warehouse(warehouse, read_only=True) as w:
         used_as_of = resolve_as_of(w, _parse_date(as_of))
         starters, spells = inputs_from(w)
+        allowed = policy.scope(w).client_ids(w)
+    if allowed is not None:  # another provider's clients are as invisible as unknown ones
+        starters = starters.filter(pl.col("client_id").is_in(sorted(allowed)))
+        spells = spells.filter(pl.col("client_id").is_in(sorted(allowed)))
     result = funded_outcomes(starters, spells, used_as_of)
     if client:
         out.print("\n".join(explain_client(result, spells, client)), highlight=False)
@@ -335,12 +368,21 @@ def outcomes(
     for col in ("checkpoint", "achieved", "not achieved", "unknown", "pending", "rate, decided"):
         table.add_column(col, justify="right")
     counts = result.group_by("checkpoint", "status").len()
+    if policy.needs_disclosure_control:
+        from esmonitor.disclosure.release import disclose_frame
+
+        cells = disclose_frame(counts.select(pl.col("checkpoint").cast(pl.String), pl.col("status").alias("outcome"),
+                                             "len"), ["checkpoint", "outcome"], "len", min_count=min_count).cells
+        counts = cells.filter((pl.col("checkpoint") != "Total") & (pl.col("outcome") != "Total")).select(
+            pl.col("checkpoint").cast(pl.Int64), pl.col("outcome").alias("status"),
+            pl.when(pl.col("status") == "published").then(pl.col("value")).alias("len"))
+        table.title = f"{table.title}; public: counts below {min_count:g}, and cells that would reveal them, hidden"
     for k in sorted(result["checkpoint"].unique().to_list()):
         by = {r["status"]: r["len"] for r in counts.filter(counts["checkpoint"] == k).iter_rows(named=True)}
-        decided = by.get("achieved", 0) + by.get("not_achieved", 0) + by.get("unknown", 0)
-        rate = f"{100 * by.get('achieved', 0) / decided:.1f} %" if decided else "-"
-        table.add_row(f"{k} months", *[f"{by.get(s, 0):,}" for s in ("achieved", "not_achieved", "unknown", "pending")],
-                      rate)
+        parts = [by.get(s, 0) for s in ("achieved", "not_achieved", "unknown", "pending")]
+        decided = None if None in parts[:3] else sum(parts[:3])
+        rate = f"{100 * parts[0] / decided:.1f} %" if decided else "-"
+        table.add_row(f"{k} months", *["suppressed" if v is None else f"{v:,.0f}" for v in parts], rate)
     out.print(table)
 
 
@@ -359,8 +401,15 @@ def indicators(
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the catalogue and exit.")] = False,
     catalogue_doc: Annotated[Path | None, typer.Option(help="Write docs/indicators.md here and exit.")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
+    publish_zeros: PublishZerosOpt = False,
 ) -> None:
-    """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval)."""
+    """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval).
+
+    With --audience public every count, rate and mean passes the disclosure layer (a status
+    column says which rows are published); with provider:<id> or ssm:<id> only that provider's or
+    catchment's clients count."""
     from esmonitor.indicators.catalogue import BY_ID, CATALOGUE
     from esmonitor.indicators.engine import compute_many, frames_from
 
@@ -384,10 +433,19 @@ def indicators(
         raise UserInputError("--format parquet needs --out FILE")
     chosen = ids.split(",") if ids else None
     needed = sorted({BY_ID[i].frame for i in chosen if i in BY_ID}) if chosen else None
+    policy = _policy(audience)
     with Warehouse(warehouse, read_only=True) as w:
+        scope = policy.scope(w)
         frames = frames_from(w, _parse_date(as_of), needed=needed)
-    table = compute_many(frames, chosen, by=by.split(",") if by else (),
-                         grain=grain, start=_parse_date(start), end=_parse_date(end))
+    if scope.column is not None:
+        frames = frames.only(scope.column, sorted(scope.values))
+    breakdowns = by.split(",") if by else []
+    table = compute_many(frames, chosen, by=breakdowns, grain=grain, start=_parse_date(start), end=_parse_date(end))
+    if policy.needs_disclosure_control:
+        from esmonitor.disclosure.release import protect_indicators
+
+        table = protect_indicators(table, breakdowns, {i.id: i.statistic for i in CATALOGUE},
+                                   min_count=min_count, publish_zeros=publish_zeros)
     if fmt == "parquet":
         assert out_file is not None
         table.write_parquet(out_file)

@@ -40,7 +40,7 @@ PUBLISHED, PRIMARY, SECONDARY = "published", "primary", "secondary"
 TOL = 1e-7
 
 
-def primary_cells(values: np.ndarray, min_count: int = 10, publish_zeros: bool = False) -> np.ndarray:
+def primary_cells(values: np.ndarray, min_count: float = 10, publish_zeros: bool = False) -> np.ndarray:
     """Counts below ``min_count`` (and zeros unless ``publish_zeros``)."""
     values = np.asarray(values, dtype=float)
     small = (values > 0) & (values < min_count)
@@ -85,7 +85,7 @@ class Protection:
 
 
 def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width: float, cost: str = "value",
-            method: str = "hypercube", max_rounds: int = 50) -> Protection:
+            method: str = "hypercube", hidden: np.ndarray | None = None, max_rounds: int = 50) -> Protection:
     """Hide further cells until every primary cell's feasible interval is at least ``min_width``.
 
     ``primary`` is indexed by the cells of the (linked) system. Each primary cell first gets the
@@ -93,8 +93,10 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     whose hypercube is not a proof for the whole system (too narrow, or it moves a cell that a
     linked table also publishes) are checked by the attacker and repaired by linear programming.
     ``cost`` is what is minimised: ``value`` (1 + the cell's value: lose little of the total) or
-    ``cells`` (lose few cells). ``method="linear-programming"`` skips the hypercubes and protects
-    every primary cell by the linear programs alone (slower; a second, independent way)."""
+    ``cells`` (lose few cells). ``hidden`` marks cells already withheld for another reason (they
+    need no protection of their own, and re-using them costs nothing). ``method="linear-programming"``
+    skips the hypercubes and protects every primary cell by the linear programs alone (slower; a
+    second, independent way)."""
     system = tables if isinstance(tables, System) else link([tables] if isinstance(tables, Table) else tables)
     values = system.values
     primary = np.asarray(primary, dtype=bool)
@@ -107,7 +109,8 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     weight = 1.0 + values if cost == "value" else np.ones_like(values)
     shared = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *system.cell_of]), minlength=len(values)) > 1
     weight = np.where(shared, weight + weight.sum(), weight)  # keep hypercubes inside one table
-    hidden = primary.copy()
+    withheld = np.zeros_like(primary) if hidden is None else np.asarray(hidden, dtype=bool)
+    hidden = primary | withheld
     unproven: set[int] = set()
     cubes = 0
     for which, table in enumerate(system.tables):
@@ -137,7 +140,7 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     unproven |= set(np.flatnonzero(primary & ~covered).tolist())
     hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), min_width,
                                      1.0 + values if cost == "value" else np.ones_like(values), max_rounds)
-    return Protection(_status(primary, hidden), system, cubes, solved, rounds)
+    return Protection(_status(primary, hidden), system, cubes, solved, rounds)  # withheld cells: secondary
 
 
 def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray, hidden: np.ndarray,

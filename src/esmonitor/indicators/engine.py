@@ -98,6 +98,12 @@ class Frames:
     exiter: pl.DataFrame | None
     as_of: date
 
+    def only(self, column: str, values: Sequence[str]) -> Frames:
+        """The same frames keeping only rows whose ``column`` (e.g. provider_id) is in ``values``."""
+        keep = pl.col(column).is_in(list(values))
+        return Frames(**{name: None if (f := getattr(self, name)) is None else f.filter(keep)
+                         for name in FRAME_NAMES}, as_of=self.as_of)  # type: ignore[arg-type]
+
     def get(self, name: str) -> pl.DataFrame:
         frame = getattr(self, name)
         if frame is None:

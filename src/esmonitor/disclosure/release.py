@@ -1,0 +1,168 @@
+"""Protecting and auditing tables as users hold them: frames in, frames out.
+
+* :func:`disclose_frame` — interior cells in; every cell with its margins and a status out
+  (``esmonitor disclose``).
+* :func:`audit_frame` — a table as published (margins included, suppressed values empty) in;
+  each suppressed cell's feasible interval out (``esmonitor disclosure-audit``).
+* :func:`protect_indicators` — the indicator table for a public audience
+  (``esmonitor indicators --audience public``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from esmonitor.disclosure.attacker import feasible_intervals
+from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY, Protection, primary_cells, protect
+from esmonitor.disclosure.table import TOTAL, Table, build_table
+from esmonitor.errors import UserInputError
+
+DEFAULT_MIN_COUNT = 10
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    cells: pl.DataFrame   # dimension columns, value, status
+    protection: Protection
+
+    @property
+    def information_loss(self) -> dict[str, float]:
+        return self.protection.information_loss()
+
+
+def _check_min_count(min_count: float) -> None:
+    if not min_count > 0:
+        raise UserInputError(f"--min-count must be positive (got {min_count})")
+
+
+def disclose_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Sequence[str] = (),
+                   min_count: float = DEFAULT_MIN_COUNT, publish_zeros: bool = False, cost: str = "value",
+                   method: str = "hypercube") -> Disclosed:
+    """Add every margin to a table of interior counts and protect it: status ``primary`` for
+    counts ``0 < n < min_count`` (and zeros unless published), ``secondary`` for the cells hidden
+    so that no primary cell can be narrowed below ``min_count``, else ``published``."""
+    _check_min_count(min_count)
+    table = build_table(frame, list(dims), value, hierarchies=list(hierarchies))
+    primary = primary_cells(table.values, min_count, publish_zeros)
+    result = protect(table, primary, min_count, cost=cost, method=method)
+    cells = table.cells.with_columns(pl.Series("status", result.table_status().tolist(), dtype=pl.String))
+    return Disclosed(cells.drop("cell"), result)
+
+
+def audit_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Sequence[str] = (),
+                status: str | None = None, min_count: float = DEFAULT_MIN_COUNT) -> pl.DataFrame:
+    """What an attacker learns from a published table: for each suppressed cell (empty value, or
+    a ``status`` other than ``published``, or absent), the interval of values consistent with
+    every published cell. ``exposed`` marks a cell narrowed below ``min_count`` — among the
+    primary cells when the statuses say which they are, else among all suppressed cells."""
+    _check_min_count(min_count)
+    data = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    table = build_table(_interior_skeleton(data, dims, value, hierarchies), list(dims), value, list(hierarchies))
+    columns = table.columns
+    data = data.with_columns(pl.col(c).cast(pl.String) for c in columns)
+    known = data.with_columns(pl.col(value).cast(pl.Float64, strict=False).alias("_published"))
+    if status is not None:
+        if status not in data.columns:
+            raise UserInputError(f"no status column {status!r}", hint=f"columns are: {', '.join(data.columns)}")
+        known = known.with_columns(pl.when(pl.col(status) == PUBLISHED).then(pl.col("_published")).alias("_published"))
+    extra = ([pl.col(status).alias("_status")] if status is not None else [])
+    merged = table.cells.join(known.select(*columns, "_published", *extra), on=columns, how="left").sort("cell")
+    if merged.height != table.cells.height:
+        raise UserInputError("the published table has two rows for the same cell")
+    published = merged["_published"].to_numpy()
+    suppressed = np.isnan(np.asarray(published, dtype=float))
+    values = np.nan_to_num(np.asarray(published, dtype=float))
+    intervals = feasible_intervals(table.equations, values, suppressed)
+    rows = []
+    for cell in np.flatnonzero(suppressed):
+        iv = intervals[int(cell)]
+        record = {c: merged[c][int(cell)] for c in columns}
+        known_status = merged["_status"][int(cell)] if status is not None else None
+        at_risk = known_status in (None, PRIMARY) if status is not None else True
+        rows.append({**record, "status": known_status or "suppressed", "low": iv.low,
+                     "high": None if np.isinf(iv.high) else iv.high, "width": iv.width,
+                     "exposed": bool(at_risk and iv.width < min_count - 1e-7)})
+    schema = {**{c: pl.String for c in columns}, "status": pl.String, "low": pl.Float64, "high": pl.Float64,
+              "width": pl.Float64, "exposed": pl.Boolean}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _interior_skeleton(data: pl.DataFrame, dims: Sequence[str], value: str,
+                       hierarchies: Sequence[str]) -> pl.DataFrame:
+    """The interior rows of a published table (no Total anywhere), with their values zeroed: the
+    structure the equations come from, whatever was suppressed."""
+    from esmonitor.disclosure.table import dimensions
+
+    columns = [c for d in dimensions(list(dims), list(hierarchies)) for c in d.columns]
+    missing = [c for c in [*columns, value] if c not in data.columns]
+    if missing:
+        raise UserInputError(f"missing column(s) {', '.join(map(repr, missing))}",
+                             hint=f"columns are: {', '.join(data.columns)}")
+    interior = data.with_columns(pl.col(c).cast(pl.String) for c in columns).filter(
+        pl.all_horizontal([pl.col(c) != TOTAL for c in columns]))
+    if interior.height == 0:
+        raise UserInputError("the published table has no interior rows (every row has a Total)")
+    return interior.select(*columns).unique().with_columns(pl.lit(0.0).alias(value))
+
+
+# -- indicators ------------------------------------------------------------------------------------
+COUNT_COLUMNS = {  # per statistic: the count columns whose cells are protected
+    "count": ("value",), "distinct": ("value",), "repeat": ("value",), "caseload": ("value",),
+    "proportion": ("numerator", "denominator"), "mean": ("denominator",), "median": ("denominator",),
+    "gap": ("numerator", "denominator", "reference_numerator", "reference_denominator"),
+}
+VALUE_COLUMNS = ("numerator", "denominator", "value", "ci_low", "ci_high", "reference_numerator",
+                 "reference_denominator")
+
+
+def protect_indicators(table: pl.DataFrame, by: Sequence[str], statistics: dict[str, str],
+                       min_count: float = DEFAULT_MIN_COUNT, publish_zeros: bool = False) -> pl.DataFrame:
+    """The indicator table for a public audience.
+
+    For each indicator, each of its count columns (a count's value; a rate's numerator and
+    denominator; a mean's or median's number of people) is a table over period × breakdowns whose
+    margins are assumed public (they are, in other releases), protected as counts. Counts from
+    one indicator share one suppression: the union of their patterns is applied, and the columns
+    protected together (a rate is published only if its numerator and denominator both are). A
+    row not published keeps its keys and a ``status``, with every number emptied."""
+    _check_min_count(min_count)
+    keys = ["period", *by]
+    out = []
+    for indicator, part in table.group_by("indicator", maintain_order=True):
+        name = str(indicator[0])
+        statistic = statistics[name]
+        columns = [c for c in COUNT_COLUMNS[statistic] if c in part.columns]
+        part = part.with_columns(pl.col(k).cast(pl.String).fill_null("(missing)") for k in keys)
+        tables: list[Table] = []
+        for column in columns:
+            cells = part.select(*keys, pl.col(column).fill_null(0.0).alias("n"))
+            tables.append(build_table(cells, keys, "n"))
+        status = _joint_status(tables, min_count, publish_zeros, keys)
+        part = part.join(status, on=keys, how="left").with_columns(pl.col("status").fill_null(PUBLISHED))
+        hidden = pl.col("status") != PUBLISHED
+        out.append(part.with_columns(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
+                                     for c in VALUE_COLUMNS if c in part.columns))
+    if not out:
+        return table.with_columns(pl.lit(PUBLISHED).alias("status"))
+    return pl.concat(out, how="diagonal_relaxed")
+
+
+def _joint_status(tables: list[Table], min_count: float, publish_zeros: bool, keys: list[str]) -> pl.DataFrame:
+    """Protect several count tables over the same cells so that one pattern serves all: a cell
+    hidden in any is hidden in every one (repeated until no table needs more)."""
+    primaries = [primary_cells(t.values, min_count, publish_zeros) for t in tables]
+    primary = np.logical_or.reduce(primaries)
+    hidden = primary.copy()
+    for _ in range(20):
+        before = hidden.copy()
+        for t, own in zip(tables, primaries, strict=True):
+            hidden |= protect(t, own, min_count, hidden=hidden).suppressed
+        if (hidden == before).all():
+            break
+    status = np.where(primary, PRIMARY, np.where(hidden, SECONDARY, PUBLISHED))
+    return tables[0].cells.select(keys).with_columns(pl.Series("status", status.tolist(), dtype=pl.String))
