@@ -838,6 +838,130 @@ def _print_providers(result: Any) -> None:
 
 
 # -- data model -------------------------------------------------------------------------------
+# -- disclosure control -------------------------------------------------------------------------
+TableArg = Annotated[Path, typer.Argument(help="Table of cells (.csv or .parquet).")]
+DimsOpt = Annotated[str, typer.Option("--dims", help="Comma-separated dimension columns, e.g. catchment,stream.")]
+HierarchyOpt = Annotated[list[str] | None, typer.Option(
+    "--hierarchy", help="PARENT:CHILD (repeatable, chains allowed: catchment:provider:site). The parent "
+                        "column is added as a level of the child's dimension.")]
+ValueOpt = Annotated[str, typer.Option("--value", help="Column of counts.")]
+
+
+def _dims(text: str) -> list[str]:
+    dims = [d.strip() for d in text.split(",") if d.strip()]
+    if not dims:
+        raise UserInputError("--dims needs at least one column")
+    return dims
+
+
+@app.command()
+@user_errors
+def disclose(
+    table: TableArg,
+    dims: DimsOpt,
+    value: ValueOpt,
+    hierarchy: HierarchyOpt = None,
+    min_count: MinCountOpt = 10,
+    publish_zeros: PublishZerosOpt = False,
+    cost: Annotated[str, typer.Option(help="What to lose least of: value (cells weighted by their count) "
+                                           "or cells.")] = "value",
+    method: Annotated[str, typer.Option(help="hypercube (fast, each choice proven) or linear-programming.")]
+    = "hypercube",
+    mask: Annotated[bool, typer.Option("--mask", help="Empty the value of every suppressed cell (the "
+                                                      "version to publish).")] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the cells (.csv or .parquet).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Protect a table of interior counts: add every margin (and hierarchy level), then mark each
+    cell published, primary (0 < n < K) or secondary (hidden so that no primary cell can be
+    narrowed below K by anyone who knows the published cells)."""
+    import polars as pl
+
+    from esmonitor.disclosure.release import disclose_frame
+
+    started = time.perf_counter()
+    result = disclose_frame(_read_table(table), _dims(dims), value, hierarchy or [], min_count=min_count,
+                            publish_zeros=publish_zeros, cost=cost, method=method)
+    cells = result.cells
+    if mask:
+        cells = cells.with_columns(pl.when(pl.col("status") == "published").then(pl.col("value")).alias("value"))
+    if out_file is not None:
+        _write_frame(cells, out_file)
+    loss = result.information_loss
+    if as_json:
+        out.print_json(json.dumps({"cells": cells.to_dicts(), "information_loss": loss,
+                                   "min_count": min_count}, default=str))
+        return
+    shown = Table(title=f"{table.name}: {loss['cells']:,} cells with margins, K = {min_count:g}")
+    for col in ("", "cells", "value"):
+        shown.add_column(col, justify="right" if col else "left")
+    shown.add_row("primary", f"{loss['primary_cells']:,}", f"{loss['suppressed_value'] - loss['secondary_value']:,.0f}")
+    shown.add_row("secondary", f"{loss['secondary_cells']:,}", f"{loss['secondary_value']:,.0f}")
+    shown.add_row("published", f"{loss['cells'] - loss['suppressed_cells']:,}",
+                  f"{loss['total_value'] - loss['suppressed_value']:,.0f}")
+    out.print(shown)
+    console.print(f"{result.protection.hypercubes} primary cells protected by a proven hypercube, "
+                  f"{result.protection.linear_programs} by linear programming; "
+                  f"{time.perf_counter() - started:.1f} s")
+    if out_file is not None:
+        console.print(f"Wrote {cells.height:,} cells to {out_file}")
+    elif cells.height <= 60:
+        listing = Table()
+        for col in cells.columns:
+            listing.add_column(col)
+        for row in cells.iter_rows():
+            listing.add_row(*["" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in row])
+        out.print(listing)
+    else:
+        console.print("Use --out FILE or --json for the cells.")
+
+
+def _write_frame(frame: Any, path: Path) -> None:
+    if path.suffix.lower() == ".parquet":
+        frame.write_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        frame.write_csv(path)
+    else:
+        raise UserInputError(f"{path}: unsupported file type {path.suffix!r}", hint="use .csv or .parquet")
+
+
+@app.command("disclosure-audit")
+@user_errors
+def disclosure_audit(
+    table: Annotated[Path, typer.Argument(help="A published table with its margins (.csv or .parquet): "
+                                               "Total in a dimension column marks a margin, an empty "
+                                               "value a suppressed cell.")],
+    dims: DimsOpt,
+    value: ValueOpt,
+    hierarchy: HierarchyOpt = None,
+    status: Annotated[str | None, typer.Option(help="Column of statuses (published, primary, secondary): "
+                                                     "only cells not 'published' are unknown, and only "
+                                                     "primary cells must stay K wide.")] = None,
+    min_count: MinCountOpt = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attack a published table: each suppressed cell's interval of values consistent with every
+    published number (linear programming). Exit code 1 if any cell is narrowed below K."""
+    from esmonitor.disclosure.release import audit_frame
+
+    found = audit_frame(_read_table(table), _dims(dims), value, hierarchy or [], status=status,
+                        min_count=min_count)
+    exposed = int(found["exposed"].sum()) if found.height else 0
+    if as_json:
+        out.print_json(json.dumps({"cells": found.to_dicts(), "exposed": exposed, "min_count": min_count}))
+    else:
+        shown = Table(title=f"{table.name}: {found.height:,} suppressed cells, {exposed:,} narrowed below "
+                            f"{min_count:g}")
+        for col in found.columns:
+            shown.add_column(col)
+        for row in found.sort("width").head(40).iter_rows():
+            shown.add_row(*["-" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in row])
+        out.print(shown)
+    if exposed:
+        console.print(f"[bold red]{exposed} suppressed cell(s) can be narrowed below {min_count:g}[/]")
+        raise typer.Exit(1)
+
+
 @app.command("data-model")
 @user_errors
 def data_model(

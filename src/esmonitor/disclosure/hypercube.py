@@ -97,9 +97,10 @@ class Cube:
 
 
 def best_cube(table: Table, moves: list[Moves], cell: int, values: np.ndarray, hidden: np.ndarray,
-              cost: np.ndarray, width: float) -> Cube | None:
+              cost: np.ndarray, width: float, avoid: np.ndarray | None = None) -> Cube | None:
     """The cheapest hypercube through ``cell`` proving an interval at least ``width`` wide; if
-    none is wide enough, the widest. Arrays are indexed by the table's cells."""
+    none is wide enough, the widest. Arrays are indexed by the table's cells; ``avoid`` is a
+    penalty for touching a cell at all, hidden or not (a cell a linked table also publishes)."""
     shape = table.shape
     pos = np.unravel_index(cell, shape)
     strides = np.array([int(np.prod(shape[k + 1:])) for k in range(len(shape))], dtype=np.int64)
@@ -120,6 +121,8 @@ def best_cube(table: Table, moves: list[Moves], cell: int, values: np.ndarray, h
     sign = sign.reshape(n_cubes, -1)
     x = values[index]
     total = np.where((sign != 0) & ~hidden[index], cost[index], 0.0).sum(axis=1)
+    if avoid is not None:
+        total += np.where(sign != 0, avoid[index], 0.0).sum(axis=1)
     upward = np.where(sign < 0, x, np.inf).min(axis=1)
     downward = np.where(sign > 0, x, np.inf).min(axis=1)
     proved = upward + downward

@@ -108,7 +108,7 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
         raise UserInputError(f"unknown cost {cost!r}", hint="value or cells")
     weight = 1.0 + values if cost == "value" else np.ones_like(values)
     shared = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *system.cell_of]), minlength=len(values)) > 1
-    weight = np.where(shared, weight + weight.sum(), weight)  # keep hypercubes inside one table
+    avoid = np.where(shared, weight.sum(), 0.0)  # keep hypercubes off cells another table publishes
     withheld = np.zeros_like(primary) if hidden is None else np.asarray(hidden, dtype=bool)
     hidden = primary | withheld
     unproven: set[int] = set()
@@ -122,7 +122,8 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
         local_cost = weight[ids]
         order = np.flatnonzero(primary[ids])
         for cell in order[np.argsort(-local_values[order], kind="stable")]:
-            cube = best_cube(table, moves, int(cell), local_values, hidden[ids], local_cost, min_width)
+            cube = best_cube(table, moves, int(cell), local_values, hidden[ids], local_cost, min_width,
+                             avoid[ids] if shared.any() else None)
             if cube is None:
                 unproven.add(int(ids[cell]))
                 continue
