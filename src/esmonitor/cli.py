@@ -407,9 +407,9 @@ def indicators(
 ) -> None:
     """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval).
 
-    With --audience public every count, rate and mean passes the disclosure layer (a status
-    column says which rows are published); with provider:<id> or ssm:<id> only that provider's or
-    catchment's clients count."""
+    With --audience public the table comes with its margins (Total rows) and every count, rate
+    and mean passes the disclosure layer (a status column says which rows are published); with
+    provider:<id> or ssm:<id> only that provider's or catchment's clients count."""
     from esmonitor.indicators.catalogue import BY_ID, CATALOGUE
     from esmonitor.indicators.engine import compute_many, frames_from
 
@@ -442,9 +442,11 @@ def indicators(
     breakdowns = by.split(",") if by else []
     table = compute_many(frames, chosen, by=breakdowns, grain=grain, start=_parse_date(start), end=_parse_date(end))
     if policy.needs_disclosure_control:
-        from esmonitor.disclosure.release import protect_indicators
+        from esmonitor.disclosure.release import indicator_margins, protect_indicators
 
-        table = protect_indicators(table, breakdowns, {i.id: i.statistic for i in CATALOGUE},
+        margins = indicator_margins(lambda b, g: compute_many(frames, chosen, by=b, grain=g, start=_parse_date(start),
+                                                              end=_parse_date(end)), breakdowns, grain)
+        table = protect_indicators(table, breakdowns, {i.id: i.statistic for i in CATALOGUE}, margins=margins,
                                    min_count=min_count, publish_zeros=publish_zeros)
     if fmt == "parquet":
         assert out_file is not None

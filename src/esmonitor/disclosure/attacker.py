@@ -66,7 +66,7 @@ def feasible_intervals(equations: sparse.csr_matrix, values: np.ndarray, suppres
                 cell = int(unknown[members[k]])
                 out[cell] = Interval(cell, 0.0, float(caps[k]))
             continue
-        for k, (low, high) in zip(targets, _extremes(sub, b, caps, targets), strict=True):
+        for k, (low, high) in zip(targets, _extremes_parallel(sub, b, caps, targets), strict=True):
             cell = int(unknown[members[k]])
             out[cell] = Interval(cell, low, high)
     return out
@@ -100,6 +100,26 @@ def new_highs() -> Any:
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+PARALLEL_FROM = 64  # targets in one part before the solves are shared among threads
+
+
+def _extremes_parallel(a: sparse.csr_matrix, b: np.ndarray, caps: np.ndarray,
+                       targets: list[int]) -> list[tuple[float, float]]:
+    """:func:`_extremes` with the targets dealt out to one thread per core (HiGHS releases the
+    GIL while it solves; each thread has its own model)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8, max(1, len(targets) // PARALLEL_FROM))
+    if workers == 1:
+        return _extremes(a, b, caps, targets)
+    chunks = [targets[i::workers] for i in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda chunk: _extremes(a, b, caps, chunk), chunks))
+    found = {k: v for chunk, part in zip(chunks, parts, strict=True) for k, v in zip(chunk, part, strict=True)}
+    return [found[k] for k in targets]
 
 
 def _extremes(a: sparse.csr_matrix, b: np.ndarray, caps: np.ndarray, targets: list[int]) -> list[tuple[float, float]]:

@@ -126,8 +126,11 @@ def best_cube(table: Table, moves: list[Moves], cell: int, values: np.ndarray, h
     upward = np.where(sign < 0, x, np.inf).min(axis=1)
     downward = np.where(sign > 0, x, np.inf).min(axis=1)
     proved = upward + downward
-    good = np.flatnonzero(proved >= width - 1e-9)
-    pick = int(good[np.argmin(total[good])]) if good.size else int(np.argmax(proved))
+    allowed = np.isfinite(total)  # an infinite penalty: a cell that must stay published
+    if not allowed.any():
+        return None
+    good = np.flatnonzero((proved >= width - 1e-9) & allowed)
+    pick = int(good[np.argmin(total[good])]) if good.size else int(np.argmax(np.where(allowed, proved, -1.0)))
     keep = sign[pick] != 0
     return Cube(index[pick][keep], sign[pick][keep].astype(float), float(proved[pick]))
 

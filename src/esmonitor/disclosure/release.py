@@ -4,13 +4,14 @@
   (``esmonitor disclose``).
 * :func:`audit_frame` — a table as published (margins included, suppressed values empty) in;
   each suppressed cell's feasible interval out (``esmonitor disclosure-audit``).
-* :func:`protect_indicators` — the indicator table for a public audience
+* :func:`protect_indicators` — the indicator table, with its margins, for a public audience
   (``esmonitor indicators --audience public``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,33 +121,69 @@ VALUE_COLUMNS = ("numerator", "denominator", "value", "ci_low", "ci_high", "refe
                  "reference_denominator")
 
 
+HIERARCHY = ("ssm_id", "catchment_id", "provider_id", "site_id")  # each nested in the one before
+
+
+def indicator_margins(compute: Callable[[list[str], str], pl.DataFrame], by: Sequence[str],
+                      grain: str) -> pl.DataFrame:
+    """Every margin of an indicator table, computed by the engine itself at the coarser levels
+    (``compute(breakdowns, grain)``; all periods is grain ``all``), with ``Total`` in each
+    collapsed column: medians and distinct counts are right at every level, not summed."""
+    frames = []
+    for period_kept in (True, False):
+        for size in range(len(by) + 1):
+            for kept in itertools.combinations(by, size):
+                if period_kept and size == len(by):
+                    continue  # the interior itself
+                part = compute(list(kept), grain if period_kept else "all")
+                part = part.with_columns(pl.col(c).cast(pl.String) for c in kept)
+                part = part.with_columns(*[pl.lit(TOTAL).alias(c) for c in by if c not in kept])
+                if not period_kept:
+                    part = part.with_columns(pl.lit(TOTAL).alias("period"), pl.lit(grain).alias("grain"))
+                frames.append(part)
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+
 def protect_indicators(table: pl.DataFrame, by: Sequence[str], statistics: dict[str, str],
-                       min_count: float = DEFAULT_MIN_COUNT, publish_zeros: bool = False) -> pl.DataFrame:
-    """The indicator table for a public audience.
+                       margins: pl.DataFrame | None = None, min_count: float = DEFAULT_MIN_COUNT,
+                       publish_zeros: bool = False) -> pl.DataFrame:
+    """The indicator table for a public audience, with its margins.
 
     For each indicator, each of its count columns (a count's value; a rate's numerator and
-    denominator; a mean's or median's number of people) is a table over period × breakdowns whose
-    margins are assumed public (they are, in other releases), protected as counts. Counts from
-    one indicator share one suppression: the union of their patterns is applied, and the columns
-    protected together (a rate is published only if its numerator and denominator both are). A
-    row not published keeps its keys and a ``status``, with every number emptied."""
+    denominator; a mean's or median's number of people) is a table over period × breakdowns
+    with every margin (nested breakdowns such as catchment and provider as a hierarchy),
+    protected as counts. The columns of one indicator share one pattern (a rate is published only
+    if its numerator and denominator both are). ``margins`` (from :func:`indicator_margins`) are
+    released with the table, under the same statuses; a row not published keeps its keys and a
+    ``status``, with every number emptied."""
     _check_min_count(min_count)
     keys = ["period", *by]
+    nested = [c for c in HIERARCHY if c in by]
+    hierarchies = [":".join(nested)] if len(nested) > 1 else []
+    dims = [c for c in keys if c not in nested[:-1]]
+    pieces = [table.with_columns(pl.col(k).cast(pl.String).fill_null("(missing)") for k in keys)]
+    if margins is not None and margins.height:
+        pieces.append(margins.with_columns(pl.col(k).cast(pl.String).fill_null("(missing)") for k in keys))
+    everything = pl.concat(pieces, how="diagonal_relaxed")
     out = []
-    for indicator, part in table.group_by("indicator", maintain_order=True):
+    for indicator, part in everything.group_by("indicator", maintain_order=True):
         name = str(indicator[0])
-        statistic = statistics[name]
-        columns = [c for c in COUNT_COLUMNS[statistic] if c in part.columns]
-        part = part.with_columns(pl.col(k).cast(pl.String).fill_null("(missing)") for k in keys)
-        tables: list[Table] = []
-        for column in columns:
-            cells = part.select(*keys, pl.col(column).fill_null(0.0).alias("n"))
-            tables.append(build_table(cells, keys, "n"))
+        interior = part.filter(pl.all_horizontal([pl.col(k) != TOTAL for k in keys]))
+        columns = [c for c in COUNT_COLUMNS[statistics[name]] if c in part.columns]
+        tables = [build_table(interior.select(*keys, pl.col(c).fill_null(0.0).alias("n")), dims, "n",
+                              hierarchies=hierarchies) for c in columns]
         status = _joint_status(tables, min_count, publish_zeros, keys)
-        part = part.join(status, on=keys, how="left").with_columns(pl.col("status").fill_null(PUBLISHED))
+        # every cell of the grid gets a row: a missing row would tell that the count is zero
+        fixed = {c: part[c][0] for c in ("indicator", "grain", "ci_method") if c in part.columns}
+        part = status.join(part, on=keys, how="left").with_columns(
+            *[pl.lit(v).alias(c) for c, v in fixed.items()],
+            *[pl.col(c).fill_null(0.0) for c in ("numerator", "denominator") if c in COUNT_COLUMNS[
+                statistics[name]]])
+        if statistics[name] in ("count", "distinct", "repeat", "caseload"):
+            part = part.with_columns(pl.col("value").fill_null(0.0))
         hidden = pl.col("status") != PUBLISHED
         out.append(part.with_columns(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
-                                     for c in VALUE_COLUMNS if c in part.columns))
+                                     for c in VALUE_COLUMNS if c in part.columns).select(*table.columns, "status"))
     if not out:
         return table.with_columns(pl.lit(PUBLISHED).alias("status"))
     return pl.concat(out, how="diagonal_relaxed")

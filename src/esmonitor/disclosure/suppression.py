@@ -29,14 +29,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import polars as pl
 from scipy import sparse
 
 from esmonitor.disclosure.attacker import feasible_intervals
 from esmonitor.disclosure.hypercube import best_cube, dimension_moves
-from esmonitor.disclosure.table import System, Table, link
+from esmonitor.disclosure.table import TOTAL, System, Table, link
 from esmonitor.errors import EsmonitorError, UserInputError
 
 PUBLISHED, PRIMARY, SECONDARY = "published", "primary", "secondary"
+DEAR = 0.25  # a hypercube that would hide a margin above this share of the grand total is left to the LP
 TOL = 1e-7
 
 
@@ -85,7 +87,8 @@ class Protection:
 
 
 def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width: float, cost: str = "value",
-            method: str = "hypercube", hidden: np.ndarray | None = None, max_rounds: int = 50) -> Protection:
+            method: str = "hypercube", hidden: np.ndarray | None = None, locked: np.ndarray | None = None,
+            cleanup: bool = True, max_rounds: int = 50) -> Protection:
     """Hide further cells until every primary cell's feasible interval is at least ``min_width``.
 
     ``primary`` is indexed by the cells of the (linked) system. Each primary cell first gets the
@@ -94,9 +97,12 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     linked table also publishes) are checked by the attacker and repaired by linear programming.
     ``cost`` is what is minimised: ``value`` (1 + the cell's value: lose little of the total) or
     ``cells`` (lose few cells). ``hidden`` marks cells already withheld for another reason (they
-    need no protection of their own, and re-using them costs nothing). ``method="linear-programming"``
+    need no protection of their own, and re-using them costs nothing); ``locked`` marks cells that
+    must stay published (margins released elsewhere). ``method="linear-programming"``
     skips the hypercubes and protects every primary cell by the linear programs alone (slower; a
-    second, independent way)."""
+    second, independent way). ``cleanup`` then publishes again, largest first, every secondary
+    cell that no proof needs: a primary cell whose hypercube used it keeps its protection if
+    another hypercube made only of hidden cells proves it."""
     system = tables if isinstance(tables, System) else link([tables] if isinstance(tables, Table) else tables)
     values = system.values
     primary = np.asarray(primary, dtype=bool)
@@ -109,43 +115,94 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     weight = 1.0 + values if cost == "value" else np.ones_like(values)
     shared = np.bincount(np.concatenate([np.zeros(0, dtype=np.int64), *system.cell_of]), minlength=len(values)) > 1
     avoid = np.where(shared, weight.sum(), 0.0)  # keep hypercubes off cells another table publishes
+    lock = np.zeros_like(primary) if locked is None else np.asarray(locked, dtype=bool) & ~primary
+    avoid = np.where(lock, np.inf, avoid)
     withheld = np.zeros_like(primary) if hidden is None else np.asarray(hidden, dtype=bool)
     hidden = primary | withheld
     unproven: set[int] = set()
+    proofs: dict[int, tuple[int, int, np.ndarray]] = {}  # primary -> (table, its cell there, cube cells)
     cubes = 0
+    all_moves: dict[int, list] = {}
     for which, table in enumerate(system.tables):
         ids = system.cell_of[which]
         if method != "hypercube" or not table.nodes or not primary[ids].any():
             continue
-        moves = [dimension_moves(n) for n in table.nodes]
+        moves = all_moves[which] = [dimension_moves(n) for n in table.nodes]
         local_values = values[ids]
         local_cost = weight[ids]
+        dear = table.cells.select(pl.any_horizontal([pl.col(c) == TOTAL for c in table.columns])).to_series()
+        dear = dear.to_numpy() & (local_values > DEAR * local_values.max())
         order = np.flatnonzero(primary[ids])
         for cell in order[np.argsort(-local_values[order], kind="stable")]:
             cube = best_cube(table, moves, int(cell), local_values, hidden[ids], local_cost, min_width,
-                             avoid[ids] if shared.any() else None)
+                             avoid[ids] if (shared | lock).any() else None)
             if cube is None:
                 unproven.add(int(ids[cell]))
                 continue
+            if (dear[cube.cells] & ~hidden[ids[cube.cells]]).any():
+                unproven.add(int(ids[cell]))  # a cube that hides a large margin: linear programming may do better
+                continue
             hidden[ids[cube.cells]] = True
-            vector = np.zeros(len(values))
-            np.add.at(vector, ids[cube.cells], cube.signs)
-            if cube.width >= min_width - TOL and not np.abs(system.equations @ vector).max(initial=0.0) > TOL:
+            if cube.width >= min_width - TOL and _is_proof(system, ids[cube.cells], cube.signs):
                 cubes += 1
+                proofs[int(ids[cell])] = (which, int(cell), ids[cube.cells])
             else:
                 unproven.add(int(ids[cell]))
+    if cleanup and proofs and not unproven:
+        hidden = _cleanup(system, all_moves, proofs, hidden, primary | withheld, weight, avoid, min_width)
     covered = np.zeros(len(values), dtype=bool)
     for ids in system.cell_of:
         if method == "hypercube":
             covered[ids] = True
     unproven |= set(np.flatnonzero(primary & ~covered).tolist())
     hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), min_width,
-                                     1.0 + values if cost == "value" else np.ones_like(values), max_rounds)
+                                     1.0 + values if cost == "value" else np.ones_like(values), lock, max_rounds)
     return Protection(_status(primary, hidden), system, cubes, solved, rounds)  # withheld cells: secondary
 
 
+def _is_proof(system: System, cells: np.ndarray, signs: np.ndarray) -> bool:
+    """Whether moving ``cells`` by ``signs`` keeps every equation of the (linked) system."""
+    vector = np.zeros(len(system.values))
+    np.add.at(vector, cells, signs)
+    return not np.abs(system.equations @ vector).max(initial=0.0) > TOL
+
+
+def _cleanup(system: System, all_moves: dict[int, list], proofs: dict[int, tuple[int, int, np.ndarray]],
+             hidden: np.ndarray, keep: np.ndarray, weight: np.ndarray, avoid: np.ndarray,
+             min_width: float) -> np.ndarray:
+    hidden = hidden.copy()
+    users: dict[int, set[int]] = {}
+    for p, (_, _, cells) in proofs.items():
+        for c in cells.tolist():
+            users.setdefault(c, set()).add(p)
+    candidates = np.flatnonzero(hidden & ~keep)
+    for c in candidates[np.argsort(-weight[candidates], kind="stable")].tolist():
+        hidden[c] = False
+        replaced: dict[int, tuple[int, int, np.ndarray]] = {}
+        for p in sorted(users.get(c, ())):
+            which, local, _ = proofs[p]
+            ids = system.cell_of[which]
+            only_hidden = np.where(hidden[ids], avoid[ids], np.inf)  # nothing new may be hidden
+            cube = best_cube(system.tables[which], all_moves[which], local, system.values[ids], hidden[ids],
+                             weight[ids], min_width, only_hidden)
+            if cube is None or cube.width < min_width - TOL or not _is_proof(system, ids[cube.cells], cube.signs):
+                hidden[c] = True
+                break
+            replaced[p] = (which, local, ids[cube.cells])
+        if hidden[c]:
+            continue
+        for p, proof in replaced.items():
+            for old in proofs[p][2].tolist():
+                users[old].discard(p)
+            for new in proof[2].tolist():
+                users.setdefault(new, set()).add(p)
+            proofs[p] = proof
+    return hidden
+
+
 def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray, hidden: np.ndarray,
-            check: list[int], min_width: float, weight: np.ndarray, max_rounds: int) -> tuple[np.ndarray, int, int]:
+            check: list[int], min_width: float, weight: np.ndarray, lock: np.ndarray,
+            max_rounds: int) -> tuple[np.ndarray, int, int]:
     """Attack the cells in ``check``; for each too narrow, add the cells of a Fischetti–Salazar
     pattern; repeat until all hold."""
     hidden = hidden.copy()
@@ -159,7 +216,7 @@ def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarra
         failing = [c for c, iv in intervals.items() if iv.width < min_width - TOL]
         if not failing:
             return hidden, solved, round_
-        model = model or _PatternModel(equations, values, min_width, weight)
+        model = model or _PatternModel(equations, values, min_width, weight, lock)
         for cell in sorted(failing, key=lambda c: -values[c]):
             if solved and feasible_intervals(equations, values, hidden, cells=np.array([cell]))[cell].width \
                     >= min_width - TOL:
@@ -182,7 +239,8 @@ class _PatternModel:
     call changes only the target cell, the hidden cells' bounds and costs, and re-solves from the
     previous basis. Variables: [y+ (n), y- (n), s (n)]."""
 
-    def __init__(self, equations: sparse.csr_matrix, values: np.ndarray, width: float, weight: np.ndarray) -> None:
+    def __init__(self, equations: sparse.csr_matrix, values: np.ndarray, width: float, weight: np.ndarray,
+                 lock: np.ndarray) -> None:
         import highspy
 
         from esmonitor.disclosure.attacker import new_highs
@@ -211,7 +269,7 @@ class _PatternModel:
         lp.num_col_, lp.num_row_ = 3 * n, rows.shape[0]
         lp.col_cost_ = np.concatenate([np.zeros(2 * n), weight])
         lp.col_lower_ = np.concatenate([-values, -values, np.zeros(n)])
-        lp.col_upper_ = np.concatenate([np.full(2 * n, width), np.ones(n)])
+        lp.col_upper_ = np.concatenate([np.full(2 * n, width), np.where(lock, 0.0, 1.0)])
         lp.row_lower_, lp.row_upper_ = lower, upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = rows.indptr
