@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from esmonitor.cli import app
 
 runner = CliRunner()
-COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "evaluate", "data-model", "demo"]
+COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "evaluate", "data-model", "demo",
+            "disclose", "disclosure-audit"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])

@@ -275,3 +275,66 @@ def test_protect_reports_its_work_and_statuses() -> None:
     loss = result.information_loss()
     assert loss["primary_cells"] == 1 and loss["secondary_cells"] == 3  # the cheapest rectangle: 30, 40, 50
     assert loss["secondary_value"] == 30 + 40 + 50
+
+
+# -- the command line ----------------------------------------------------------------------------------
+def _invoke(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_disclose_command_json_shape_and_the_audit_of_its_release(tmp_path: Path) -> None:
+    source = tmp_path / "cells.csv"
+    pl.DataFrame(VIGNETTE["datasets"]["dataset_a"]).drop("eu").write_csv(source)
+    code, output = _invoke("disclose", str(source), "--dims", "age,geo", "--value", "freq", "--min-count", "3",
+                           "--json")
+    assert code == 0, output
+    data = json.loads(output)
+    assert set(data) >= {"cells"}
+    assert len(data["cells"]) == 12 and all(set(c) == {"age", "geo", "value", "status"} for c in data["cells"])
+    cells = {(c["age"], c["geo"]): c for c in data["cells"]}
+    assert cells[(TOTAL, TOTAL)] == {"age": TOTAL, "geo": TOTAL, "value": 20.0, "status": "published"}
+    assert cells[("young", "Iceland")]["status"] == "primary" and cells[("old", "Spain")]["status"] == "secondary"
+    assert data["information_loss"]["suppressed_cells"] == 6
+    # the masked release, audited: nothing narrower than K; then publish one hidden cell and it leaks
+    release = tmp_path / "release.csv"
+    code, _ = _invoke("disclose", str(source), "--dims", "age,geo", "--value", "freq", "--min-count", "3",
+                      "--mask", "--out", str(release))
+    assert code == 0 and pl.read_csv(release).filter(pl.col("status") != "published")["value"].null_count() == 6
+    code, output = _invoke("disclosure-audit", str(release), "--dims", "age,geo", "--value", "value",
+                           "--status", "status", "--min-count", "3", "--json")
+    assert code == 0, output
+    audit = json.loads(output)
+    assert audit["exposed"] == 0 and len(audit["cells"]) == 6
+    widths = {(c["age"], c["geo"]): (c["low"], c["high"]) for c in audit["cells"]}
+    assert widths[("young", "Iceland")] == (0.0, 5.0)  # column total 5, row total 7: by hand
+    leaky = pl.read_csv(release).with_columns(
+        pl.when((pl.col("age") == "young") & (pl.col("geo") == "Spain")).then(5.0).otherwise(pl.col("value"))
+        .alias("value")).drop("status")
+    leaky.write_csv(tmp_path / "leaky.csv")
+    code, output = _invoke("disclosure-audit", str(tmp_path / "leaky.csv"), "--dims", "age,geo", "--value", "value",
+                           "--min-count", "3", "--json")
+    assert code == 1
+    report = json.loads(output[: output.rindex("}") + 1])  # the warning on standard error comes after
+    found = {(c["age"], c["geo"]): c for c in report["cells"]}
+    # young/Iceland + young/Portugal = 7 - 5: each is pinned to [0, 2]; old/Spain to exactly 6
+    assert (found[("young", "Iceland")]["low"], found[("young", "Iceland")]["high"]) == (0.0, 2.0)
+    assert found[("old", "Spain")]["width"] == 0.0 and found[("old", "Spain")]["exposed"]
+
+
+def test_disclose_bad_input_names_file_row_column_value_and_rule(tmp_path: Path) -> None:
+    source = tmp_path / "bad.csv"
+    source.write_text("area,n\nx,5\ny,-3\nz,12\n", "utf-8")
+    code, output = _invoke("disclose", str(source), "--dims", "area", "--value", "n")
+    assert code == 2
+    text = " ".join(output.split())
+    assert "bad.csv" in text and "row 2" in text and "column 'n'" in text and "'-3'" in text
+    assert "non-negative" in text and "Traceback" not in output
+    code, output = _invoke("disclose", str(source), "--dims", "region", "--value", "n")
+    assert code == 2 and "region" in output
+    code, output = _invoke("disclose", str(tmp_path / "missing.csv"), "--dims", "a", "--value", "n")
+    assert code == 2 and "not found" in output

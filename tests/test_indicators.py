@@ -181,6 +181,9 @@ def test_active_caseload_and_wioa_on_a_hand_made_frame() -> None:
     # Q3: p4 starts and closes -> 1.  (p3 stays open.)
     assert dict(zip(caseload["period"], caseload["value"], strict=True)) == {
         "2024Q1": 1.0, "2024Q2": 1.0, "2024Q3": 1.0}
+    # the whole window at once (grain all, with bounds): p3 is the one plan still open
+    whole = compute(BY_ID["active_caseload"], frames, grain="all", start=date(2024, 1, 1), end=date(2024, 12, 31))
+    assert whole["value"].to_list() == [1.0]
     rows = {r["plan_id"]: r for r in exiter.iter_rows(named=True)}
     # p1 exits in 2024Q1: Q2 after = 2024Q3 (job 07-01..07-14: 14 days), Q4 after = 2025Q1 (job from 01-01)
     assert (rows["p1"]["employed_q2"], rows["p1"]["employed_q4"]) == (True, True)

@@ -440,14 +440,14 @@ def indicators(
     if scope.column is not None:
         frames = frames.only(scope.column, sorted(scope.values))
     breakdowns = by.split(",") if by else []
-    table = compute_many(frames, chosen, by=breakdowns, grain=grain, start=_parse_date(start), end=_parse_date(end))
+    window = {"start": _parse_date(start), "end": _parse_date(end)}
     if policy.needs_disclosure_control:
-        from esmonitor.disclosure.release import indicator_margins, protect_indicators
+        from esmonitor.disclosure.release import public_indicators
 
-        margins = indicator_margins(lambda b, g: compute_many(frames, chosen, by=b, grain=g, start=_parse_date(start),
-                                                              end=_parse_date(end)), breakdowns, grain)
-        table = protect_indicators(table, breakdowns, {i.id: i.statistic for i in CATALOGUE}, margins=margins,
-                                   min_count=min_count, publish_zeros=publish_zeros)
+        table = public_indicators(frames, chosen, breakdowns, grain, min_count=min_count,
+                                  publish_zeros=publish_zeros, **window)
+    else:
+        table = compute_many(frames, chosen, by=breakdowns, grain=grain, **window)
     if fmt == "parquet":
         assert out_file is not None
         table.write_parquet(out_file)
@@ -882,8 +882,11 @@ def disclose(
     from esmonitor.disclosure.release import disclose_frame
 
     started = time.perf_counter()
-    result = disclose_frame(_read_table(table), _dims(dims), value, hierarchy or [], min_count=min_count,
-                            publish_zeros=publish_zeros, cost=cost, method=method)
+    try:
+        result = disclose_frame(_read_table(table), _dims(dims), value, hierarchy or [], min_count=min_count,
+                                publish_zeros=publish_zeros, cost=cost, method=method)
+    except UserInputError as err:
+        raise _in_file(table, err) from None
     cells = result.cells
     if mask:
         cells = cells.with_columns(pl.when(pl.col("status") == "published").then(pl.col("value")).alias("value"))
@@ -918,6 +921,11 @@ def disclose(
         console.print("Use --out FILE or --json for the cells.")
 
 
+def _in_file(path: Path, err: UserInputError) -> UserInputError:
+    text = str(err)
+    return err if text.startswith(str(path)) else UserInputError(f"{path}: {text}", hint=err.hint)
+
+
 def _write_frame(frame: Any, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         frame.write_parquet(path)
@@ -946,8 +954,11 @@ def disclosure_audit(
     published number (linear programming). Exit code 1 if any cell is narrowed below K."""
     from esmonitor.disclosure.release import audit_frame
 
-    found = audit_frame(_read_table(table), _dims(dims), value, hierarchy or [], status=status,
-                        min_count=min_count)
+    try:
+        found = audit_frame(_read_table(table), _dims(dims), value, hierarchy or [], status=status,
+                            min_count=min_count)
+    except UserInputError as err:
+        raise _in_file(table, err) from None
     exposed = int(found["exposed"].sum()) if found.height else 0
     if as_json:
         out.print_json(json.dumps({"cells": found.to_dicts(), "exposed": exposed, "min_count": min_count}))
@@ -1055,6 +1066,8 @@ def demo(
     out.print(shown)
     console.rule("5. Evaluation: the rollout and the providers")
     _demo_evaluation(warehouse, out_dir)
+    console.rule("6. Public release: disclosure control")
+    _demo_public(frames, out_dir)
     console.rule("Done")
     console.print(
         f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
@@ -1063,7 +1076,28 @@ def demo(
         f"  quarantine:     {out_dir / 'quarantine.csv'} ({n:,} problems to fix)\n"
         f"  indicators:     {out_dir / 'indicators.csv'} and indicators-by-catchment.csv\n"
         f"  evaluation:     {out_dir / 'rollout.json'}, providers.json, creaming.csv\n"
+        f"  public release: {out_dir / 'public' / 'indicators-by-catchment.csv'} (disclosure-controlled)\n"
         f"  extracts:       {extracts} (ground truth in manifest.json)")
+
+
+def _demo_public(frames: Any, out_dir: Path, min_count: int = 10) -> None:
+    """The indicators by catchment and fiscal year, with margins, as the public may see them."""
+    from esmonitor.disclosure.release import public_indicators
+
+    started = time.perf_counter()
+    table = public_indicators(frames, by=["catchment_id"], grain="fiscal_year", min_count=min_count)
+    (out_dir / "public").mkdir(exist_ok=True)
+    table.write_csv(out_dir / "public" / "indicators-by-catchment.csv")
+    counts = dict(table.group_by("status").len().iter_rows())
+    shown = Table(title=f"Indicators by catchment and fiscal year, public edition (K = {min_count})")
+    for col in ("status", "rows", "meaning"):
+        shown.add_column(col, justify="right" if col == "rows" else "left")
+    meaning = {"published": "shown", "primary": f"fewer than {min_count} people (or none)",
+               "secondary": "hidden so that no primary row can be worked out from the others"}
+    for status in ("published", "primary", "secondary"):
+        shown.add_row(status, f"{counts.get(status, 0):,}", meaning[status])
+    out.print(shown)
+    console.print(f"{table.height:,} rows with their margins, protected in {time.perf_counter() - started:.1f} s")
 
 
 def _demo_evaluation(warehouse: Path, out_dir: Path) -> None:

@@ -144,6 +144,23 @@ def indicator_margins(compute: Callable[[list[str], str], pl.DataFrame], by: Seq
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
+def public_indicators(frames: Any, ids: Sequence[str] | None = None, by: Sequence[str] = (),
+                      grain: str = "quarter", min_count: float = DEFAULT_MIN_COUNT, publish_zeros: bool = False,
+                      **window: Any) -> pl.DataFrame:
+    """The catalogue's indicators for a public audience: computed (with every margin) by the
+    indicator engine on ``frames``, then protected by :func:`protect_indicators`."""
+    from esmonitor.indicators.catalogue import CATALOGUE
+    from esmonitor.indicators.engine import compute_many
+
+    def compute(breakdowns: list[str], period_grain: str) -> pl.DataFrame:
+        return compute_many(frames, ids, by=breakdowns, grain=period_grain, **window)
+
+    table = compute(list(by), grain)
+    margins = indicator_margins(compute, list(by), grain)
+    return protect_indicators(table, list(by), {i.id: i.statistic for i in CATALOGUE}, margins=margins,
+                              min_count=min_count, publish_zeros=publish_zeros)
+
+
 def protect_indicators(table: pl.DataFrame, by: Sequence[str], statistics: dict[str, str],
                        margins: pl.DataFrame | None = None, min_count: float = DEFAULT_MIN_COUNT,
                        publish_zeros: bool = False) -> pl.DataFrame:

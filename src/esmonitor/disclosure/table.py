@@ -132,14 +132,17 @@ def build_table(interior: Any, dims: list[str] | tuple[str, ...], value: str,
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in columns)
     for c in columns:
         if frame[c].is_null().any():
-            raise UserInputError(f"column {c!r} has empty codes ({frame[c].null_count()} rows)")
+            first = int(frame.with_row_index("_row").filter(pl.col(c).is_null())["_row"][0]) + 1
+            raise UserInputError(f"row {first}, column {c!r}: empty code breaks the rule 'every interior cell "
+                                 f"has a code in each dimension' ({frame[c].null_count()} such row(s))")
         if (frame[c] == TOTAL).any():
             raise UserInputError(f"column {c!r} uses the reserved code {TOTAL!r}; margins are added here")
     numeric = frame[value].cast(pl.Float64, strict=False)
-    bad = frame.filter(numeric.is_null() | (numeric < 0))
+    bad = frame.with_row_index("_row").filter(numeric.is_null() | (numeric < 0))
     if bad.height:
-        raise UserInputError(f"value column {value!r} must hold non-negative numbers "
-                             f"(first bad value: {bad[value][0]!r})")
+        raise UserInputError(f"row {bad['_row'][0] + 1}, column {value!r}: value {bad[value][0]!r} breaks the rule "
+                             f"'a count is a non-negative number' ({bad.height} such row(s))",
+                             hint="fix or remove these rows; nothing was protected")
     frame = frame.with_columns(numeric.alias(value))
     if frame.select(pl.struct(columns).is_duplicated().any()).item():
         raise UserInputError("two rows for the same combination of codes: give one row per interior cell")

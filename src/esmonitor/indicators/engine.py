@@ -333,8 +333,9 @@ def compute(indicator: Indicator, frames: Frames, *, by: Sequence[str] = (), gra
         table = table.with_columns(pl.Series("value", d), pl.Series("ci_low", low), pl.Series("ci_high", high))
     elif s == "caseload":
         table = _caseload(df, indicator, by, grain, frames.as_of)
-        bounds_key = pl.DataFrame({"d": [start, end]}, schema={"d": pl.Date}).select(period_key("d", grain))
-        first, last = bounds_key.to_series().to_list()
+        bounds_key = pl.DataFrame({"d": [start, end]}, schema={"d": pl.Date}).with_columns(
+            period_key("d", grain).alias("_key"))  # with_columns: a literal key (grain all) fills both rows
+        first, last = bounds_key["_key"].to_list()
         if start:
             table = table.filter(pl.col("period") >= first)
         if end:
