@@ -332,7 +332,7 @@ def test_disclose_bad_input_names_file_row_column_value_and_rule(tmp_path: Path)
     code, output = _invoke("disclose", str(source), "--dims", "area", "--value", "n")
     assert code == 2
     text = " ".join(output.split())
-    assert "bad.csv" in text and "row 2" in text and "column 'n'" in text and "'-3'" in text
+    assert "bad.csv" in text and "row 2" in text and "column 'n'" in text and "value -3" in text
     assert "non-negative" in text and "Traceback" not in output
     code, output = _invoke("disclose", str(source), "--dims", "region", "--value", "n")
     assert code == 2 and "region" in output
