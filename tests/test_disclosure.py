@@ -338,3 +338,39 @@ def test_disclose_bad_input_names_file_row_column_value_and_rule(tmp_path: Path)
     assert code == 2 and "region" in output
     code, output = _invoke("disclose", str(tmp_path / "missing.csv"), "--dims", "a", "--value", "n")
     assert code == 2 and "not found" in output
+
+
+def test_table_of_sums_dominance_and_contributor_rules_by_hand(tmp_path: Path) -> None:
+    """Earnings by region x sector. N/retail: the two largest earners hold 950 of 1,000 (> 85 %);
+    S/retail: 8 contributors (< 10). No margin is dominated (their two largest, found among the
+    interior cells', hold under half). The cheapest protection hides the health column's two cells
+    too; then N/retail lies anywhere in [0, 2500], far wider than 2 x 10 % of its 1,000."""
+    rows = [("N", "retail", 1000, 900, 50, 12), ("N", "health", 2000, 500, 400, 20),
+            ("S", "retail", 1500, 300, 200, 8), ("S", "health", 2500, 400, 300, 30)]
+    source = tmp_path / "earnings.csv"
+    pl.DataFrame(rows, schema=["region", "sector", "earnings", "top1", "top2", "people"], orient="row").write_csv(source)
+    code, output = _invoke("disclose", str(source), "--dims", "region,sector", "--value", "earnings", "--top1", "top1",
+                           "--top2", "top2", "--contributors", "people", "--json")
+    assert code == 0, output
+    status = {(c["region"], c["sector"]): c["status"] for c in json.loads(output)["cells"]}
+    assert {k for k, s in status.items() if s == "primary"} == {("N", "retail"), ("S", "retail")}
+    assert {k for k, s in status.items() if s == "secondary"} == {("N", "health"), ("S", "health")}
+    frame = pl.read_csv(source)
+    table = build_table(frame, ["region", "sector"], "earnings")
+    from esmonitor.disclosure.table import largest_contributions
+
+    tops = dict(zip(table.cells.select("region", "sector").rows(),
+                    map(tuple, largest_contributions(table, frame, "top1", "top2")), strict=True))
+    assert tops[("N", TOTAL)] == (900.0, 500.0) and tops[(TOTAL, TOTAL)] == (900.0, 500.0)
+    assert tops[(TOTAL, "health")] == (500.0, 400.0)
+    hidden = np.array([status[k] != "published" for k in table.cells.select("region", "sector").rows()])
+    widths = feasible_intervals(table.equations, table.values, hidden)
+    n_retail = table.cells.filter((pl.col("region") == "N") & (pl.col("sector") == "retail"))["cell"][0]
+    assert (widths[n_retail].low, widths[n_retail].high) == (0.0, 2500.0)
+    # the (1, k) rule alone: 900 of 1,000 is over 85 % too; --top2 is then not needed
+    code, output = _invoke("disclose", str(source), "--dims", "region,sector", "--value", "earnings", "--top1", "top1",
+                           "--dominance", "1,0.85", "--json")
+    assert code == 0 and {(c["region"], c["sector"]) for c in json.loads(output)["cells"]
+                          if c["status"] == "primary"} == {("N", "retail")}
+    code, output = _invoke("disclose", str(source), "--dims", "region,sector", "--value", "earnings", "--top1", "top1")
+    assert code == 2 and "--top2" in output

@@ -871,20 +871,36 @@ def disclose(
     = "hypercube",
     mask: Annotated[bool, typer.Option("--mask", help="Empty the value of every suppressed cell (the "
                                                       "version to publish).")] = False,
+    top1: Annotated[str | None, typer.Option(help="A table of sums (e.g. earnings): column of each interior "
+                                                  "cell's largest single contribution (dominance rule).")] = None,
+    top2: Annotated[str | None, typer.Option(help="Column of each cell's second-largest contribution.")] = None,
+    contributors: Annotated[str | None, typer.Option(help="A table of sums: column counting the contributors "
+                                                          "(fewer than K: primary).")] = None,
+    dominance: Annotated[str, typer.Option(help="The (n, k) rule for sums: primary when the n largest "
+                                                "contributions exceed k of the cell.")] = "2,0.85",
+    protection: Annotated[float, typer.Option(help="A table of sums: no hidden cell may be estimated within "
+                                                   "this share of its value either way.")] = 0.10,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the cells (.csv or .parquet).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Protect a table of interior counts: add every margin (and hierarchy level), then mark each
     cell published, primary (0 < n < K) or secondary (hidden so that no primary cell can be
-    narrowed below K by anyone who knows the published cells)."""
+    narrowed below K by anyone who knows the published cells). With --top1 the table holds sums
+    (earnings) and the dominance rule decides the primary cells."""
     import polars as pl
 
     from esmonitor.disclosure.release import disclose_frame
 
     started = time.perf_counter()
     try:
+        n_text, _, k_text = dominance.partition(",")
+        rule = (int(n_text), float(k_text))
+    except ValueError:
+        raise UserInputError(f"--dominance {dominance!r} must look like N,K (e.g. 2,0.85)") from None
+    try:
         result = disclose_frame(_read_table(table), _dims(dims), value, hierarchy or [], min_count=min_count,
-                                publish_zeros=publish_zeros, cost=cost, method=method)
+                                publish_zeros=publish_zeros, cost=cost, method=method, top1=top1, top2=top2,
+                                contributors=contributors, dominance=rule, protection=protection)
     except UserInputError as err:
         raise _in_file(table, err) from None
     cells = result.cells

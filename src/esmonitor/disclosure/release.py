@@ -19,8 +19,16 @@ import numpy as np
 import polars as pl
 
 from esmonitor.disclosure.attacker import feasible_intervals
-from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY, Protection, primary_cells, protect
-from esmonitor.disclosure.table import TOTAL, Table, build_table
+from esmonitor.disclosure.suppression import (
+    PRIMARY,
+    PUBLISHED,
+    SECONDARY,
+    Protection,
+    dominance_cells,
+    primary_cells,
+    protect,
+)
+from esmonitor.disclosure.table import TOTAL, Table, build_table, largest_contributions
 from esmonitor.errors import UserInputError
 
 DEFAULT_MIN_COUNT = 10
@@ -43,14 +51,44 @@ def _check_min_count(min_count: float) -> None:
 
 def disclose_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Sequence[str] = (),
                    min_count: float = DEFAULT_MIN_COUNT, publish_zeros: bool = False, cost: str = "value",
-                   method: str = "hypercube") -> Disclosed:
-    """Add every margin to a table of interior counts and protect it: status ``primary`` for
-    counts ``0 < n < min_count`` (and zeros unless published), ``secondary`` for the cells hidden
-    so that no primary cell can be narrowed below ``min_count``, else ``published``."""
+                   method: str = "hypercube", top1: str | None = None, top2: str | None = None,
+                   contributors: str | None = None, dominance: tuple[int, float] = (2, 0.85),
+                   protection: float = 0.10) -> Disclosed:
+    """Add every margin to a table of interior cells and protect it.
+
+    A table of **counts** (the default): status ``primary`` for counts ``0 < n < min_count`` (and
+    zeros unless published), ``secondary`` for the cells hidden so that no primary cell can be
+    narrowed below ``min_count``, else ``published``.
+
+    A table of **sums** (earnings): give ``top1`` (and ``top2``), each interior cell's largest
+    (second-largest) single contribution. A cell is primary when its ``dominance`` = (n, k) rule
+    holds (the n largest contributions exceed k of the total; a margin's largest contributions
+    are found among its interior cells'), or when ``contributors`` (a column counting them) is
+    below ``min_count``; every primary cell's interval must then be at least ``2 × protection``
+    of its value wide (no one can estimate it within ``protection`` either way)."""
     _check_min_count(min_count)
     table = build_table(frame, list(dims), value, hierarchies=list(hierarchies))
-    primary = primary_cells(table.values, min_count, publish_zeros)
-    result = protect(table, primary, min_count, cost=cost, method=method)
+    values = table.values
+    if top1 is None:
+        if contributors is not None or top2 is not None:
+            raise UserInputError("--contributors and --top2 describe a table of sums: give --top1 too")
+        primary = primary_cells(values, min_count, publish_zeros)
+        need: float | np.ndarray = min_count
+    else:
+        n, k = dominance
+        if n == 2 and top2 is None:
+            raise UserInputError("the (2, k) dominance rule needs each cell's second-largest contribution (--top2)",
+                                 hint="or use --dominance 1,K")
+        if not 0 < protection < 1:
+            raise UserInputError(f"--protection must be a share between 0 and 1 (got {protection})")
+        tops = largest_contributions(table, frame, top1, top2)
+        primary = dominance_cells(values, tops[:, 0], tops[:, 1], n=n, k=k)
+        if contributors is not None:
+            people = build_table(frame, list(dims), contributors, hierarchies=list(hierarchies)).values
+            primary |= primary_cells(people, min_count, publish_zeros)
+        typical = float(np.median(values[values > 0])) if (values > 0).any() else 1.0
+        need = 2 * protection * np.where(values > 0, values, typical)
+    result = protect(table, primary, need, cost=cost, method=method)
     cells = table.cells.with_columns(pl.Series("status", result.table_status().tolist(), dtype=pl.String))
     return Disclosed(cells.drop("cell"), result)
 

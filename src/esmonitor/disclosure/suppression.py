@@ -53,8 +53,8 @@ def dominance_cells(totals: np.ndarray, top1: np.ndarray, top2: np.ndarray, n: i
                     k: float = 0.85) -> np.ndarray:
     """The (n, k) dominance rule for magnitude cells (sums such as earnings): primary when the
     ``n`` largest contributors (1 or 2) make up more than ``k`` of the cell's total."""
-    if n not in (1, 2):
-        raise ValueError("the dominance rule takes n = 1 or 2 contributors")
+    if n not in (1, 2) or not 0 < k <= 1:
+        raise UserInputError(f"the dominance rule takes n = 1 or 2 contributors and a share 0 < k <= 1 (got {n}, {k})")
     top = np.asarray(top1, dtype=float) + (np.asarray(top2, dtype=float) if n == 2 else 0.0)
     totals = np.asarray(totals, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -86,10 +86,12 @@ class Protection:
                 "suppressed_value": float(values[self.suppressed].sum()), "total_value": float(values.sum())}
 
 
-def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width: float, cost: str = "value",
+def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width: float | np.ndarray,
+            cost: str = "value",
             method: str = "hypercube", hidden: np.ndarray | None = None, locked: np.ndarray | None = None,
             cleanup: bool = True, max_rounds: int = 50) -> Protection:
-    """Hide further cells until every primary cell's feasible interval is at least ``min_width``.
+    """Hide further cells until every primary cell's feasible interval is at least ``min_width``
+    wide (one number, or one per cell of the system: e.g. a share of each cell's value for sums).
 
     ``primary`` is indexed by the cells of the (linked) system. Each primary cell first gets the
     cheapest hypercube that proves its protection (:mod:`esmonitor.disclosure.hypercube`); cells
@@ -108,6 +110,7 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     primary = np.asarray(primary, dtype=bool)
     if primary.shape != values.shape:
         raise ValueError(f"primary has {primary.size} cells, the system {values.size}")
+    need = np.broadcast_to(np.asarray(min_width, dtype=float), values.shape).copy()
     if method not in ("hypercube", "linear-programming"):
         raise UserInputError(f"unknown method {method!r}", hint="hypercube or linear-programming")
     if cost not in ("value", "cells"):
@@ -134,7 +137,7 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
         dear = dear.to_numpy() & (local_values > DEAR * local_values.max())
         order = np.flatnonzero(primary[ids])
         for cell in order[np.argsort(-local_values[order], kind="stable")]:
-            cube = best_cube(table, moves, int(cell), local_values, hidden[ids], local_cost, min_width,
+            cube = best_cube(table, moves, int(cell), local_values, hidden[ids], local_cost, float(need[ids[cell]]),
                              avoid[ids] if (shared | lock).any() else None)
             if cube is None:
                 unproven.add(int(ids[cell]))
@@ -143,19 +146,19 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
                 unproven.add(int(ids[cell]))  # a cube that hides a large margin: linear programming may do better
                 continue
             hidden[ids[cube.cells]] = True
-            if cube.width >= min_width - TOL and _is_proof(system, ids[cube.cells], cube.signs):
+            if cube.width >= need[ids[cell]] - TOL and _is_proof(system, ids[cube.cells], cube.signs):
                 cubes += 1
                 proofs[int(ids[cell])] = (which, int(cell), ids[cube.cells])
             else:
                 unproven.add(int(ids[cell]))
     if cleanup and proofs and not unproven:
-        hidden = _cleanup(system, all_moves, proofs, hidden, primary | withheld, weight, avoid, min_width)
+        hidden = _cleanup(system, all_moves, proofs, hidden, primary | withheld, weight, avoid, need)
     covered = np.zeros(len(values), dtype=bool)
     for ids in system.cell_of:
         if method == "hypercube":
             covered[ids] = True
     unproven |= set(np.flatnonzero(primary & ~covered).tolist())
-    hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), min_width,
+    hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), need,
                                      1.0 + values if cost == "value" else np.ones_like(values), lock, max_rounds)
     return Protection(_status(primary, hidden), system, cubes, solved, rounds)  # withheld cells: secondary
 
@@ -169,7 +172,7 @@ def _is_proof(system: System, cells: np.ndarray, signs: np.ndarray) -> bool:
 
 def _cleanup(system: System, all_moves: dict[int, list], proofs: dict[int, tuple[int, int, np.ndarray]],
              hidden: np.ndarray, keep: np.ndarray, weight: np.ndarray, avoid: np.ndarray,
-             min_width: float) -> np.ndarray:
+             need: np.ndarray) -> np.ndarray:
     hidden = hidden.copy()
     users: dict[int, set[int]] = {}
     for p, (_, _, cells) in proofs.items():
@@ -184,8 +187,8 @@ def _cleanup(system: System, all_moves: dict[int, list], proofs: dict[int, tuple
             ids = system.cell_of[which]
             only_hidden = np.where(hidden[ids], avoid[ids], np.inf)  # nothing new may be hidden
             cube = best_cube(system.tables[which], all_moves[which], local, system.values[ids], hidden[ids],
-                             weight[ids], min_width, only_hidden)
-            if cube is None or cube.width < min_width - TOL or not _is_proof(system, ids[cube.cells], cube.signs):
+                             weight[ids], float(need[p]), only_hidden)
+            if cube is None or cube.width < need[p] - TOL or not _is_proof(system, ids[cube.cells], cube.signs):
                 hidden[c] = True
                 break
             replaced[p] = (which, local, ids[cube.cells])
@@ -201,7 +204,7 @@ def _cleanup(system: System, all_moves: dict[int, list], proofs: dict[int, tuple
 
 
 def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarray, hidden: np.ndarray,
-            check: list[int], min_width: float, weight: np.ndarray, lock: np.ndarray,
+            check: list[int], need: np.ndarray, weight: np.ndarray, lock: np.ndarray,
             max_rounds: int) -> tuple[np.ndarray, int, int]:
     """Attack the cells in ``check``; for each too narrow, add the cells of a Fischetti–Salazar
     pattern; repeat until all hold."""
@@ -213,15 +216,15 @@ def _repair(equations: sparse.csr_matrix, values: np.ndarray, primary: np.ndarra
         if cells.size == 0:
             return hidden, solved, round_
         intervals = feasible_intervals(equations, values, hidden, cells=cells)
-        failing = [c for c, iv in intervals.items() if iv.width < min_width - TOL]
+        failing = [c for c, iv in intervals.items() if iv.width < need[c] - TOL]
         if not failing:
             return hidden, solved, round_
-        model = model or _PatternModel(equations, values, min_width, weight, lock)
+        model = model or _PatternModel(equations, values, float(need[primary].max()), weight, lock)
         for cell in sorted(failing, key=lambda c: -values[c]):
             if solved and feasible_intervals(equations, values, hidden, cells=np.array([cell]))[cell].width \
-                    >= min_width - TOL:
+                    >= need[cell] - TOL:
                 continue
-            hidden |= model.pattern(cell, hidden)
+            hidden |= model.pattern(cell, hidden, float(need[cell]))
             solved += 1
         cells = np.flatnonzero(primary)  # a repair can only widen intervals, but check them all once more
     raise EsmonitorError(f"secondary suppression did not converge in {max_rounds} rounds")
@@ -280,10 +283,11 @@ class _PatternModel:
         self.previous: int | None = None
         self.fixed = np.zeros(n, dtype=bool)
 
-    def pattern(self, cell: int, hidden: np.ndarray) -> np.ndarray:
+    def pattern(self, cell: int, hidden: np.ndarray, width: float) -> np.ndarray:
         import highspy
 
         n, h = self.n, self.h
+        h.changeRowBounds(self.target_row, width, highspy.kHighsInf)
         newly = np.flatnonzero(hidden & ~self.fixed)
         for i in newly:  # hidden cells cost nothing and count as hidden
             h.changeColBounds(2 * n + int(i), 1.0, 1.0)
@@ -297,7 +301,7 @@ class _PatternModel:
         self.previous = cell
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise EsmonitorError(f"no suppression pattern can protect cell {cell} by {self.width:g} "
+            raise EsmonitorError(f"no suppression pattern can protect cell {cell} by {width:g} "
                                  f"({h.modelStatusToString(h.getModelStatus())}); the table may be too small "
                                  "for this threshold")
         x = np.asarray(h.getSolution().col_value)

@@ -156,15 +156,8 @@ def build_table(interior: Any, dims: list[str] | tuple[str, ...], value: str,
 
     node_lists = [_nodes(frame, d) for d in structure]
     # value of every cell: each interior row counts toward all its ancestors in every dimension
-    expanded = frame.select([*columns, value])
-    for dim in structure:
-        width = len(dim.columns)
-        variants = []
-        for depth in range(width + 1):
-            keep = dim.columns[:depth]
-            variants.append(expanded.with_columns(pl.lit(TOTAL).alias(c) for c in dim.columns if c not in keep))
-        expanded = pl.concat(variants)
-    sums = expanded.group_by(columns).agg(pl.col(value).sum().alias("value"))
+    sums = _to_every_cell(frame.select([*columns, value]), structure).group_by(columns).agg(
+        pl.col(value).sum().alias("value"))
     grid_rows = [tuple(v for node in combo for v in node) for combo in itertools.product(*node_lists)]
     grid = pl.DataFrame(grid_rows, schema=columns, orient="row")
     cells = (grid.with_row_index("cell").join(sums, on=columns, how="left").sort("cell")
@@ -192,6 +185,38 @@ def build_table(interior: Any, dims: list[str] | tuple[str, ...], value: str,
     matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(eq, cells.height))
     keys = [cell_key(dict(zip(columns, r, strict=True)), structure) for r in cells.select(columns).iter_rows()]
     return Table(structure, cells, matrix, keys, node_lists)
+
+
+def _to_every_cell(frame: pl.DataFrame, structure: list[Dimension]) -> pl.DataFrame:
+    """Each interior row repeated once for every cell it counts toward (itself and each margin)."""
+    for dim in structure:
+        variants = []
+        for depth in range(len(dim.columns) + 1):
+            keep = dim.columns[:depth]
+            variants.append(frame.with_columns(pl.lit(TOTAL).alias(c) for c in dim.columns if c not in keep))
+        frame = pl.concat(variants)
+    return frame
+
+
+def largest_contributions(table: Table, interior: Any, top1: str, top2: str | None = None) -> np.ndarray:
+    """For every cell of ``table``, its two largest single contributions (an array of shape
+    (cells, 2)), from each interior cell's largest (and second-largest) contribution: a margin's
+    are the two largest among those of the interior cells it sums."""
+    frame = interior if isinstance(interior, pl.DataFrame) else pl.from_pandas(interior)
+    columns = table.columns
+    frame = frame.with_columns(pl.col(c).cast(pl.String) for c in columns)
+    parts = [frame.select(*columns, pl.col(top1).cast(pl.Float64).alias("_c"))]
+    if top2 is not None:
+        parts.append(frame.select(*columns, pl.col(top2).cast(pl.Float64).alias("_c")))
+    for part in parts:
+        bad = part.with_row_index("_row").filter(pl.col("_c").is_null() | (pl.col("_c") < 0))
+        if bad.height:
+            raise UserInputError(f"row {bad['_row'][0] + 1}: a largest contribution must be a non-negative number")
+    spread = _to_every_cell(pl.concat(parts), table.dims).group_by(columns).agg(pl.col("_c").top_k(2).alias("_top"))
+    found = table.cells.select("cell", *columns).join(spread, on=columns, how="left").sort("cell")
+    top = found.select(pl.col("_top").list.get(0, null_on_oob=True).fill_null(0.0).alias("a"),
+                       pl.col("_top").list.get(1, null_on_oob=True).fill_null(0.0).alias("b"))
+    return top.to_numpy()
 
 
 def cell_key(codes: dict[str, str], structure: list[Dimension]) -> CellKey:
