@@ -348,7 +348,8 @@ def test_table_of_sums_dominance_and_contributor_rules_by_hand(tmp_path: Path) -
     rows = [("N", "retail", 1000, 900, 50, 12), ("N", "health", 2000, 500, 400, 20),
             ("S", "retail", 1500, 300, 200, 8), ("S", "health", 2500, 400, 300, 30)]
     source = tmp_path / "earnings.csv"
-    pl.DataFrame(rows, schema=["region", "sector", "earnings", "top1", "top2", "people"], orient="row").write_csv(source)
+    schema = ["region", "sector", "earnings", "top1", "top2", "people"]
+    pl.DataFrame(rows, schema=schema, orient="row").write_csv(source)
     code, output = _invoke("disclose", str(source), "--dims", "region,sector", "--value", "earnings", "--top1", "top1",
                            "--top2", "top2", "--contributors", "people", "--json")
     assert code == 0, output
