@@ -176,3 +176,30 @@ def test_public_indicator_table_survives_the_attacker(clean_ingested: Ingested) 
         intervals = feasible_intervals(table.equations, table.values, suppressed, cells=np.flatnonzero(small))
         assert len(intervals) == small.sum() > 0
         assert all(iv.width >= k - 1e-6 for iv in intervals.values()), indicator
+
+
+def test_provider_ratings_and_creaming_by_audience(clean_ingested: Ingested, two_providers: dict, tmp_path) -> None:
+    import json
+
+    w = str(clean_ingested.warehouse)
+    k = 10
+    code, output = _cli("evaluate", "providers", "-w", w, "--json")
+    assert code == 0, output
+    everyone = {p["provider"]: p for p in json.loads(output)["providers"]}
+    code, output = _cli("evaluate", "providers", "-w", w, "--json", "--audience", "public", "--min-count", str(k))
+    assert code == 0, output
+    public = {p["provider"]: p for p in json.loads(output[output.index("{"):])["providers"]}
+    enough = {p for p, r in everyone.items() if min(r["n"] * r["observed"], r["n"] * (1 - r["observed"])) >= k - 1e-9}
+    assert set(public) == enough and enough != set(everyone)  # some are withheld, the rest are unchanged
+    assert all(public[p] == everyone[p] for p in public)
+    small = min(everyone, key=lambda p: min(everyone[p]["n"] * everyone[p]["observed"],
+                                            everyone[p]["n"] * (1 - everyone[p]["observed"])))
+    code, output = _cli("evaluate", "providers", "-w", w, "--json", "--audience", f"provider:{small}")
+    assert code == 0 and small in {p["provider"] for p in json.loads(output[output.index("{"):])["providers"]}
+    # creaming counts: never public; a provider gets its own rows only
+    assert _cli("evaluate", "providers", "-w", w, "--audience", "public", "--creaming", str(tmp_path / "c.csv"))[0] == 3
+    p1 = two_providers["p1"]
+    code, output = _cli("evaluate", "providers", "-w", w, "--audience", f"provider:{p1}", "--creaming",
+                        str(tmp_path / "mine.csv"))
+    assert code == 0, output
+    assert set(pl.read_csv(tmp_path / "mine.csv")["provider_id"]) == {p1}

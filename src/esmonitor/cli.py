@@ -783,9 +783,16 @@ def evaluate_providers(
     cutoffs: Annotated[str, typer.Option(help="Band cut-offs as fractions of expected: inner,outer.")] = "0.15,0.40",
     creaming: Annotated[Path | None, typer.Option(
         help="Warehouse mode: also write the creaming diagnostics (CSV) here.")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Risk-adjusted provider ratings: observed against expected, shrunk, banded."""
+    """Risk-adjusted provider ratings: observed against expected, shrunk, banded.
+
+    Warehouse mode, for an audience narrower than province: the model is fitted on every
+    provider, and a provider outside the audience's own is shown only if at least K of its
+    clients reached the outcome and at least K did not; the creaming diagnostics (counts by
+    provider and period) need an SSM or provider audience and cover only its own providers."""
     from esmonitor.evaluation.providers import SYSTEM_COVARIATES, SYSTEM_OUTCOME, rate_providers
 
     try:
@@ -801,7 +808,11 @@ def evaluate_providers(
         from esmonitor.evaluation.providers import creaming_diagnostics, provider_inputs
         from esmonitor.indicators.engine import frames_from
 
+        policy = _policy(audience)
+        if creaming and policy.audience.is_public:
+            policy.require("provider", "the creaming diagnostics (counts by provider and period)")
         with Warehouse(warehouse, read_only=True) as w, console.status("Rating providers…"):
+            scope = policy.scope(w)
             frames = frames_from(w, needed=["client", "referral"])
             table = provider_inputs(frames, _unemployment_monthly(w))
             if table.is_empty():
@@ -809,12 +820,31 @@ def evaluate_providers(
             result = rate_providers(table, outcome=SYSTEM_OUTCOME, provider="provider_id",
                                     covariates=SYSTEM_COVARIATES, cutoffs=(inner, outer))
             if creaming:
-                creaming_diagnostics(frames).write_csv(creaming)
+                scoped = frames if scope.column is None else frames.only(scope.column, sorted(scope.values))
+                creaming_diagnostics(scoped).write_csv(creaming)
                 console.print(f"Wrote creaming diagnostics to {creaming}")
+        if policy.audience.tier not in ("province", "admin"):
+            result = _ratings_for(result, table, scope, min_count)
     if as_json:
         out.print_json(data=result.as_dict())
         return
     _print_providers(result)
+
+
+def _ratings_for(result: Any, clients: Any, scope: Any, min_count: float) -> Any:
+    """Ratings an audience narrower than the province may see: its own providers, and any other
+    with at least K clients who reached the outcome and K who did not."""
+    import dataclasses
+
+    own = set() if scope.column is None else set(
+        clients.filter(clients[scope.column].is_in(sorted(scope.values)))["provider_id"].unique().to_list())
+    kept = tuple(p for p in result.providers if p.provider in own or
+                 min(p.n * p.observed, p.n * (1 - p.observed)) >= min_count - 1e-9)
+    withheld = len(result.providers) - len(kept)
+    if withheld:
+        console.print(f"{withheld} provider rating(s) withheld: fewer than {min_count:g} clients on one side "
+                      "of the outcome")
+    return dataclasses.replace(result, providers=kept)
 
 
 def _unemployment_monthly(w: Warehouse) -> Any:
