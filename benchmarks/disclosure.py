@@ -27,13 +27,11 @@ Target (printed PASS/FAIL): protecting the linked release in under 10 s.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import Result, base_parser, peak_rss_mib, spawn, versions, write_results
+from harness import Result, base_parser, peak_rss_mib, spawn_all, versions, write_results
 
 PHASES = ("primary-single", "protect-single", "primary-linked", "protect-linked", "audit-linked",
           "primary-linked-province", "protect-linked-province")
@@ -107,13 +105,7 @@ def main() -> int:
     if args.phase:
         Path(args.result).write_text(json.dumps(run_phase(args.phase, args.seed)), "utf-8")
         return 0
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="esmonitor-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        results = {phase: spawn(__file__, phase, args, workdir) for phase in PHASES}
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    results = spawn_all(__file__, PHASES, args)
     print()
     print(f"{'phase':<16}{'cells':>7}{'primary':>9}{'suppressed':>12}{'% value':>9}{'seconds':>9}{'peak MiB':>10}")
     for phase, r in results.items():

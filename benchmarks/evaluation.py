@@ -32,14 +32,12 @@ checks) and under 30 s at 1,000,000 rows; provider ratings under 30 s.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import Result, base_parser, peak_rss_mib, spawn, versions, write_results
+from harness import Result, base_parser, peak_rss_mib, spawn_all, versions, write_results
 
 SIZES = {"100k": 10_000, "1m": 100_000}  # units; 10 periods each
 PERIODS = 10
@@ -158,13 +156,7 @@ def main() -> int:
         result = run_phase(args.phase, args.workdir, args.clients, args.seed)
         Path(args.result).write_text(json.dumps(result), "utf-8")
         return 0
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="esmonitor-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
-        results = {phase: spawn(__file__, phase, args, workdir) for phase in PHASES}
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    results = spawn_all(__file__, PHASES, args)
     print()
     print(f"{'phase':<22}{'rows':>12}{'seconds':>10}{'peak MiB':>10}")
     for phase, r in results.items():

@@ -62,6 +62,21 @@ def spawn(script: str, phase: str, args: argparse.Namespace, workdir: Path, run:
     return result
 
 
+def spawn_all(script: str, phases: tuple[str, ...], args: argparse.Namespace) -> dict[str, Result]:
+    """Every phase in its own child process, in a working folder (a temporary one, removed after,
+    unless ``--workdir`` names one)."""
+    import shutil
+    import tempfile
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="esmonitor-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return {phase: spawn(script, phase, args, workdir) for phase in phases}
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def base_parser(doc: str | None, phases: tuple[str, ...], repeat_help: str) -> argparse.ArgumentParser:
     """The options every benchmark takes (the hidden ones are for its child processes)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
