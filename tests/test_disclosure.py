@@ -159,8 +159,8 @@ def test_random_tables_are_protected_against_the_attacker(case: tuple) -> None:
     primary = primary_cells(table.values, k, publish_zeros)
     result = protect(table, primary, k, method=method)
     status = result.table_status()
-    if method == "linear-programming" and primary.any():
-        assert result.hypercubes == 0 and result.linear_programs > 0
+    if method == "linear-programming":
+        assert result.hypercubes == 0  # (no pattern is needed when the primary cells already protect each other)
     assert ((status == PRIMARY) == primary).all()          # every primary stays primary ...
     assert not (primary & (status == PUBLISHED)).any()     # ... and none is published
     _assert_protected(table.equations, table.values, status, k)

@@ -1,0 +1,1 @@
+"""Stakeholder voices: survey instruments, responses, open-text redaction, language and themes."""
