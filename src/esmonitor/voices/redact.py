@@ -67,8 +67,8 @@ ADDRESS_FR = re.compile(
     r"all[ée]e|impasse|terrasse|carr[ée]|voie)\s+"
     r"(?:(?:de\s+la|du|des|de|d'|de\s+l')\s*)?[\w'’-]+(?:[ -](?:[A-Z][\w'’-]*|de|du|des|la|le))*"
     r"(?:,?\s+(?:app|appartement|app\.|bureau)\s*\w+)?", re.IGNORECASE)
-TITLE = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|M|Mme|Mlle|Me)\.?|madame|monsieur|mademoiselle|docteur|docteure|"
-         r"sir|ma'am")
+TITLE = (r"(?:mr|mrs|ms|miss|mx|dr|prof|mme|mlle)\.?|(?-i:Me\.?|M\.)|madame|monsieur|mademoiselle|docteur|"
+         r"docteure|sir|ma'am")
 ROLE = (r"(?:my|our|her|his|their|the)\s+(?:case\s*worker|caseworker|case\s+manager|worker|counsell?or|advisor|"
         r"adviser|coach|job\s+developer|employment\s+specialist|navigator|facilitator|supervisor|manager|boss|"
         r"client|colleague|coworker|co-worker|son|daughter|husband|wife|partner|friend|mentor|contact|staff\s+member)"
@@ -78,8 +78,9 @@ ROLE = (r"(?:my|our|her|his|their|the)\s+(?:case\s*worker|caseworker|case\s+mana
         r"|(?:named|called|name\s+is|name's|nommée?|appel(?:é|ée)|je\s+m'appelle|[ms]'appel(?:le|ait)|c'est|signed|sign[ée]|"
         r"thanks|thank\s+you|merci(?:\s+à)?|from|de\s+la\s+part\s+de|cc|attn|with|avec)")
 WORD = r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’-]*"
-AFTER_TITLE = re.compile(rf"\b(?:{TITLE})\s*,?\s+(?P<name>{WORD}(?:\s+{WORD}){{0,2}})", re.IGNORECASE)
-AFTER_ROLE = re.compile(rf"\b(?:{ROLE}|(?:the\s+)?name|nom)\s*[,:]?\s+(?P<name>{WORD}(?:\s+{WORD}){{0,2}})",
+# the name is looked at, not consumed, so that a cue inside it ("Mme Gagnon et M. Tremblay") is seen too
+AFTER_TITLE = re.compile(rf"\b(?:{TITLE})\s*,?\s+(?=(?P<name>{WORD}(?:\s+{WORD}){{0,2}}))", re.IGNORECASE)
+AFTER_ROLE = re.compile(rf"\b(?:{ROLE}|(?:the\s+)?name|nom)\s*[,:]?\s+(?=(?P<name>{WORD}(?:\s+{WORD}){{0,2}}))",
                         re.IGNORECASE)
 TOKEN = re.compile(rf"{WORD}", re.UNICODE)
 NOT_NAME = {  # capitalised words that follow a cue or a first name without being a name

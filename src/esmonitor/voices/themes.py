@@ -15,6 +15,7 @@ the rest (a linear classifier trained on the coded sample).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,7 +52,7 @@ def stop_words(language: str) -> frozenset[str]:
         words = set(ENGLISH_STOP_WORDS)
     elif language == "fr":
         text = (resources.files("esmonitor.voices") / "data" / "stopwords_fr.txt").read_text("utf-8")
-        words = {w for w in text.split() if not w.startswith("#")}
+        words = {part for w in text.split() if not w.startswith("#") for part in re.split(r"['’]", w) if part}
     else:
         raise ValueError(f"no stop words for {language!r}")
     from sklearn.feature_extraction.text import strip_accents_unicode
