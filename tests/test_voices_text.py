@@ -81,3 +81,74 @@ def test_safe_quotes_at_k_minus_one_and_k() -> None:
     split = safe_quotes(with_equity, group=("role", "catchment_id", "wave", "indigenous"), min_count=k)
     assert split.height == 0  # the equity attribute splits the k job seekers into 1 and k - 1
     assert np.array_equal(safe_quotes(frame, min_count=k - 1)["group_size"].unique().sort().to_numpy(), [k - 1, k])
+
+
+# -- the command line ----------------------------------------------------------------------------------
+def _cli(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def answers_file(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    mixed = open_answers(240, "en", seed=21) + open_answers(240, "fr", seed=22)
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({
+        "answer": [a.text for a in mixed],
+        "role": ["employer" if i % 40 == 0 else "job_seeker" for i in range(len(mixed))],  # employers: 12
+        "catchment_id": rng.choice(["TOR", "HNP"], len(mixed)).tolist(), "wave": ["2025"] * len(mixed),
+        "code": [a.theme if i % 2 == 0 else None for i, a in enumerate(mixed)],
+        "code2": [(a.theme if i % 8 else "funding") if i % 4 == 0 else None for i, a in enumerate(mixed)]})
+    path = tmp_path_factory.mktemp("voices") / "answers.csv"
+    frame.write_csv(path)
+    return path, mixed, frame
+
+
+def test_voices_themes_command_reports_both_languages_with_safe_quotes(answers_file: tuple) -> None:
+    import json
+
+    path, mixed, frame = answers_file
+    code, output = _cli("voices", "themes", str(path), "--text", "answer", "--seed", "2", "--min-count", "10", "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert set(report["languages"]) == {"en", "fr"}
+    for lang, block in report["languages"].items():
+        assert block["answers"] == sum(a.language == lang for a in mixed)
+        assert sum(t["size"] for t in block["themes"]) == block["answers"]
+        for theme in block["themes"]:
+            assert all(g["len"] >= 10 for g in theme["by_group"])
+            for quote in theme["quotes"]:
+                assert "@" not in quote and "555" not in quote
+    quoted = {q for block in report["languages"].values() for t in block["themes"] for q in t["quotes"]}
+    employer_texts = set(frame.filter(pl.col("role") == "employer")["answer"].to_list())
+    # employers in a catchment number 12 at most, split over two catchments: under 10 each, never quoted
+    assert not quoted & {Redactor().redact(t) for t in employer_texts}
+
+
+def test_voices_code_command_kappas(answers_file: tuple) -> None:
+    import json
+
+    path, mixed, _ = answers_file
+    code, output = _cli("voices", "code", str(path), "--text", "answer", "--codes", "code", "--second", "code2",
+                        "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["coded"] == 240 and report["double_coded"] == 120
+    first = [a.theme for i, a in enumerate(mixed) if i % 4 == 0]
+    second = [(a.theme if i % 8 else "funding") for i, a in enumerate(mixed) if i % 4 == 0]
+    assert report["kappa_between_coders"] == pytest.approx(cohen_kappa(first, second), abs=1e-12)
+    assert 0.3 < report["kappa_model_vs_coder"] <= 1
+
+
+def test_voices_commands_name_bad_input(answers_file: tuple, tmp_path) -> None:
+    path, _, _ = answers_file
+    code, output = _cli("voices", "themes", str(path), "--text", "nope")
+    assert code == 2 and "nope" in output and "Traceback" not in output
+    code, output = _cli("voices", "quotes", str(path), "--text", "answer", "--group", "role,region")
+    assert code == 2 and "region" in output
+    code, output = _cli("voices", "redact", str(tmp_path / "none.csv"), "--text", "a", "--out", str(tmp_path / "o.csv"))
+    assert code == 2 and "not found" in output

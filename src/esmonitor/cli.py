@@ -14,6 +14,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -867,6 +868,208 @@ def _print_providers(result: Any) -> None:
     out.print("Stars: " + "; ".join(f"{'★' * k} {labels.get(k) or ''}".strip() for k in sorted(labels)))
     out.print(f"Between-provider SD of true effects (τ): {result.tau:.3f}. Providers are never ranked on the "
               "point estimate alone: read the interval.")
+
+
+# -- voices ---------------------------------------------------------------------------------------
+voices_app = typer.Typer(help="Stakeholder voices: open answers (redaction, themes, codes, safe quotes).",
+                         no_args_is_help=True)
+app.add_typer(voices_app, name="voices")
+AnswersArg = Annotated[Path, typer.Argument(help="Answers (.csv or .parquet), one row per answer.")]
+TextOpt = Annotated[str, typer.Option("--text", help="Column of open answers.")]
+LanguageOpt = Annotated[str, typer.Option(help="en, fr, or auto (detected per answer).")]
+GroupOpt = Annotated[str, typer.Option(help="Columns a quote is attributed to (safe-quote groups).")]
+EmployersOpt = Annotated[Path | None, typer.Option(help="Text file of employer names to redact, one per line.")]
+
+
+def _answers(path: Path, text: str) -> Any:
+    frame = _read_table(path)
+    if text not in frame.columns:
+        raise UserInputError(f"{path}: no column {text!r}", hint=f"columns are: {', '.join(frame.columns)}")
+    return frame
+
+
+def _redactor(employers: Path | None) -> Any:
+    from esmonitor.voices.redact import Redactor
+
+    if employers is None:
+        return Redactor()
+    if not employers.exists():
+        raise UserInputError(f"{employers}: file not found")
+    return Redactor(employers=employers.read_text("utf-8").splitlines())
+
+
+def _languages(texts: list[str | None], language: str) -> list[str]:
+    from esmonitor.voices.language import detect
+
+    if language == "auto":
+        return detect(texts)
+    if language not in ("en", "fr"):
+        raise UserInputError(f"unknown language {language!r}", hint="en, fr or auto")
+    return [language] * len(texts)
+
+
+@voices_app.command("redact")
+@user_errors
+def voices_redact(
+    data: AnswersArg, text: TextOpt, out_file: Annotated[Path, typer.Option("--out", "-o", help="Write here.")],
+    employers: EmployersOpt = None,
+) -> None:
+    """Remove names, e-mails, phone numbers, SINs, health card and case numbers, addresses and
+    postal codes (and listed employers) from a column of answers; add each answer's language."""
+    import polars as pl
+
+    frame = _answers(data, text)
+    redactor = _redactor(employers)
+    texts = frame[text].cast(pl.String).to_list()
+    with _progress() as progress:
+        task = progress.add_task("Redacting", total=len(texts))
+        clean = []
+        for t in texts:
+            clean.append(None if t is None else redactor.redact(t))
+            progress.advance(task)
+    result = frame.with_columns(pl.Series(text, clean, dtype=pl.String),
+                                pl.Series("language", _languages(clean, "auto"), dtype=pl.String))
+    _write_frame(result, out_file)
+    changed = sum(a != b for a, b in zip(texts, clean, strict=True))
+    console.print(f"Wrote {result.height:,} answers to {out_file}; {changed:,} had something redacted")
+
+
+@voices_app.command("themes")
+@user_errors
+def voices_themes(
+    data: AnswersArg, text: TextOpt, language: LanguageOpt = "auto",
+    themes: Annotated[int | None, typer.Option("--themes", help="Number of themes (default: chosen).", min=2)] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same themes.")] = 0,
+    group: GroupOpt = "role,catchment_id,wave",
+    min_count: MinCountOpt = 10,
+    employers: EmployersOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Themes in open answers, per language: label, keywords, size by group, and representative
+    quotes (redacted, and only from groups of at least K respondents)."""
+    import polars as pl
+
+    from esmonitor.voices.quotes import safe_quotes
+    from esmonitor.voices.themes import find_themes
+
+    frame = _answers(data, text).filter(pl.col(text).is_not_null())
+    redactor = _redactor(employers)
+    clean = [redactor.redact(t) for t in frame[text].cast(pl.String).to_list()]
+    frame = frame.with_columns(pl.Series(text, clean, dtype=pl.String),
+                               pl.Series("_language", _languages(clean, language), dtype=pl.String))
+    groups = [g for g in group.split(",") if g]
+    missing = [g for g in groups if g not in frame.columns]
+    if missing:
+        raise UserInputError(f"{data}: no column {', '.join(map(repr, missing))} for --group",
+                             hint="name the columns a quote is attributed to, e.g. --group role,catchment_id,wave")
+    report: dict[str, Any] = {"languages": {}}
+    for lang in ("en", "fr"):
+        part = frame.filter(pl.col("_language") == lang)
+        if part.height < 4:
+            continue
+        found = find_themes(part[text].to_list(), lang, n_themes=themes, seed=seed)
+        part = part.with_columns(pl.Series("theme", found.assignment))
+        quotable = set(safe_quotes(part, text=text, group=groups, min_count=int(min_count),
+                                   redactor=redactor)["_row"].to_list())
+        entries = []
+        for theme in found.themes:
+            members = part.filter(pl.col("theme") == theme.id)
+            sizes = members.group_by(groups).len().sort(groups).to_dicts() if groups else []
+            shown = [part[text][q] for q in _quotable(found, theme, quotable)]
+            entries.append({"theme": theme.id, "label": theme.label, "keywords": list(theme.keywords),
+                            "size": theme.size, "by_group": [s for s in sizes if s["len"] >= min_count],
+                            "quotes": shown})
+        report["languages"][lang] = {"answers": part.height, "silhouette": found.silhouette, "themes": entries}
+    if as_json:
+        out.print_json(json.dumps(report, default=str, ensure_ascii=False))
+        return
+    for lang, block in report["languages"].items():
+        table = Table(title=f"Themes, {lang} ({block['answers']:,} answers)")
+        for col in ("theme", "answers", "keywords", "a quote"):
+            table.add_column(col)
+        for e in block["themes"]:
+            table.add_row(e["label"], f"{e['size']:,}", ", ".join(e["keywords"][3:8]), (e["quotes"] or ["-"])[0])
+        out.print(table)
+
+
+def _quotable(found: Any, theme: Any, quotable: set[int]) -> list[int]:
+    """The theme's representative answers that may be quoted, best first (up to 3)."""
+    members = [int(i) for i in np.flatnonzero(found.assignment == theme.id)]
+    ordered = [*theme.quotes, *members]
+    return [i for i in dict.fromkeys(ordered) if i in quotable][:3]
+
+
+@voices_app.command("code")
+@user_errors
+def voices_code(
+    data: AnswersArg, text: TextOpt,
+    codes: Annotated[str, typer.Option(help="Column of an analyst's codes (empty where not coded).")],
+    second: Annotated[str | None, typer.Option(help="Column of a second analyst's codes, for agreement.")] = None,
+    language: LanguageOpt = "auto",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the answers with suggested codes.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The codebook workflow: agreement between coders and between the model and the coders
+    (Cohen's kappa), and a suggested code for every answer not yet coded."""
+    import polars as pl
+
+    from esmonitor.voices.themes import cohen_kappa, model_agreement, suggest_codes
+
+    frame = _answers(data, text)
+    for column in (codes, second):
+        if column is not None and column not in frame.columns:
+            raise UserInputError(f"{data}: no column {column!r}")
+    texts = frame[text].cast(pl.String).fill_null("").to_list()
+    langs = _languages(texts, language)
+    main_language = max(set(langs) - {"und"} or {"en"}, key=langs.count)
+    given = frame[codes].cast(pl.String).to_list()
+    coded = {i: c for i, c in enumerate(given) if c}
+    report: dict[str, Any] = {"coded": len(coded), "answers": len(texts)}
+    if second is not None:
+        other = frame[second].cast(pl.String).to_list()
+        both = [i for i in coded if other[i]]
+        if not both:
+            raise UserInputError("no answer was coded by both analysts")
+        report["kappa_between_coders"] = cohen_kappa([given[i] for i in both], [other[i] for i in both])
+        report["double_coded"] = len(both)
+    report["kappa_model_vs_coder"] = model_agreement(texts, coded, main_language)
+    suggested = suggest_codes(texts, coded, main_language)
+    if out_file is not None:
+        _write_frame(frame.with_columns(pl.Series("suggested_code", suggested, dtype=pl.String)), out_file)
+    if as_json:
+        out.print_json(data=report)
+        return
+    for key, value in report.items():
+        out.print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value:,}")
+    if out_file is not None:
+        console.print(f"Wrote suggestions to {out_file}")
+
+
+@voices_app.command("quotes")
+@user_errors
+def voices_quotes(
+    data: AnswersArg, text: TextOpt, group: GroupOpt = "role,catchment_id,wave", min_count: MinCountOpt = 10,
+    employers: EmployersOpt = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the quotes (.csv or .parquet).")]
+    = None,
+) -> None:
+    """Answers that may be quoted: redacted, from groups of at least K respondents."""
+    from esmonitor.voices.quotes import safe_quotes
+
+    frame = _answers(data, text)
+    groups = [g for g in group.split(",") if g]
+    try:
+        quotes = safe_quotes(frame, text=text, group=groups, min_count=int(min_count), redactor=_redactor(employers))
+    except ValueError as err:
+        raise UserInputError(f"{data}: {err}") from None
+    if out_file is not None:
+        _write_frame(quotes, out_file)
+        console.print(f"Wrote {quotes.height:,} quotable answers of {frame.height:,} to {out_file}")
+    else:
+        for row in quotes.head(20).iter_rows(named=True):
+            out.print(f"[{', '.join(str(row[g]) for g in groups)}; n = {row['group_size']}] {row['quote']}")
+        console.print(f"{quotes.height:,} quotable answers of {frame.height:,}")
 
 
 # -- data model -------------------------------------------------------------------------------

@@ -298,7 +298,8 @@ def function_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     text = (resources.files("esmonitor.voices") / "data" / "stopwords_fr.txt").read_text("utf-8")
-    return frozenset(fold(w) for w in [*ENGLISH_STOP_WORDS, *text.split()] if not w.startswith("#"))
+    french = [w for line in text.splitlines() if not line.startswith("#") for w in line.split()]
+    return frozenset(fold(w) for w in [*ENGLISH_STOP_WORDS, *french])
 
 
 def _at_start(text: str, token: re.Match[str]) -> bool:

@@ -52,7 +52,8 @@ def stop_words(language: str) -> frozenset[str]:
         words = set(ENGLISH_STOP_WORDS)
     elif language == "fr":
         text = (resources.files("esmonitor.voices") / "data" / "stopwords_fr.txt").read_text("utf-8")
-        words = {part for w in text.split() if not w.startswith("#") for part in re.split(r"['’]", w) if part}
+        words = {part for line in text.splitlines() if not line.startswith("#")
+                 for w in line.split() for part in re.split(r"['’]", w) if part}
     else:
         raise ValueError(f"no stop words for {language!r}")
     from sklearn.feature_extraction.text import strip_accents_unicode
@@ -112,6 +113,23 @@ def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
     observed = np.trace(table) / n
     chance = float((table.sum(axis=1) / n) @ (table.sum(axis=0) / n))
     return 1.0 if chance == 1 else float((observed - chance) / (1 - chance))
+
+
+def model_agreement(texts: Sequence[str], coded: dict[int, str], language: str, folds: int = 5,
+                    seed: int = 0) -> float:
+    """Cohen's kappa between the analysts' codes and the model's, each coded answer predicted by
+    a model trained without it (``folds``-fold cross-validation)."""
+    rows = sorted(coded)
+    if len(rows) < 2 * folds:
+        raise ValueError(f"code at least {2 * folds} answers to measure the model's agreement")
+    order = np.random.default_rng(seed).permutation(len(rows))
+    predicted: dict[int, str] = {}
+    for f in range(folds):
+        held = {rows[i] for i in order[f::folds]}
+        train = {i: coded[i] for i in rows if i not in held}
+        suggested = suggest_codes(texts, train, language, seed)
+        predicted.update({i: suggested[i] for i in held})
+    return cohen_kappa([coded[i] for i in rows], [predicted[i] for i in rows])
 
 
 def suggest_codes(texts: Sequence[str], coded: dict[int, str], language: str, seed: int = 0) -> list[str]:
