@@ -46,6 +46,16 @@ SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("rule", "VARCHAR"), ("message", "VARCHAR"), ("record", "VARCHAR"),
     ),
     META_TABLE: (("key", "VARCHAR"), ("value", "VARCHAR")),
+    # survey responses (esmonitor.voices): respondents pseudonymized, open text redacted before storage
+    "survey_response": (
+        ("response_id", "VARCHAR"), ("form_id", "VARCHAR"), ("role", "VARCHAR"), ("catchment_id", "VARCHAR"),
+        ("wave", "VARCHAR"), ("submitted_at", "TIMESTAMP"), ("language", "VARCHAR"), ("source", "VARCHAR"),
+        ("_batch_id", "VARCHAR"),
+    ),
+    "survey_answer": (
+        ("response_id", "VARCHAR"), ("question", "VARCHAR"), ("value", "VARCHAR"), ("theme", "VARCHAR"),
+        ("_batch_id", "VARCHAR"),
+    ),
     MINIMUM_WAGE_TABLE: (("effective_date", "DATE"), ("cad_per_hour", "DOUBLE")),
 }
 
