@@ -135,6 +135,11 @@ def _synth(out_dir: Path, clients: int, seed: int, dirty: bool) -> dict[str, Any
             progress.update(task, description=f"Writing {name}", advance=1)
 
         manifest = write_province(province, out_dir, progress=step)
+        from esmonitor.synth.voices import write_voices
+
+        progress.update(task, description="Writing survey exports")
+        voices = write_voices(out_dir / "voices", seed)
+        manifest["voices"] = {"folder": "voices", "files": voices["files"]}
         progress.update(task, description="Synthetic province written", completed=11)
     rows: dict[str, int] = manifest["row_counts"]  # type: ignore[assignment]
     files: dict[str, str] = manifest["files"]  # type: ignore[assignment]
@@ -882,7 +887,7 @@ EmployersOpt = Annotated[Path | None, typer.Option(help="Text file of employer n
 
 
 def _answers(path: Path, text: str) -> Any:
-    frame = _read_table(path)
+    frame = _read_table(path)  # (the warehouse's answers come already redacted and in this shape)
     if text not in frame.columns:
         raise UserInputError(f"{path}: no column {text!r}", hint=f"columns are: {', '.join(frame.columns)}")
     return frame
@@ -906,6 +911,153 @@ def _languages(texts: list[str | None], language: str) -> list[str]:
     if language not in ("en", "fr"):
         raise UserInputError(f"unknown language {language!r}", hint="en, fr or auto")
     return [language] * len(texts)
+
+
+def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None, wave: str | None,
+                      key_file: Path | None) -> list[Any]:
+    """Survey exports into the warehouse. A folder written by ``esmonitor synth`` (with its
+    manifest) says each file's role and wave; otherwise --instrument and --wave do."""
+    from esmonitor.voices.instruments import ROLES, builtin, read_xlsform
+    from esmonitor.voices.redact import Redactor
+    from esmonitor.voices.responses import ingest_responses
+
+    jobs: list[tuple[Path, Any, str]] = []
+    for p in paths:
+        manifest = p / "manifest.json" if p.is_dir() else None
+        if manifest is not None and manifest.exists() and instrument is None:
+            described = json.loads(manifest.read_text("utf-8")).get("files", {})
+            jobs += [(p / name, builtin(info["role"]), info["wave"]) for name, info in sorted(described.items())]
+            continue
+        files = sorted(q for q in p.iterdir() if q.suffix.lower() in (".csv", ".xlsx")) if p.is_dir() else [p]
+        if instrument is None or wave is None:
+            raise UserInputError(f"{p}: say which instrument and wave the responses answer",
+                                 hint=f"--instrument {'|'.join(ROLES)} or an XLSForm file, and --wave")
+        form = builtin(instrument) if instrument in ROLES else read_xlsform(Path(instrument))
+        jobs += [(f, form, wave) for f in files]
+    if not jobs:
+        raise UserInputError("no survey exports found")
+    pseudonymizer = Pseudonymizer(load_or_create_key(key_file))
+    redactor = Redactor()
+    reports = []
+    with Warehouse(warehouse) as w, _progress() as progress:
+        task = progress.add_task("Ingesting responses", total=len(jobs))
+        for path, form, wave_label in jobs:
+            progress.update(task, description=f"Ingesting {path.name}")
+            reports.append(ingest_responses(w, path, form, pseudonymizer, wave_label, redactor))
+            progress.advance(task)
+    return reports
+
+
+def _print_voices_reports(reports: list[Any]) -> None:
+    table = Table(title="Survey responses")
+    for col in ("file", "format", "rows", "loaded", "already stored", "answers", "quarantined"):
+        table.add_column(col, justify="left" if col in ("file", "format") else "right")
+    for r in reports:
+        table.add_row(Path(r.file).name, r.format + (" (skipped: seen)" if r.skipped else ""), f"{r.rows_read:,}",
+                      f"{r.responses_loaded:,}", f"{r.responses_already_stored:,}", f"{r.answers_loaded:,}",
+                      f"{r.problems:,}")
+    out.print(table)
+
+
+@voices_app.command("ingest")
+@user_errors
+def voices_ingest(
+    warehouse: WarehouseOpt,
+    paths: Annotated[list[Path], typer.Argument(help="Survey exports (.csv, .xlsx) or folders of them.")],
+    instrument: Annotated[str | None, typer.Option(help="esp_staff, ssm_staff, job_seeker, employer, or an "
+                                                        "XLSForm file.")] = None,
+    wave: Annotated[str | None, typer.Option(help="The survey wave the responses belong to, e.g. 2025.")] = None,
+    key_file: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load KoboToolbox (CSV, XLSX) and LimeSurvey (CSV) exports: validated, bad answers to the
+    quarantine, respondents pseudonymized, open answers redacted, files and responses once only."""
+    reports = run_voices_ingest(warehouse, paths, instrument, wave, key_file)
+    if as_json:
+        out.print_json(data={"files": [r.as_dict() for r in reports]})
+        return
+    _print_voices_reports(reports)
+
+
+@voices_app.command("summary")
+@user_errors
+def voices_summary(
+    warehouse: WarehouseOpt,
+    by: Annotated[str, typer.Option(help="Groups: any of wave, role, catchment_id, phase.")] = "wave",
+    role: Annotated[str | None, typer.Option(help="Only this role's responses.")] = None,
+    population: Annotated[Path | None, typer.Option(
+        help="CSV of catchment_id,population to weight responses to (post-stratification).")] = None,
+    compare_groups: Annotated[str | None, typer.Option(
+        "--compare", help="COLUMN:FIRST,SECOND — difference in means for every question (Welch).")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table (.csv or .parquet).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Closed questions: distribution, mean and share agreeing with 95 % intervals, by group."""
+    import polars as pl
+
+    from esmonitor.voices.closed import answers_frame, compare, likert_summary, poststratify, protect_summary
+
+    policy = _policy(audience)
+    groups = [g for g in by.split(",") if g]
+    unknown = [g for g in groups if g not in ("wave", "role", "catchment_id", "phase")]
+    if unknown:
+        raise UserInputError(f"cannot group by {', '.join(unknown)}", hint="wave, role, catchment_id, phase")
+    with Warehouse(warehouse, read_only=True) as w:
+        scope = policy.scope(w)
+        frame = answers_frame(w)
+    if frame.is_empty():
+        raise UserInputError("the warehouse holds no survey responses", hint="esmonitor voices ingest EXPORTS")
+    if role:
+        frame = frame.filter(pl.col("role") == role)
+    if scope.column == "catchment_id":
+        frame = frame.filter(pl.col("catchment_id").is_in(sorted(scope.values)))
+    elif scope.column is not None:
+        policy.require("ssm", "survey results (responses are tied to catchments, not providers)")
+    weighted = population is not None
+    if population is not None:
+        table = _read_table(population)
+        try:
+            frame = poststratify(frame, {str(r[0]): float(r[1]) for r in table.select(
+                "catchment_id", "population").iter_rows()})
+        except (ValueError, pl.exceptions.ColumnNotFoundError) as err:
+            raise UserInputError(f"{population}: {err}", hint="columns catchment_id,population") from None
+    summary = likert_summary(frame, by=groups, weighted=weighted)
+    if policy.needs_disclosure_control:
+        summary = protect_summary(summary, by=groups, min_count=min_count)
+    comparisons = []
+    if compare_groups:
+        column, _, pair = compare_groups.partition(":")
+        first, _, second = pair.partition(",")
+        if column not in frame.columns or not second:
+            raise UserInputError(f"--compare {compare_groups!r} must look like wave:2023,2025")
+        for question in sorted(summary["question"].unique().to_list()):
+            try:
+                comparisons.append({"question": question, **compare(frame, question, column, first, second)})
+            except ValueError:
+                continue
+        if policy.needs_disclosure_control:
+            comparisons = [c for c in comparisons if min(c["n_first"], c["n_second"]) >= min_count]
+    if out_file is not None:
+        _write_frame(summary, out_file)
+    if as_json:
+        out.print_json(json.dumps({"summary": summary.to_dicts(), "comparisons": comparisons}, default=str))
+        return
+    shown = Table(title=f"Closed questions by {', '.join(groups)}" + (" (weighted)" if weighted else ""))
+    for col in ("question", *groups, "n", "mean (95 % CI)", "agree (95 % CI)"):
+        shown.add_column(col)
+    for r in summary.iter_rows(named=True):
+        mean = "suppressed" if r["mean"] is None else f"{r['mean']:.2f} ({r['mean_low']:.2f}–{r['mean_high']:.2f})"
+        agree = "" if r["agree"] is None else f"{100 * r['agree']:.0f} % ({100 * r['agree_low']:.0f}–" \
+                                             f"{100 * r['agree_high']:.0f})"
+        shown.add_row(r["question"], *[str(r[g]) for g in groups], "" if r["n"] is None else f"{r['n']:,}", mean,
+                      agree)
+    out.print(shown)
+    for c in comparisons:
+        out.print(f"{c['question']}: {second} − {first} = {c['difference']:+.2f} "
+                  f"(95 % CI {c['low']:+.2f} to {c['high']:+.2f}; p = {c['p_value']:.3g})")
 
 
 @voices_app.command("redact")
@@ -937,7 +1089,11 @@ def voices_redact(
 @voices_app.command("themes")
 @user_errors
 def voices_themes(
-    data: AnswersArg, text: TextOpt, language: LanguageOpt = "auto",
+    warehouse: WarehouseOpt,
+    data: Annotated[Path | None, typer.Argument(
+        help="Answers (.csv or .parquet). Without it: the open answers in the warehouse.")] = None,
+    text: Annotated[str, typer.Option("--text", help="Column of open answers (with DATA).")] = "answer",
+    language: LanguageOpt = "auto",
     themes: Annotated[int | None, typer.Option("--themes", help="Number of themes (default: chosen).", min=2)] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same themes.")] = 0,
     group: GroupOpt = "role,catchment_id,wave",
@@ -952,7 +1108,11 @@ def voices_themes(
     from esmonitor.voices.quotes import safe_quotes
     from esmonitor.voices.themes import find_themes
 
-    frame = _answers(data, text).filter(pl.col(text).is_not_null())
+    if data is None:
+        frame, text, source = _open_answers(warehouse), "answer", warehouse
+    else:
+        frame, source = _answers(data, text), data
+    frame = frame.filter(pl.col(text).is_not_null())
     redactor = _redactor(employers)
     clean = [redactor.redact(t) for t in frame[text].cast(pl.String).to_list()]
     frame = frame.with_columns(pl.Series(text, clean, dtype=pl.String),
@@ -960,7 +1120,7 @@ def voices_themes(
     groups = [g for g in group.split(",") if g]
     missing = [g for g in groups if g not in frame.columns]
     if missing:
-        raise UserInputError(f"{data}: no column {', '.join(map(repr, missing))} for --group",
+        raise UserInputError(f"{source}: no column {', '.join(map(repr, missing))} for --group",
                              hint="name the columns a quote is attributed to, e.g. --group role,catchment_id,wave")
     report: dict[str, Any] = {"languages": {}}
     for lang in ("en", "fr"):
@@ -990,6 +1150,20 @@ def voices_themes(
         for e in block["themes"]:
             table.add_row(e["label"], f"{e['size']:,}", ", ".join(e["keywords"][3:8]), (e["quotes"] or ["-"])[0])
         out.print(table)
+
+
+def _open_answers(warehouse: Path) -> Any:
+    """The warehouse's open answers (stored redacted) with their role, catchment and wave."""
+    import polars as pl
+
+    with Warehouse(warehouse, read_only=True) as w:
+        table = w.arrow("SELECT a.value AS answer, r.role, r.catchment_id, r.wave FROM survey_answer a "
+                        "JOIN survey_response r USING (response_id) WHERE a.theme = 'open' "
+                        "ORDER BY a.response_id, a.question")
+    frame = pl.DataFrame(table)
+    if frame.is_empty():
+        raise UserInputError("the warehouse holds no open answers", hint="esmonitor voices ingest EXPORTS")
+    return frame
 
 
 def _quotable(found: Any, theme: Any, quotable: set[int]) -> list[int]:
@@ -1317,6 +1491,8 @@ def demo(
     _demo_evaluation(warehouse, out_dir)
     console.rule("6. Public release: disclosure control")
     _demo_public(frames, out_dir)
+    console.rule("7. Voices: surveys of job seekers, providers, managers and employers")
+    _demo_voices(warehouse, extracts / "voices", out_dir, key_file or out_dir / "pseudonym.key")
     console.rule("Done")
     console.print(
         f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
@@ -1326,6 +1502,7 @@ def demo(
         f"  indicators:     {out_dir / 'indicators.csv'} and indicators-by-catchment.csv\n"
         f"  evaluation:     {out_dir / 'rollout.json'}, providers.json, creaming.csv\n"
         f"  public release: {out_dir / 'public' / 'indicators-by-catchment.csv'} (disclosure-controlled)\n"
+        f"  voices:         {out_dir / 'voices-summary.csv'}, voices-themes.json (public edition)\n"
         f"  extracts:       {extracts} (ground truth in manifest.json)")
 
 
@@ -1347,6 +1524,38 @@ def _demo_public(frames: Any, out_dir: Path, min_count: int = 10) -> None:
         shown.add_row(status, f"{counts.get(status, 0):,}", meaning[status])
     out.print(shown)
     console.print(f"{table.height:,} rows with their margins, protected in {time.perf_counter() - started:.1f} s")
+
+
+def _demo_voices(warehouse: Path, folder: Path, out_dir: Path, key_file: Path, min_count: int = 10) -> None:
+    """Ingest the synthetic survey exports, then the public closed-question summary by wave and
+    the open-answer themes with safe quotes."""
+    import polars as pl
+
+    from esmonitor.voices.closed import answers_frame, compare, likert_summary, protect_summary
+    from esmonitor.voices.quotes import safe_quotes
+    from esmonitor.voices.themes import find_themes
+
+    _print_voices_reports(run_voices_ingest(warehouse, [folder], None, None, key_file))
+    with Warehouse(warehouse, read_only=True) as w:
+        frame = answers_frame(w)
+    summary = protect_summary(likert_summary(frame, by=["role", "wave"]), by=["role", "wave"], min_count=min_count)
+    summary.write_csv(out_dir / "voices-summary.csv")
+    seekers = frame.filter(pl.col("role") == "job_seeker")
+    change = compare(seekers, "wait_ok", "wave", "2023", "2025")
+    out.print(f"Job seekers seen quickly after referral (1-5): 2025 − 2023 = {change['difference']:+.2f} "
+              f"(95 % CI {change['low']:+.2f} to {change['high']:+.2f})")
+    answers = _open_answers(warehouse)
+    answers = answers.with_columns(pl.Series("language", _languages(answers["answer"].to_list(), "auto")))
+    report = {}
+    for lang in ("en", "fr"):
+        part = answers.filter(pl.col("language") == lang)
+        found = find_themes(part["answer"].to_list(), lang, seed=2024)
+        quotable = set(safe_quotes(part, text="answer", min_count=min_count)["_row"].to_list())
+        report[lang] = [{"label": t.label, "keywords": list(t.keywords), "size": t.size,
+                         "quotes": [part["answer"][q] for q in t.quotes if q in quotable]} for t in found.themes]
+        out.print(f"Themes ({lang}, {part.height:,} answers): " + "; ".join(
+            f"{t['label']} ({t['size']})" for t in report[lang]))
+    (out_dir / "voices-themes.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), "utf-8")
 
 
 def _demo_evaluation(warehouse: Path, out_dir: Path) -> None:
