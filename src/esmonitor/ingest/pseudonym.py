@@ -38,7 +38,10 @@ def load_or_create_key(path: Path | None = None) -> bytes:
             raise PseudonymKeyError(
                 f"pseudonymization key {path} is readable by others (mode {oct(mode)})",
                 hint=f"run: chmod 600 {path}")
-        key = bytes.fromhex(path.read_text("ascii").strip())
+        try:
+            key = bytes.fromhex(path.read_text("ascii").strip())
+        except (ValueError, UnicodeDecodeError):
+            key = b""
         if len(key) != KEY_BYTES:
             raise PseudonymKeyError(f"pseudonymization key {path} is not {KEY_BYTES} bytes of hex")
         return key

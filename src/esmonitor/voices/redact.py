@@ -97,6 +97,11 @@ NOT_NAME = {  # capitalised words that follow a cue or a first name without bein
     "mr", "mrs", "ms", "miss", "dr", "prof", "mme", "mlle", "madame", "monsieur", "mademoiselle", "sir",
 }
 CAPITALISED = re.compile(r"^[A-ZÀ-ÖØ-Þ]")
+PERSON_VERBS = frozenset((
+    "gave", "said", "says", "told", "tells", "called", "calls", "helped", "helps", "emailed", "sent", "asked",
+    "asks", "explained", "showed", "found", "got", "was", "has", "had", "did", "took", "wrote", "texted",
+    "phoned", "spoke", "listened", "answered", "replied", "referred", "booked", "m'a", "m’a", "nous", "était",
+    "a", "m'avait", "m'appelle", "dit", "m'écrit", "m'a-t-elle", "appelle", "aide", "aidé"))
 CALENDAR = frozenset((
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
     "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "janvier", "fevrier",
@@ -342,6 +347,9 @@ def _is_sentence_word(text: str, token: re.Match[str]) -> bool:
     if not _at_start(text, token):
         return False
     rest = text[token.end():]
+    following = TOKEN.match(rest.lstrip())
+    if following and following.group().lower() in PERSON_VERBS:
+        return False  # "Grace gave me a card", "Will said ...": someone doing something
     nxt = TOKEN.match(rest.lstrip())
     return not (nxt and rest[:1] == " " and CAPITALISED.match(nxt.group()) and nxt.group().lower() not in NOT_NAME)
 
