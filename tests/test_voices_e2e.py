@@ -113,3 +113,17 @@ def test_public_summary_command(surveyed: tuple) -> None:
         for choice in "12345":
             assert row[f"n_{choice}"] is None or row[f"n_{choice}"] >= 10
     assert any(r["mean"] is not None for r in rows) and np.isfinite([r["mean"] for r in rows if r["mean"]]).all()
+
+
+def test_no_planted_identifier_in_themes_or_quotes(surveyed: tuple) -> None:
+    import re
+
+    warehouse, _, manifest = surveyed
+    result = CliRunner().invoke(app, ["voices", "themes", "-w", str(warehouse), "--seed", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    quotes = [q for block in report["languages"].values() for t in block["themes"] for q in t["quotes"]]
+    assert len(quotes) >= 10
+    text = result.output
+    planted = {value for info in manifest["responses"].values() for _, value in info["planted"]}
+    assert not [v for v in planted if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text)]
