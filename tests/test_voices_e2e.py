@@ -127,3 +127,21 @@ def test_no_planted_identifier_in_themes_or_quotes(surveyed: tuple) -> None:
     text = result.output
     planted = {value for info in manifest["responses"].values() for _, value in info["planted"]}
     assert not [v for v in planted if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text)]
+
+
+def test_summary_by_equity_attribute_and_rollout(surveyed: tuple) -> None:
+    warehouse, _, _ = surveyed
+    with Warehouse(warehouse, read_only=True) as w:
+        frame = answers_frame(w)
+    seekers = frame.filter(pl.col("role") == "job_seeker")
+    # every job seeker's answers carry their own self-identification, as answered
+    per_response = seekers.filter(pl.col("question") == "indigenous").select("response_id", pl.col("value"))
+    joined = seekers.join(per_response, on="response_id", suffix="_own")
+    assert (joined["indigenous"] == joined["value_own"]).all()
+    assert set(seekers["rollout"].unique()) == {"prototype", "later"}
+    result = CliRunner().invoke(app, ["voices", "summary", "-w", str(warehouse), "--role", "job_seeker", "--by",
+                                      "indigenous", "--compare", "rollout:later,prototype", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {r["indigenous"] for r in data["summary"]} == {"yes", "no", "prefer_not"}
+    assert {c["question"] for c in data["comparisons"]} >= {"wait_ok", "stream_fit"}

@@ -983,7 +983,8 @@ def voices_ingest(
 @user_errors
 def voices_summary(
     warehouse: WarehouseOpt,
-    by: Annotated[str, typer.Option(help="Groups: any of wave, role, catchment_id, phase.")] = "wave",
+    by: Annotated[str, typer.Option(help="Groups: any of wave, role, catchment_id, phase, rollout (prototype or "
+                                         "later), francophone, indigenous, disability.")] = "wave",
     role: Annotated[str | None, typer.Option(help="Only this role's responses.")] = None,
     population: Annotated[Path | None, typer.Option(
         help="CSV of catchment_id,population to weight responses to (post-stratification).")] = None,
@@ -1002,9 +1003,10 @@ def voices_summary(
 
     policy = _policy(audience)
     groups = [g for g in by.split(",") if g]
-    unknown = [g for g in groups if g not in ("wave", "role", "catchment_id", "phase")]
+    allowed = ("wave", "role", "catchment_id", "phase", "rollout", "francophone", "indigenous", "disability")
+    unknown = [g for g in groups if g not in allowed]
     if unknown:
-        raise UserInputError(f"cannot group by {', '.join(unknown)}", hint="wave, role, catchment_id, phase")
+        raise UserInputError(f"cannot group by {', '.join(unknown)}", hint=", ".join(allowed))
     with Warehouse(warehouse, read_only=True) as w:
         scope = policy.scope(w)
         frame = answers_frame(w)

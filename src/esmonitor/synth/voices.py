@@ -161,6 +161,10 @@ def write_voices(out: Path, seed: int, respondents: dict[str, int] | None = None
                     elif q.kind == "select_multiple":
                         options = [c[0] for c in instrument.choices[q.list_name or ""] if c[0] != "none"]
                         record[q.name] = " ".join(o for o in options if rng.random() < 0.2) or "none"
+                    elif q.list_name == "yesno":
+                        share = {"francophone": 0.1, "indigenous": 0.06, "disability": 0.2}.get(q.name, 0.1)
+                        draw = rng.random()
+                        record[q.name] = "yes" if draw < share else "prefer_not" if draw > 0.95 else "no"
                     elif q.kind == "integer":
                         record[q.name] = str(int(rng.integers(15, 90)))
                     elif q.name == "improve":

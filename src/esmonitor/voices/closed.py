@@ -25,11 +25,18 @@ LIKERT = ("1", "2", "3", "4", "5")
 
 
 def answers_frame(warehouse: Any) -> pl.DataFrame:
-    """Every closed answer with its response's role, catchment, wave and the catchment's phase."""
+    """Every answer with its response's role, catchment, wave, the catchment's phase (and
+    ``rollout``: prototype or later) and the respondent's optional equity answers."""
+    from esmonitor.voices.instruments import EQUITY
+
+    equity = ", ".join(f"max(CASE WHEN question = '{q}' THEN value END) AS {q}" for q in EQUITY)
     return pl.from_arrow(warehouse.arrow(
-        "SELECT a.response_id, a.question, a.value, a.theme, r.role, r.catchment_id, r.wave, c.phase "
+        "SELECT a.response_id, a.question, a.value, a.theme, r.role, r.catchment_id, r.wave, c.phase, "
+        "CASE WHEN c.phase = 'prototype' THEN 'prototype' ELSE 'later' END AS rollout, "
+        f"{', '.join('e.' + q for q in EQUITY)} "
         "FROM survey_answer a JOIN survey_response r USING (response_id) "
-        "LEFT JOIN catchment c USING (catchment_id)"))  # type: ignore[return-value]
+        "LEFT JOIN catchment c USING (catchment_id) "
+        f"LEFT JOIN (SELECT response_id, {equity} FROM survey_answer GROUP BY 1) e USING (response_id)"))  # type: ignore[return-value]
 
 
 def poststratify(frame: pl.DataFrame, population: dict[str, float], unit: str = "catchment_id") -> pl.DataFrame:

@@ -63,7 +63,10 @@ CHOICES: dict[str, tuple[tuple[str, str, str], ...]] = {
                  ("digital", "Internet or computer access", "Accès à Internet ou à un ordinateur"),
                  ("housing", "Housing", "Logement"), ("none", "None of these", "Aucun de ceux-ci")),
     "catchment": (),  # filled from the reference data
+    "yesno": (("yes", "Yes", "Oui"), ("no", "No", "Non"),
+              ("prefer_not", "Prefer not to say", "Préfère ne pas répondre")),
 }
+EQUITY = ("francophone", "indigenous", "disability")  # optional self-identification (job seekers)
 
 _COMMON_END = (
     Question("begin_group", "open", "Your comments", "Vos commentaires"),
@@ -81,6 +84,16 @@ _START = (
 def _likert(name: str, en: str, fr: str, theme: str) -> Question:
     return Question(f"select_one {LIKERT}", name, en, fr, theme)
 
+
+_ABOUT_YOU = (
+    Question("begin_group", "about_you", "About you (optional)", "À propos de vous (facultatif)"),
+    Question("select_one yesno", "francophone", "Do you identify as francophone?",
+             "Vous identifiez-vous comme francophone?", "equity"),
+    Question("select_one yesno", "indigenous", "Do you identify as Indigenous (First Nations, Métis or Inuit)?",
+             "Vous identifiez-vous comme Autochtone (Premières Nations, Métis ou Inuit)?", "equity"),
+    Question("select_one yesno", "disability", "Do you have a disability?", "Avez-vous un handicap?", "equity"),
+    Question("end_group", "about_you", "", ""),
+)
 
 _ITEMS: dict[str, tuple[Question, ...]] = {
     "job_seeker": (
@@ -142,7 +155,7 @@ def builtin(role: str) -> Instrument:
 
     group = Question("begin_group", "experience", "Your experience", "Votre expérience")
     end = Question("end_group", "experience", "", "")
-    questions = (*_START, group, *_ITEMS[role], end, *_COMMON_END)
+    questions = (*_START, group, *_ITEMS[role], end, *(_ABOUT_YOU if role == "job_seeker" else ()), *_COMMON_END)
     choices = dict(CHOICES)
     choices["catchment"] = tuple((c.catchment_id, c.name_en, c.name_fr) for c in catchments())
     return Instrument(f"esmonitor_{role}", role, questions, choices)
