@@ -12,7 +12,7 @@ from esmonitor.cli import app
 
 runner = CliRunner()
 COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "evaluate", "data-model", "demo",
-            "disclose", "disclosure-audit"]
+            "disclose", "disclosure-audit", "voices"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
