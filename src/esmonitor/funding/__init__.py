@@ -1,0 +1,1 @@
+"""Funding models: what performance-based rules pay, what they reward, and what-if scenarios."""

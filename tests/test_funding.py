@@ -1,0 +1,120 @@
+"""Funding models by hand: stream weights, the checkpoint schedule, the agreement-year shift from
+20 % to 25 %, the pot's cap, the target model; reconciliation of every total with the trail."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from esmonitor.errors import UserInputError
+from esmonitor.funding.model import load_model
+from esmonitor.funding.payments import pay
+
+START = {"X": date(2021, 4, 1), "Y": date(2024, 4, 1)}  # X: FY2021-22 is agreement year 1
+
+
+def checkpoint(client: str, k: int, when: date, stream: str, status: str = "achieved", catchment: str = "X",
+               provider: str = "P1") -> dict:
+    return {"client_id": client, "checkpoint": k, "checkpoint_date": when, "status": status, "stream": stream,
+            "catchment_id": catchment, "ssm_id": f"S-{catchment}", "provider_id": provider}
+
+
+def frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"client_id": pl.String, "checkpoint": pl.Int64, "checkpoint_date": pl.Date,
+                                      "status": pl.String, "stream": pl.String, "catchment_id": pl.String,
+                                      "ssm_id": pl.String, "provider_id": pl.String})
+
+
+def test_ies_stream_weights_and_checkpoint_schedule_by_hand() -> None:
+    model = load_model("ies")
+    assert model.per_client("A") == 344 and model.per_client("C") == 3230  # the reported totals
+    rows = [checkpoint("a1", k, date(2022, 6, 1), "A") for k in (1, 3, 6, 12)]          # 34 + 69 + 86 + 155
+    rows += [checkpoint("c1", 1, date(2022, 7, 1), "C"), checkpoint("c1", 3, date(2022, 9, 1), "C"),  # 323 + 646
+             checkpoint("c1", 6, date(2022, 12, 1), "C", status="not_achieved")]                        # 0
+    rows += [checkpoint("b1", 12, date(2022, 5, 1), "B", status="pending")]                            # 0
+    rows += [checkpoint("z1", 1, date(2021, 3, 1), "C")]  # before X's IES start: the model did not apply
+    result = pay(frame(rows), model, START)
+    paid = dict(zip(result.trail["client_id"] + "-" + result.trail["checkpoint"].cast(pl.String),
+                    result.trail["paid"], strict=True))
+    assert paid == {"a1-1": 34, "a1-3": 69, "a1-6": 86, "a1-12": 155, "c1-1": 323, "c1-3": 646}
+    env = result.envelopes.row(0, named=True)
+    assert (env["fiscal_year"], env["agreement_year"]) == ("FY2022-23", 2)
+    assert env["performance_pot"] == 0.20 * 20_000_000 and env["supports"] == 0.10 * 20_000_000
+    assert env["operational"] == 0.70 * 20_000_000 and env["paid"] == 344 + 969
+    assert env["surplus"] == env["performance_pot"] - 1313
+
+
+def test_agreement_year_four_shifts_the_share_to_25_percent() -> None:
+    model = load_model("ies")
+    rows = [checkpoint("a", 1, date(2023, 6, 1), "A"), checkpoint("b", 1, date(2024, 6, 1), "A"),
+            checkpoint("c", 1, date(2025, 6, 1), "A")]
+    env = pay(frame(rows), model, START).envelopes
+    shares = dict(zip(env["agreement_year"], env["performance_pot"] / env["envelope"], strict=True))
+    assert shares == {3: pytest.approx(0.20), 4: pytest.approx(0.25), 5: pytest.approx(0.25)}
+    for r in env.iter_rows(named=True):  # the envelope identity
+        assert r["operational"] + r["performance_pot"] + r["supports"] == pytest.approx(r["envelope"])
+
+
+def test_the_pot_caps_payments_in_proportion() -> None:
+    small = replace(load_model("ies"), envelope_default=5_000.0, envelope_by_catchment={})  # pot 20 % = 1,000
+    rows = [checkpoint("c1", 12, date(2022, 6, 1), "C"), checkpoint("c2", 12, date(2022, 6, 2), "C")]  # 2 x 1,453
+    result = pay(frame(rows), small, START)
+    assert result.trail["earned"].to_list() == [1453.0, 1453.0]
+    assert result.trail["paid"].to_list() == pytest.approx([500.0, 500.0])  # 1,000 shared pro rata
+    env = result.envelopes.row(0, named=True)
+    assert env["earned"] == 2906 and env["paid"] == pytest.approx(1000) and env["surplus"] == pytest.approx(0)
+    uncapped = pay(frame(rows), replace(small, shortfall="none"), START)
+    assert uncapped.trail["paid"].to_list() == [1453.0, 1453.0]
+
+
+def test_uk_work_programme_pays_outcome_and_sustainment_checkpoints() -> None:
+    model = load_model("uk_work_programme")
+    rows = [checkpoint("a", k, date(2022, 6, 1), "A") for k in (1, 3, 6, 12)]   # 1,700 at 3; 1,020 at 12
+    rows += [checkpoint("c", k, date(2022, 6, 1), "C") for k in (1, 3, 6, 12)]  # 3,400 at 6; 3,960 at 12
+    totals = pay(frame(rows), model, START).totals(["client_id"])
+    assert dict(zip(totals["client_id"], totals["paid"], strict=True)) == {"a": 2720.0, "c": 7360.0}
+
+
+def test_target_model_pays_in_proportion_between_floor_and_target() -> None:
+    model = load_model("wioa_targets")  # target 45 % at 6 months; nothing below 90 % of it; pot 10 % of 20 M
+    def catchment_rows(catchment: str, achieved: int, total: int) -> list[dict]:
+        return [checkpoint(f"{catchment}{i}", 6, date(2025, 6, 1), "B", "achieved" if i < achieved
+                           else "not_achieved", catchment=catchment) for i in range(total)]
+    rows = catchment_rows("X", 43, 100) + catchment_rows("Y", 30, 100)  # X: 43 % = 95.6 % of target; Y: 66.7 %
+    result = pay(frame(rows), model, START)
+    env = {r["catchment_id"]: r for r in result.envelopes.iter_rows(named=True)}
+    expected_x = 2_000_000 * ((0.43 / 0.45 - 0.9) / 0.1)
+    assert env["X"]["paid"] == pytest.approx(expected_x) and env["Y"]["paid"] == 0
+    assert result.trail.filter(pl.col("catchment_id") == "X")["paid"].sum() == pytest.approx(expected_x)
+
+
+def test_totals_reconcile_with_the_trail() -> None:
+    rows = []
+    for i in range(60):
+        rows.append(checkpoint(f"k{i}", [1, 3, 6, 12][i % 4], date(2022 + i % 3, 1 + i % 12, 1), "ABC"[i % 3],
+                               catchment="XY"[i % 2], provider=f"P{i % 5}"))
+    result = pay(frame(rows), load_model("ies"), START)
+    total = result.trail["paid"].sum()
+    for by in (["ssm_id"], ["provider_id"], ["stream"], ["fiscal_year"], ["catchment_id", "fiscal_year"]):
+        assert result.totals(by)["paid"].sum() == pytest.approx(total)
+    assert result.envelopes["paid"].sum() == pytest.approx(total)
+
+
+def test_bad_models_are_named(tmp_path: Path) -> None:
+    text = Path(load_model("ies").source.split(" ")[0]).name
+    assert text == "ies.toml"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\nid = "x"\nversion = "1"\nkind = "per_outcome"\n[shares]\nperformance = [0.95]\n'
+                   'supports = 0.1\n[payments]\nA = { 1 = 10 }\n', "utf-8")
+    with pytest.raises(UserInputError, match=r"bad.toml: shares.performance\[0\] = 0.95"):
+        load_model(bad)
+    bad.write_text('[model]\nid = "x"\nversion = "1"\nkind = "per_outcome"\n[shares]\nperformance = [0.2]\n'
+                   '[payments]\nD = { 1 = 10 }\n', "utf-8")
+    with pytest.raises(UserInputError, match=r"payments\.D"):
+        load_model(bad)
+    with pytest.raises(UserInputError, match="not found"):
+        load_model(tmp_path / "none.toml")
