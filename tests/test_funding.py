@@ -118,3 +118,32 @@ def test_bad_models_are_named(tmp_path: Path) -> None:
         load_model(bad)
     with pytest.raises(UserInputError, match="not found"):
         load_model(tmp_path / "none.toml")
+
+
+def test_on_the_synthetic_province_totals_reconcile_and_flat_weights_widen_the_creaming_gap(loaded_50k) -> None:
+    from esmonitor.funding.report import creaming_gap, flat, run
+    from esmonitor.indicators.engine import frames_from
+    from esmonitor.warehouse import Warehouse
+
+    with Warehouse(loaded_50k.warehouse, read_only=True) as w:
+        frames = frames_from(w, needed=["outcome", "client"])
+    ies = load_model("ies")
+    result, rewards = run(frames, ies)
+    total = result.trail["paid"].sum()
+    assert total > 0
+    for by in (["ssm_id"], ["provider_id"], ["stream"], ["fiscal_year"]):
+        assert result.totals(by)["paid"].sum() == pytest.approx(total)
+    for r in result.envelopes.iter_rows(named=True):
+        assert r["operational"] + r["performance_pot"] + r["supports"] == pytest.approx(r["envelope"])
+        assert r["paid"] <= r["performance_pot"] + 1e-6
+    # every payment is an achieved checkpoint of the outcome engine, at the model's rate for its stream
+    achieved = frames.get("outcome").filter(pl.col("status") == "achieved").select("client_id", "checkpoint")
+    assert result.trail.join(achieved, on=["client_id", "checkpoint"], how="anti").height == 0
+    assert set(result.trail.select(pl.struct("stream", "checkpoint", "earned")).to_series().struct.unnest()
+               .iter_rows()) <= {(s, k, v) for s, t in ies.payments.items() for k, v in t.items()}
+    # the rules' reward by stream is measured with a clear interval; flattening the stream weights
+    # takes away stream C's premium, so serving easy clients pays relatively more (the gap rises)
+    gap = creaming_gap(rewards)
+    assert gap["high"] - gap["low"] < abs(gap["gap"])  # measurable: the interval excludes 0
+    flat_gap = creaming_gap(run(frames, flat(ies))[1])
+    assert flat_gap["low"] > gap["high"]

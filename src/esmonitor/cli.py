@@ -1248,6 +1248,144 @@ def voices_quotes(
         console.print(f"{quotes.height:,} quotable answers of {frame.height:,}")
 
 
+# -- funding ----------------------------------------------------------------------------------------
+funding_app = typer.Typer(help="Funding models: what the rules pay, what they reward, and what-if scenarios.",
+                          no_args_is_help=True)
+app.add_typer(funding_app, name="funding")
+ModelOpt = Annotated[str, typer.Option("--model", help="ies (default), uk_work_programme, wioa_targets, or a "
+                                                        "model file (.toml).")]
+FundingByOpt = Annotated[str, typer.Option("--by", help="Breakdown: ssm_id, catchment_id, provider_id, stream, "
+                                                        "fiscal_year (comma-separated).")]
+
+
+def _funding_frames(warehouse: Path, policy: Any) -> Any:
+    from esmonitor.indicators.engine import frames_from
+
+    with Warehouse(warehouse, read_only=True) as w:
+        scope = policy.scope(w)
+        frames = frames_from(w, needed=["outcome", "client"])
+    return frames if scope.column is None else frames.only(scope.column, sorted(scope.values))
+
+
+def _funding_by(by: str) -> list[str]:
+    groups = [g for g in by.split(",") if g]
+    allowed = ("ssm_id", "catchment_id", "provider_id", "stream", "fiscal_year")
+    if not groups or any(g not in allowed for g in groups):
+        raise UserInputError(f"cannot break payments down by {by!r}", hint=", ".join(allowed))
+    return groups
+
+
+def _public_totals(table: Any, min_count: float) -> Any:
+    """Payment totals for the public: a total over fewer than K paid checkpoints is withheld."""
+    import polars as pl
+
+    small = pl.col("checkpoints") < min_count
+    return table.with_columns(*[pl.when(small).then(None).otherwise(pl.col(c)).alias(c)
+                                for c in table.columns if c in ("earned", "paid", "checkpoints")])
+
+
+@funding_app.command("report")
+@user_errors
+def funding_report(
+    warehouse: WarehouseOpt,
+    model: ModelOpt = "ies",
+    by: FundingByOpt = "catchment_id,fiscal_year",
+    trail: Annotated[Path | None, typer.Option(help="Write every payment and the checkpoint that earned it "
+                                                    "(.csv or .parquet; pseudonymous clients).")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """What a funding model pays on the warehouse's funded outcomes, by SSM, provider, stream and
+    fiscal year; the envelope of every catchment-year; and what the rules reward by stream."""
+    from esmonitor.funding.model import load_model
+    from esmonitor.funding.report import creaming_gap, run
+
+    policy = _policy(audience)
+    if trail is not None:
+        policy.require_records("the payment trail (one row per client checkpoint)")
+    groups = _funding_by(by)
+    result, rewards = run(_funding_frames(warehouse, policy), load_model(model))
+    totals = result.totals(groups)
+    if policy.needs_disclosure_control:
+        totals = _public_totals(totals, min_count)
+    if trail is not None:
+        _write_frame(result.trail, trail)
+    gap = creaming_gap(rewards) if rewards.height == 3 else None
+    if as_json:
+        out.print_json(json.dumps({"model": {"id": result.model.id, "version": result.model.version},
+                                   "totals": totals.to_dicts(), "envelopes": result.envelopes.to_dicts(),
+                                   "per_client_by_stream": rewards.to_dicts(), "creaming_gap": gap}, default=str))
+        return
+    table = Table(title=f"{result.model.name_en} ({result.model.id} {result.model.version}): payments by "
+                        f"{', '.join(groups)}")
+    for col in totals.columns:
+        table.add_column(col, justify="right" if col in ("earned", "paid", "checkpoints") else "left")
+    for row in totals.iter_rows():
+        table.add_row(*["suppressed" if v is None else f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(table)
+    shown = Table(title="Expected payment per client served, by stream (95 % interval)")
+    for col in ("stream", "clients", "per client", "interval"):
+        shown.add_column(col)
+    for r in rewards.iter_rows(named=True):
+        shown.add_row(r["stream"], f"{r['clients']:,}", f"${r['per_client']:,.2f}",
+                      f"${r['low']:,.2f}–${r['high']:,.2f}")
+    out.print(shown)
+    if gap is not None:
+        out.print(f"Creaming gap (stream A − stream C per client): ${gap['gap']:,.2f} "
+                  f"(95 % CI ${gap['low']:,.2f} to ${gap['high']:,.2f}); positive means the easiest clients pay more.")
+    if trail is not None:
+        console.print(f"Wrote {result.trail.height:,} payments to {trail}")
+
+
+@funding_app.command("simulate")
+@user_errors
+def funding_simulate(
+    warehouse: WarehouseOpt,
+    model: ModelOpt = "ies",
+    vs: Annotated[str | None, typer.Option(help="The model to compare with (default: the model with stream "
+                                                "weights flattened to stream B's).")] = None,
+    by: FundingByOpt = "stream",
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute payments on the same outcomes under another model; the difference by SSM,
+    provider or stream, and how the creaming gap moves."""
+    from esmonitor.funding.model import load_model
+    from esmonitor.funding.report import compare, creaming_gap, flat, run
+
+    policy = _policy(audience)
+    frames = _funding_frames(warehouse, policy)
+    first = load_model(model)
+    second = load_model(vs) if vs else flat(first)
+    a, rewards_a = run(frames, first)
+    b, rewards_b = run(frames, second)
+    table = compare(a, b, _funding_by(by))
+    if policy.needs_disclosure_control:  # a difference over fewer than K paid checkpoints is withheld
+        import polars as pl
+
+        groups = _funding_by(by)
+        counts = a.totals(groups).select(*groups, "checkpoints")
+        small = pl.col("checkpoints").fill_null(0) < min_count
+        figures = [c for c in table.columns if c not in groups]
+        table = table.join(counts, on=groups, how="left").with_columns(
+            pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in figures).drop("checkpoints")
+    gaps = {m.id: creaming_gap(r) for m, r in ((first, rewards_a), (second, rewards_b)) if r.height == 3}
+    if as_json:
+        out.print_json(json.dumps({"models": [first.id, second.id], "difference": table.to_dicts(),
+                                   "creaming_gap": gaps}, default=str))
+        return
+    shown = Table(title=f"{second.id} against {first.id}, by {by}")
+    for col in table.columns:
+        shown.add_column(col)
+    for row in table.iter_rows():
+        shown.add_row(*["suppressed" if v is None else f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(shown)
+    for name, gap in gaps.items():
+        out.print(f"Creaming gap under {name}: ${gap['gap']:,.2f} (95 % CI ${gap['low']:,.2f} to ${gap['high']:,.2f})")
+
+
 # -- data model -------------------------------------------------------------------------------
 # -- disclosure control -------------------------------------------------------------------------
 TableArg = Annotated[Path, typer.Argument(help="Table of cells (.csv or .parquet).")]

@@ -1,0 +1,84 @@
+"""Funding on the warehouse: payments under a model, a scenario against another, and what the
+rules reward.
+
+* :func:`funding_inputs` reads the funded-outcome checkpoints (with stream, provider, catchment,
+  SSM) and each served client's stream, from the indicator engine's frames.
+* :func:`incentives`: the expected payment per client served, by stream (every client served
+  whose 12-month checkpoint has had time to pass; those with no outcome earn 0), with a 95 %
+  interval — the marginal payment of taking in one more client of that stream at the observed
+  outcome rates. The **creaming gap** is stream A's minus stream C's: positive, the rules pay more
+  for the easiest clients.
+* :func:`compare` lines two models' payments up by any breakdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from esmonitor.funding.model import FundingModel
+from esmonitor.funding.payments import Payments, pay
+
+Z95 = 1.959963984540054
+
+
+def funding_inputs(frames: Any) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, date]]:
+    """(checkpoints, clients served with stream and maturity, IES start by catchment)."""
+    from esmonitor.model.reference import catchments
+
+    outcomes = frames.get("outcome").select("client_id", "checkpoint", "checkpoint_date", "status", "catchment_id",
+                                            "ssm_id", "provider_id", "stream")
+    clients = frames.get("client").select("client_id", "stream", "catchment_id", "provider_id", "mature_job")
+    return outcomes, clients, {c.catchment_id: c.ies_start for c in catchments()}
+
+
+def incentives(result: Payments, clients: pl.DataFrame) -> pl.DataFrame:
+    """Expected payment per client served, by stream, with its interval, and the creaming gap."""
+    per_client = result.trail.group_by("client_id").agg(pl.col("paid").sum())
+    served = (clients.filter(pl.col("mature_job") & pl.col("stream").is_in(["A", "B", "C"]))
+              .join(per_client, on="client_id", how="left").with_columns(pl.col("paid").fill_null(0.0)))
+    table = served.group_by("stream").agg(pl.len().alias("clients"), pl.col("paid").mean().alias("per_client"),
+                                          pl.col("paid").std().alias("_sd")).sort("stream")
+    table = table.with_columns((pl.col("_sd") / pl.col("clients").sqrt()).alias("se")).with_columns(
+        (pl.col("per_client") - Z95 * pl.col("se")).alias("low"),
+        (pl.col("per_client") + Z95 * pl.col("se")).alias("high")).drop("_sd")
+    return table
+
+
+def creaming_gap(table: pl.DataFrame) -> dict[str, float]:
+    """Stream A's expected payment per client minus stream C's, with a 95 % interval."""
+    rows = {r["stream"]: r for r in table.iter_rows(named=True)}
+    a, c = rows["A"], rows["C"]
+    gap = a["per_client"] - c["per_client"]
+    se = float(np.hypot(a["se"], c["se"]))
+    return {"gap": gap, "low": gap - Z95 * se, "high": gap + Z95 * se}
+
+
+def compare(first: Payments, second: Payments, by: Sequence[str]) -> pl.DataFrame:
+    """Payments under two models side by side, and the difference (second minus first)."""
+    a = first.totals(list(by)).select(*by, pl.col("paid").alias(first.model.id))
+    b = second.totals(list(by)).select(*by, pl.col("paid").alias(second.model.id + ("_vs" if
+                                                                                    second.model.id == first.model.id
+                                                                                    else "")))
+    name_b = b.columns[-1]
+    out = a.join(b, on=list(by), how="full", coalesce=True).with_columns(
+        pl.col(first.model.id).fill_null(0.0), pl.col(name_b).fill_null(0.0))
+    return out.with_columns((pl.col(name_b) - pl.col(first.model.id)).alias("difference")).sort(list(by))
+
+
+def flat(model: FundingModel) -> FundingModel:
+    """The same model with every stream paid stream B's schedule (stream weights flattened)."""
+    from dataclasses import replace
+
+    middle = model.payments.get("B") or next(iter(model.payments.values()))
+    return replace(model, id=f"{model.id}_flat", payments={s: dict(middle) for s in model.payments})
+
+
+def run(frames: Any, model: FundingModel) -> tuple[Payments, pl.DataFrame]:
+    outcomes, clients, starts = funding_inputs(frames)
+    result = pay(outcomes, model, starts)
+    return result, incentives(result, clients)
