@@ -147,3 +147,22 @@ def test_on_the_synthetic_province_totals_reconcile_and_flat_weights_widen_the_c
     assert gap["high"] - gap["low"] < abs(gap["gap"])  # measurable: the interval excludes 0
     flat_gap = creaming_gap(run(frames, flat(ies))[1])
     assert flat_gap["low"] > gap["high"]
+
+
+def test_mix_shift_and_payment_per_service_by_hand() -> None:
+    from esmonitor.funding.report import incentives, mix_shift
+
+    # expected payment per client: A 100, B 400, C 1,000 (given); provider P: 2 A, 4 B, 4 C clients
+    rewards = pl.DataFrame({"stream": ["A", "B", "C"], "per_client": [100.0, 400.0, 1000.0]})
+    clients = pl.DataFrame({"client_id": [f"c{i}" for i in range(10)], "provider_id": ["P"] * 10,
+                            "stream": ["A"] * 2 + ["B"] * 4 + ["C"] * 4, "mature_job": [True] * 10})
+    row = mix_shift(clients, rewards, points=0.10).row(0, named=True)
+    # now: 2x100 + 4x400 + 4x1000 = 5,800; one client (10 % of 10) moves from the B/C mean (700) to A (100)
+    assert row["expected_payment"] == 5800 and row["change"] == pytest.approx(-600.0)
+    assert row["after_shift"] == pytest.approx(5200.0) and row["share_a"] == pytest.approx(0.2)
+    # per service: a stream C client earning 1,000 over 4 services is 250 a service
+    trail = pl.DataFrame({"client_id": ["c6", "c2"], "paid": [1000.0, 400.0]})
+    served = clients.with_columns(pl.Series("services", [1, 1, 4, 4, 4, 4, 4, 4, 4, 4]))
+    table = incentives(type("P", (), {"trail": trail})(), served)  # a Payments-like holder of a trail
+    c = table.filter(pl.col("stream") == "C").row(0, named=True)
+    assert c["per_client"] == pytest.approx(250.0) and c["per_service"] == pytest.approx(250.0 / 4)

@@ -1298,15 +1298,21 @@ def funding_report(
 ) -> None:
     """What a funding model pays on the warehouse's funded outcomes, by SSM, provider, stream and
     fiscal year; the envelope of every catchment-year; and what the rules reward by stream."""
+    import polars as pl
+
     from esmonitor.funding.model import load_model
-    from esmonitor.funding.report import creaming_gap, run
+    from esmonitor.funding.report import creaming_gap, mix_shift, run
 
     policy = _policy(audience)
     if trail is not None:
         policy.require_records("the payment trail (one row per client checkpoint)")
     groups = _funding_by(by)
-    result, rewards = run(_funding_frames(warehouse, policy), load_model(model))
+    frames = _funding_frames(warehouse, policy)
+    result, rewards = run(frames, load_model(model))
     totals = result.totals(groups)
+    shift = mix_shift(frames.get("client"), rewards)
+    if policy.needs_disclosure_control and shift.height:
+        shift = shift.filter(pl.col("clients") >= min_count)
     if policy.needs_disclosure_control:
         totals = _public_totals(totals, min_count)
     if trail is not None:
@@ -1315,7 +1321,8 @@ def funding_report(
     if as_json:
         out.print_json(json.dumps({"model": {"id": result.model.id, "version": result.model.version},
                                    "totals": totals.to_dicts(), "envelopes": result.envelopes.to_dicts(),
-                                   "per_client_by_stream": rewards.to_dicts(), "creaming_gap": gap}, default=str))
+                                   "per_client_by_stream": rewards.to_dicts(), "creaming_gap": gap,
+                                   "mix_shift_to_a": shift.to_dicts()}, default=str))
         return
     table = Table(title=f"{result.model.name_en} ({result.model.id} {result.model.version}): payments by "
                         f"{', '.join(groups)}")
@@ -1331,6 +1338,10 @@ def funding_report(
         shown.add_row(r["stream"], f"{r['clients']:,}", f"${r['per_client']:,.2f}",
                       f"${r['low']:,.2f}–${r['high']:,.2f}")
     out.print(shown)
+    if shift.height:
+        mean_change = float(shift["change"].sum()) / float(shift["expected_payment"].sum())
+        out.print(f"If 10 points of every provider's mix moved from streams B and C to A: {100 * mean_change:+.1f} % "
+                  "of what the rules pay them, at the observed outcome rates.")
     if gap is not None:
         out.print(f"Creaming gap (stream A − stream C per client): ${gap['gap']:,.2f} "
                   f"(95 % CI ${gap['low']:,.2f} to ${gap['high']:,.2f}); positive means the easiest clients pay more.")

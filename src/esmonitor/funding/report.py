@@ -32,7 +32,8 @@ def funding_inputs(frames: Any) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, d
 
     outcomes = frames.get("outcome").select("client_id", "checkpoint", "checkpoint_date", "status", "catchment_id",
                                             "ssm_id", "provider_id", "stream")
-    clients = frames.get("client").select("client_id", "stream", "catchment_id", "provider_id", "mature_job")
+    clients = frames.get("client").select("client_id", "stream", "catchment_id", "provider_id", "mature_job",
+                                          "services")
     return outcomes, clients, {c.catchment_id: c.ies_start for c in catchments()}
 
 
@@ -41,12 +42,37 @@ def incentives(result: Payments, clients: pl.DataFrame) -> pl.DataFrame:
     per_client = result.trail.group_by("client_id").agg(pl.col("paid").sum())
     served = (clients.filter(pl.col("mature_job") & pl.col("stream").is_in(["A", "B", "C"]))
               .join(per_client, on="client_id", how="left").with_columns(pl.col("paid").fill_null(0.0)))
-    table = served.group_by("stream").agg(pl.len().alias("clients"), pl.col("paid").mean().alias("per_client"),
-                                          pl.col("paid").std().alias("_sd")).sort("stream")
+    has_services = "services" in served.columns
+    table = served.group_by("stream").agg(
+        pl.len().alias("clients"), pl.col("paid").mean().alias("per_client"), pl.col("paid").std().alias("_sd"),
+        (pl.col("services").mean() if has_services else pl.lit(None, dtype=pl.Float64)).alias("services_per_client"),
+    ).sort("stream")
+    table = table.with_columns((pl.col("per_client") / pl.col("services_per_client")).alias("per_service"))
     table = table.with_columns((pl.col("_sd") / pl.col("clients").sqrt()).alias("se")).with_columns(
         (pl.col("per_client") - Z95 * pl.col("se")).alias("low"),
         (pl.col("per_client") + Z95 * pl.col("se")).alias("high")).drop("_sd")
     return table
+
+
+def mix_shift(clients: pl.DataFrame, rewards: pl.DataFrame, points: float = 0.10) -> pl.DataFrame:
+    """Per provider: its clients served by stream, the payment the rules would bring at the
+    expected payment per client of each stream, and the change if ``points`` of its mix moved
+    from streams B and C (in proportion) to stream A, the same number of clients served:
+    ``change = n x points x (E_A - (p_B E_B + p_C E_C) / (p_B + p_C))``."""
+    expected = dict(zip(rewards["stream"], rewards["per_client"], strict=True))
+    served = clients.filter(pl.col("mature_job") & pl.col("stream").is_in(["A", "B", "C"]))
+    counts = served.group_by("provider_id").agg(*[(pl.col("stream") == s).sum().alias(s) for s in "ABC"])
+    rows = []
+    for r in counts.iter_rows(named=True):
+        n = r["A"] + r["B"] + r["C"]
+        harder = r["B"] + r["C"]
+        now = sum(r[s] * expected.get(s, 0.0) for s in "ABC")
+        moved = min(points, harder / n) if n else 0.0
+        mean_harder = (r["B"] * expected.get("B", 0.0) + r["C"] * expected.get("C", 0.0)) / harder if harder else 0.0
+        change = n * moved * (expected.get("A", 0.0) - mean_harder)
+        rows.append({"provider_id": r["provider_id"], "clients": n, "share_a": r["A"] / n if n else 0.0,
+                     "expected_payment": now, "after_shift": now + change, "change": change})
+    return pl.DataFrame(rows).sort("provider_id") if rows else pl.DataFrame()
 
 
 def creaming_gap(table: pl.DataFrame) -> dict[str, float]:
