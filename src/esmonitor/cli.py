@@ -1644,6 +1644,8 @@ def demo(
     _demo_public(frames, out_dir)
     console.rule("7. Voices: surveys of job seekers, providers, managers and employers")
     _demo_voices(warehouse, extracts / "voices", out_dir, key_file or out_dir / "pseudonym.key")
+    console.rule("8. Funding: what the IES rules pay and reward")
+    _demo_funding(frames, out_dir)
     console.rule("Done")
     console.print(
         f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
@@ -1654,6 +1656,7 @@ def demo(
         f"  evaluation:     {out_dir / 'rollout.json'}, providers.json, creaming.csv\n"
         f"  public release: {out_dir / 'public' / 'indicators-by-catchment.csv'} (disclosure-controlled)\n"
         f"  voices:         {out_dir / 'voices-summary.csv'}, voices-themes.json (public edition)\n"
+        f"  funding:        {out_dir / 'funding.json'} (IES payments, envelopes, rewards, flat-weights scenario)\n"
         f"  extracts:       {extracts} (ground truth in manifest.json)")
 
 
@@ -1707,6 +1710,30 @@ def _demo_voices(warehouse: Path, folder: Path, out_dir: Path, key_file: Path, m
         out.print(f"Themes ({lang}, {part.height:,} answers): " + "; ".join(
             f"{t['label']} ({t['size']})" for t in report[lang]))
     (out_dir / "voices-themes.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), "utf-8")
+
+
+def _demo_funding(frames: Any, out_dir: Path) -> None:
+    from esmonitor.funding.model import load_model
+    from esmonitor.funding.report import compare, creaming_gap, flat, run
+
+    model = load_model("ies")
+    result, rewards = run(frames, model)
+    flat_result, flat_rewards = run(frames, flat(model))
+    by_stream = compare(result, flat_result, ["stream"])
+    gaps = {"ies": creaming_gap(rewards), "ies_flat": creaming_gap(flat_rewards)}
+    (out_dir / "funding.json").write_text(json.dumps({
+        "model": {"id": model.id, "version": model.version}, "by_ssm_year": result.totals(["ssm_id", "fiscal_year"])
+        .to_dicts(), "envelopes": result.envelopes.to_dicts(), "per_client_by_stream": rewards.to_dicts(),
+        "creaming_gap": gaps, "flat_weights_by_stream": by_stream.to_dicts()}, indent=1, default=str), "utf-8")
+    table = Table(title="IES outcome payments by stream, and with stream weights flattened")
+    for col in ("stream", "paid (IES)", "paid (flat)", "expected per client served"):
+        table.add_column(col, justify="left" if col == "stream" else "right")
+    per = dict(zip(rewards["stream"], rewards["per_client"], strict=True))
+    for r in by_stream.iter_rows(named=True):
+        table.add_row(r["stream"], f"${r['ies']:,.0f}", f"${r['ies_flat']:,.0f}", f"${per.get(r['stream'], 0):,.2f}")
+    out.print(table)
+    out.print(f"Creaming gap (A − C per client): IES ${gaps['ies']['gap']:,.2f}, flattened "
+              f"${gaps['ies_flat']['gap']:,.2f}")
 
 
 def _demo_evaluation(warehouse: Path, out_dir: Path) -> None:
