@@ -166,3 +166,29 @@ def test_mix_shift_and_payment_per_service_by_hand() -> None:
     table = incentives(type("P", (), {"trail": trail})(), served)  # a Payments-like holder of a trail
     c = table.filter(pl.col("stream") == "C").row(0, named=True)
     assert c["per_client"] == pytest.approx(250.0) and c["per_service"] == pytest.approx(250.0 / 4)
+
+
+def test_share_of_payments_due_to_local_unemployment(loaded_50k) -> None:
+    """Catchments with lower unemployment than the province owe part of their payments to it
+    (positive share), those with higher unemployment lose some (negative); a client at the mean
+    rate contributes nothing."""
+    from scipy.stats import spearmanr
+
+    from esmonitor.evaluation.providers import provider_inputs
+    from esmonitor.funding.report import local_labour_market_share, run
+    from esmonitor.indicators.engine import frames_from
+    from esmonitor.warehouse import Warehouse
+
+    with Warehouse(loaded_50k.warehouse, read_only=True) as w:
+        frames = frames_from(w, needed=["outcome", "client"])
+        monthly = pl.from_arrow(w.arrow("SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+    inputs = provider_inputs(frames, monthly)
+    result, _ = run(frames, load_model("ies"))
+    share = local_labour_market_share(result, inputs)
+    assert share.height == 15 and share["paid"].min() > 0
+    rho = spearmanr(share["unemployment"], share["share_of_paid"]).statistic
+    assert rho < -0.8
+    mean_rate = float(inputs["unemployment"].mean())
+    below = share.filter(pl.col("unemployment") < mean_rate - 0.3)["share_of_paid"]
+    above = share.filter(pl.col("unemployment") > mean_rate + 0.3)["share_of_paid"]
+    assert (below > 0).all() and (above < 0).all()

@@ -1267,6 +1267,20 @@ def _funding_frames(warehouse: Path, policy: Any) -> Any:
     return frames if scope.column is None else frames.only(scope.column, sorted(scope.values))
 
 
+def _local_share(warehouse: Path, frames: Any, result: Any) -> Any:
+    """The share of each catchment's payments owed to its local unemployment, or None when the
+    warehouse has too few mature plans to fit the risk adjustment."""
+    from esmonitor.evaluation.providers import provider_inputs
+    from esmonitor.funding.report import local_labour_market_share
+
+    with Warehouse(warehouse, read_only=True) as w:
+        monthly = _unemployment_monthly(w)
+    inputs = provider_inputs(frames, monthly)
+    if inputs.height < 50 or result.trail.is_empty():
+        return None
+    return local_labour_market_share(result, inputs)
+
+
 def _funding_by(by: str) -> list[str]:
     groups = [g for g in by.split(",") if g]
     allowed = ("ssm_id", "catchment_id", "provider_id", "stream", "fiscal_year")
@@ -1313,6 +1327,9 @@ def funding_report(
     shift = mix_shift(frames.get("client"), rewards)
     if policy.needs_disclosure_control and shift.height:
         shift = shift.filter(pl.col("clients") >= min_count)
+    # the risk adjustment is fitted on every client: not for one provider's or SSM's subset
+    local = _local_share(warehouse, frames, result) if policy.audience.tier in ("public", "province", "admin") \
+        else None
     if policy.needs_disclosure_control:
         totals = _public_totals(totals, min_count)
     if trail is not None:
@@ -1322,7 +1339,9 @@ def funding_report(
         out.print_json(json.dumps({"model": {"id": result.model.id, "version": result.model.version},
                                    "totals": totals.to_dicts(), "envelopes": result.envelopes.to_dicts(),
                                    "per_client_by_stream": rewards.to_dicts(), "creaming_gap": gap,
-                                   "mix_shift_to_a": shift.to_dicts()}, default=str))
+                                   "mix_shift_to_a": shift.to_dicts(),
+                                   "local_unemployment": local.to_dicts() if local is not None else None},
+                                  default=str))
         return
     table = Table(title=f"{result.model.name_en} ({result.model.id} {result.model.version}): payments by "
                         f"{', '.join(groups)}")
@@ -1338,6 +1357,12 @@ def funding_report(
         shown.add_row(r["stream"], f"{r['clients']:,}", f"${r['per_client']:,.2f}",
                       f"${r['low']:,.2f}–${r['high']:,.2f}")
     out.print(shown)
+    if local is not None and local.height:
+        spread = local.sort("share_of_paid")
+        out.print(f"Payments owed to local unemployment (risk-adjusted, against the province's mean rate): from "
+                  f"{100 * spread['share_of_paid'][0]:+.1f} % ({spread['catchment_id'][0]}) to "
+                  f"{100 * spread['share_of_paid'][-1]:+.1f} % ({spread['catchment_id'][-1]}) of what a catchment "
+                  "was paid.")
     if shift.height:
         mean_change = float(shift["change"].sum()) / float(shift["expected_payment"].sum())
         out.print(f"If 10 points of every provider's mix moved from streams B and C to A: {100 * mean_change:+.1f} % "

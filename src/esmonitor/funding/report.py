@@ -108,3 +108,40 @@ def run(frames: Any, model: FundingModel) -> tuple[Payments, pl.DataFrame]:
     outcomes, clients, starts = funding_inputs(frames)
     result = pay(outcomes, model, starts)
     return result, incentives(result, clients)
+
+
+def local_labour_market_share(result: Payments, inputs: pl.DataFrame) -> pl.DataFrame:
+    """How much of what each catchment is paid depends on its local unemployment, which its
+    providers cannot influence. The evaluation engine's risk adjustment (a logistic model of
+    starting a job on stream, social assistance, demographics, unemployment and system phase:
+    ``esmonitor.evaluation.providers``) predicts each client's chance at the unemployment they
+    faced and at the province's mean; the difference, valued at what a job start of the client's
+    stream is paid on average, summed by catchment, against what the catchment was paid.
+    ``inputs`` is ``provider_inputs``' table (one row per client with a mature plan)."""
+    import statsmodels.api as sm
+
+    from esmonitor.evaluation.providers import SYSTEM_COVARIATES, SYSTEM_OUTCOME, design_matrix
+
+    x, names = design_matrix(inputs, SYSTEM_COVARIATES)
+    y = inputs[SYSTEM_OUTCOME].cast(pl.Float64).to_numpy()
+    fit = sm.GLM(y, sm.add_constant(x, has_constant="add"), family=sm.families.Binomial()).fit()
+    at_mean = inputs.with_columns(pl.col("unemployment").mean().alias("unemployment"))
+    x0, names0 = design_matrix(at_mean, SYSTEM_COVARIATES)
+    if names0 != names:
+        raise ValueError("the design changed when unemployment was set to its mean")
+    p = fit.predict(sm.add_constant(x, has_constant="add"))
+    p0 = fit.predict(sm.add_constant(x0, has_constant="add"))
+    starters = result.trail.select("client_id", "stream").unique()
+    value = (result.trail.group_by("stream").agg(pl.col("paid").sum())
+             .join(starters.group_by("stream").len(), on="stream")
+             .with_columns((pl.col("paid") / pl.col("len")).alias("per_start")).select("stream", "per_start"))
+    effect = (inputs.select("client_id", "catchment_id", "stream", "unemployment")
+              .with_columns(pl.Series("_delta_p", p - p0))
+              .join(value, on="stream", how="left")
+              .with_columns((pl.col("_delta_p") * pl.col("per_start").fill_null(0.0)).alias("_delta")))
+    paid = result.trail.group_by("catchment_id").agg(pl.col("paid").sum())
+    return (effect.group_by("catchment_id").agg(pl.col("unemployment").mean().alias("unemployment"),
+                                                pl.col("_delta").sum().alias("due_to_local_unemployment"))
+            .join(paid, on="catchment_id", how="left")
+            .with_columns((pl.col("due_to_local_unemployment") / pl.col("paid")).alias("share_of_paid"))
+            .sort("catchment_id"))
