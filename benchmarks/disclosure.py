@@ -26,12 +26,10 @@ Target (printed PASS/FAIL): protecting the linked release in under 10 s.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
-from harness import Result, base_parser, peak_rss_mib, spawn_all, versions, write_results
+from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
 
 PHASES = ("primary-single", "protect-single", "primary-linked", "protect-linked", "audit-linked",
           "primary-linked-province", "protect-linked-province")
@@ -102,8 +100,7 @@ def run_phase(phase: str, seed: int) -> Result:
 def main() -> int:
     parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
     args = parser.parse_args()
-    if args.phase:
-        Path(args.result).write_text(json.dumps(run_phase(args.phase, args.seed)), "utf-8")
+    if run_child(args, lambda a: run_phase(a.phase, a.seed)):
         return 0
     results = spawn_all(__file__, PHASES, args)
     print()

@@ -31,13 +31,12 @@ checks) and under 30 s at 1,000,000 rows; provider ratings under 30 s.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import Result, base_parser, peak_rss_mib, spawn_all, versions, write_results
+from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
 
 SIZES = {"100k": 10_000, "1m": 100_000}  # units; 10 periods each
 PERIODS = 10
@@ -152,9 +151,7 @@ def run_phase(phase: str, workdir: Path, n_clients: int, seed: int) -> Result:
 def main() -> int:
     parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
     args = parser.parse_args()
-    if args.phase:
-        result = run_phase(args.phase, args.workdir, args.clients, args.seed)
-        Path(args.result).write_text(json.dumps(result), "utf-8")
+    if run_child(args, lambda a: run_phase(a.phase, a.workdir, a.clients, a.seed)):
         return 0
     results = spawn_all(__file__, PHASES, args)
     print()

@@ -22,11 +22,10 @@ Target (printed PASS/FAIL): ``ours`` under 20 s.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-from harness import Result, base_parser, peak_rss_mib, spawn_all, versions, write_results
+from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
 
 PHASES = ("build", "ours", "baseline")
 TARGET_S = 20.0
@@ -87,10 +86,8 @@ def phase_measure(phase: str, workdir: Path) -> Result:
 def main() -> int:
     parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
     args = parser.parse_args()
-    if args.phase:
-        result = (phase_build(args.workdir, args.clients, args.seed) if args.phase == "build"
-                  else phase_measure(args.phase, args.workdir))
-        Path(args.result).write_text(json.dumps(result), "utf-8")
+    if run_child(args, lambda a: phase_build(a.workdir, a.clients, a.seed) if a.phase == "build"
+                 else phase_measure(a.phase, a.workdir)):
         return 0
     results = spawn_all(__file__, PHASES, args)
     print()

@@ -62,6 +62,15 @@ def spawn(script: str, phase: str, args: argparse.Namespace, workdir: Path, run:
     return result
 
 
+def run_child(args: argparse.Namespace, run: Any) -> bool:
+    """In a child process (``--phase`` given): run the phase, write its JSON result for the
+    parent, and say so; in the parent, do nothing."""
+    if not args.phase:
+        return False
+    Path(args.result).write_text(json.dumps(run(args)), "utf-8")
+    return True
+
+
 def spawn_all(script: str, phases: tuple[str, ...], args: argparse.Namespace) -> dict[str, Result]:
     """Every phase in its own child process, in a working folder (a temporary one, removed after,
     unless ``--workdir`` names one)."""

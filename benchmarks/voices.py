@@ -18,11 +18,9 @@ Target (printed PASS/FAIL): language + redaction + themes under 5 minutes on 2 c
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
-from harness import Result, base_parser, peak_rss_mib, spawn_all, versions, write_results
+from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
 
 PHASES = ("language", "phones", "redact", "kmeans", "themes")
 TARGET_S = 300.0
@@ -82,8 +80,7 @@ def main() -> int:
     parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
     parser.set_defaults(clients=100_000)
     args = parser.parse_args()
-    if args.phase:
-        Path(args.result).write_text(json.dumps(run_phase(args.phase, args.clients, args.seed)), "utf-8")
+    if run_child(args, lambda a: run_phase(a.phase, a.clients, a.seed)):
         return 0
     results = spawn_all(__file__, PHASES, args)
     print()
