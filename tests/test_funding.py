@@ -192,3 +192,28 @@ def test_share_of_payments_due_to_local_unemployment(loaded_50k) -> None:
     below = share.filter(pl.col("unemployment") < mean_rate - 0.3)["share_of_paid"]
     above = share.filter(pl.col("unemployment") > mean_rate + 0.3)["share_of_paid"]
     assert (below > 0).all() and (above < 0).all()
+
+
+def test_planted_creaming_shows_as_a_payoff_that_flat_weights_reverse(loaded_50k) -> None:
+    """The synthetic province's creaming catchments take in high-need referrals 30 % less often
+    after IES: stream C's share of their intakes falls against the other catchments (measurable:
+    the interval excludes 0, and the size is near the manifest's). Under the IES weights that fall
+    costs payments, because stream C clients bring more; with the stream weights flattened it
+    pays: the expected direction."""
+    from esmonitor.funding.report import creaming_payoff, flat, run, stream_c_shift
+    from esmonitor.indicators.engine import frames_from
+    from esmonitor.warehouse import Warehouse
+
+    planted = loaded_50k.province.manifest()["planted_effects"]
+    with Warehouse(loaded_50k.warehouse, read_only=True) as w:
+        frames = frames_from(w, needed=["outcome", "client"])
+    from esmonitor.funding.report import funding_inputs
+
+    _, clients, starts = funding_inputs(frames)
+    shift = stream_c_shift(clients, starts, planted["creaming_catchments"])
+    assert shift["high"] < 0
+    expected = loaded_50k.province.realised["expected_stream_c_share_creaming_catchments"]
+    truth = expected["with_creaming"] - expected["without_creaming"]
+    assert truth < 0 and 0.5 * truth > shift["shift"] > 1.5 * truth
+    payoffs = {m.id: creaming_payoff(shift, run(frames, m)[1]) for m in (load_model("ies"), flat(load_model("ies")))}
+    assert payoffs["ies"]["high"] < 0 < payoffs["ies_flat"]["low"]

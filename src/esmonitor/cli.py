@@ -1315,7 +1315,7 @@ def funding_report(
     import polars as pl
 
     from esmonitor.funding.model import load_model
-    from esmonitor.funding.report import creaming_gap, mix_shift, run
+    from esmonitor.funding.report import creaming_gap, creaming_watch, funding_inputs, mix_shift, run
 
     policy = _policy(audience)
     if trail is not None:
@@ -1330,6 +1330,8 @@ def funding_report(
     # the risk adjustment is fitted on every client: not for one provider's or SSM's subset
     local = _local_share(warehouse, frames, result) if policy.audience.tier in ("public", "province", "admin") \
         else None
+    _, served, starts = funding_inputs(frames)
+    watch = creaming_watch(served, rewards, starts) if rewards.height == 3 else pl.DataFrame()
     if policy.needs_disclosure_control:
         totals = _public_totals(totals, min_count)
     if trail is not None:
@@ -1340,7 +1342,8 @@ def funding_report(
                                    "totals": totals.to_dicts(), "envelopes": result.envelopes.to_dicts(),
                                    "per_client_by_stream": rewards.to_dicts(), "creaming_gap": gap,
                                    "mix_shift_to_a": shift.to_dicts(),
-                                   "local_unemployment": local.to_dicts() if local is not None else None},
+                                   "local_unemployment": local.to_dicts() if local is not None else None,
+                                   "creaming_watch": watch.to_dicts()},
                                   default=str))
         return
     table = Table(title=f"{result.model.name_en} ({result.model.id} {result.model.version}): payments by "
@@ -1363,6 +1366,13 @@ def funding_report(
                   f"{100 * spread['share_of_paid'][0]:+.1f} % ({spread['catchment_id'][0]}) to "
                   f"{100 * spread['share_of_paid'][-1]:+.1f} % ({spread['catchment_id'][-1]}) of what a catchment "
                   "was paid.")
+    if watch.height:
+        falls = watch.filter(pl.col("c_share_high") < 0).sort("c_share_shift")
+        for r in falls.head(3).iter_rows(named=True):
+            out.print(f"Creaming watch: {r['catchment_id']}'s stream C share of intakes fell "
+                      f"{-100 * r['c_share_shift']:.1f} points against the other catchments after IES "
+                      f"(95 % CI {-100 * r['c_share_high']:.1f} to {-100 * r['c_share_low']:.1f}); under these rules "
+                      f"that is worth ${r['payoff_per_intake']:+,.2f} per intake.")
     if shift.height:
         mean_change = float(shift["change"].sum()) / float(shift["expected_payment"].sum())
         out.print(f"If 10 points of every provider's mix moved from streams B and C to A: {100 * mean_change:+.1f} % "

@@ -33,7 +33,7 @@ def funding_inputs(frames: Any) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, d
     outcomes = frames.get("outcome").select("client_id", "checkpoint", "checkpoint_date", "status", "catchment_id",
                                             "ssm_id", "provider_id", "stream")
     clients = frames.get("client").select("client_id", "stream", "catchment_id", "provider_id", "mature_job",
-                                          "services")
+                                          "services", "intake_on")
     return outcomes, clients, {c.catchment_id: c.ies_start for c in catchments()}
 
 
@@ -145,3 +145,55 @@ def local_labour_market_share(result: Payments, inputs: pl.DataFrame) -> pl.Data
             .join(paid, on="catchment_id", how="left")
             .with_columns((pl.col("due_to_local_unemployment") / pl.col("paid")).alias("share_of_paid"))
             .sort("catchment_id"))
+
+
+def stream_c_shift(clients: pl.DataFrame, ies_start: dict[str, date], group: Sequence[str],
+                   settle_days: int = 60) -> dict[str, float]:
+    """Difference in differences of stream C's share of intakes: the catchments in ``group``
+    against all others, after their IES start (plus ``settle_days``) against before; with its
+    standard error. A fall is the mark creaming leaves on whom a provider takes in."""
+    starts = pl.DataFrame({"catchment_id": list(ies_start), "_start": list(ies_start.values())},
+                          schema={"catchment_id": pl.String, "_start": pl.Date})
+    d = (clients.filter(pl.col("stream").is_in(list(STREAMS_ABC)) & pl.col("intake_on").is_not_null())
+         .join(starts, on="catchment_id", how="inner")
+         .with_columns((pl.col("intake_on") >= pl.col("_start") + pl.duration(days=settle_days)).alias("_post"),
+                       (pl.col("stream") == "C").alias("_c"), pl.col("catchment_id").is_in(list(group)).alias("_in")))
+    cells = {(r["_in"], r["_post"]): (r["p"], r["n"]) for r in
+             d.group_by("_in", "_post").agg(pl.len().alias("n"), pl.col("_c").mean().alias("p")).iter_rows(named=True)}
+    if len(cells) < 4:
+        raise ValueError("stream C shift: need intakes before and after IES, in the group and outside it")
+    did = (cells[(True, True)][0] - cells[(True, False)][0]) - (cells[(False, True)][0] - cells[(False, False)][0])
+    se = float(np.sqrt(sum(p * (1 - p) / n for p, n in cells.values())))
+    return {"shift": float(did), "se": se, "low": float(did - Z95 * se), "high": float(did + Z95 * se)}
+
+
+def creaming_payoff(shift: dict[str, float], rewards: pl.DataFrame) -> dict[str, float]:
+    """What a fall in stream C's share of intakes is worth per intake under the rules: the shift
+    times stream C's expected payment per client minus the other streams' (weighted by their
+    clients). Negative: taking in fewer stream C clients costs payments; positive: it pays."""
+    rows = {r["stream"]: r for r in rewards.iter_rows(named=True)}
+    others = [rows[s] for s in ("A", "B") if s in rows]
+    other = sum(r["per_client"] * r["clients"] for r in others) / sum(r["clients"] for r in others)
+    difference = rows["C"]["per_client"] - other
+    ends = sorted((shift["low"] * difference, shift["high"] * difference))
+    return {"per_intake": shift["shift"] * difference, "low": ends[0], "high": ends[1],
+            "c_minus_other_per_client": difference}
+
+
+def creaming_watch(clients: pl.DataFrame, rewards: pl.DataFrame, ies_start: dict[str, date]) -> pl.DataFrame:
+    """For every catchment against all the others: the change in stream C's share of intakes
+    after its IES start (:func:`stream_c_shift`) and what it is worth per intake under the rules."""
+    rows = []
+    for catchment in sorted(ies_start):
+        try:
+            shift = stream_c_shift(clients, ies_start, [catchment])
+        except (ValueError, KeyError):
+            continue
+        payoff = creaming_payoff(shift, rewards)
+        rows.append({"catchment_id": catchment, **{f"c_share_{k}": v for k, v in shift.items()},
+                     "payoff_per_intake": payoff["per_intake"], "payoff_low": payoff["low"],
+                     "payoff_high": payoff["high"]})
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+STREAMS_ABC = ("A", "B", "C")
