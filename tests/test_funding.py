@@ -217,3 +217,38 @@ def test_planted_creaming_shows_as_a_payoff_that_flat_weights_reverse(loaded_50k
     assert truth < 0 and 0.5 * truth > shift["shift"] > 1.5 * truth
     payoffs = {m.id: creaming_payoff(shift, run(frames, m)[1]) for m in (load_model("ies"), flat(load_model("ies")))}
     assert payoffs["ies"]["high"] < 0 < payoffs["ies_flat"]["low"]
+
+
+def test_public_funding_totals_go_through_the_disclosure_layer(loaded_50k) -> None:
+    """Public totals by provider: a total over fewer than K paid checkpoints is withheld, and
+    enough others that the attacker, knowing the published totals and the grand total, cannot
+    narrow a withheld count below K."""
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+    from esmonitor.disclosure.attacker import feasible_intervals
+    from esmonitor.disclosure.table import build_table
+
+    k = 400  # high enough that several providers fall below it
+    w = str(loaded_50k.warehouse)
+    private = json.loads(CliRunner().invoke(app, ["funding", "report", "-w", w, "--by", "provider_id", "--json"])
+                         .output)["totals"]
+    result = CliRunner().invoke(app, ["funding", "report", "-w", w, "--by", "provider_id", "--audience", "public",
+                                      "--min-count", str(k), "--json"])
+    assert result.exit_code == 0, result.output
+    public = {r["provider_id"]: r for r in json.loads(result.output)["totals"]}
+    counts = {r["provider_id"]: r["checkpoints"] for r in private}
+    small = {p for p, n in counts.items() if n < k}
+    assert small and all(public[p]["paid"] is None for p in small)
+    assert all(public[p]["checkpoints"] >= k for p in public if public[p]["paid"] is not None)
+    frame = pl.DataFrame({"provider_id": list(counts), "n": [float(v) for v in counts.values()]})
+    table = build_table(frame, ["provider_id"], "n")
+    hidden = np.array([r["provider_id"] != "Total" and public[r["provider_id"]]["paid"] is None
+                       for r in table.cells.iter_rows(named=True)])
+    widths = feasible_intervals(table.equations, table.values, hidden)
+    for row, cell in zip(table.cells.iter_rows(named=True), range(len(table)), strict=True):
+        if row["provider_id"] in small:
+            assert widths[cell].width >= k

@@ -1289,13 +1289,24 @@ def _funding_by(by: str) -> list[str]:
     return groups
 
 
-def _public_totals(table: Any, min_count: float) -> Any:
-    """Payment totals for the public: a total over fewer than K paid checkpoints is withheld."""
+def _public_totals(table: Any, groups: list[str], min_count: float) -> Any:
+    """Payment totals for the public, through the disclosure layer: the number of paid
+    checkpoints behind each total is protected as a table of counts with its margins (a total
+    over fewer than K is primary; others are hidden so that none can be worked out from the
+    margins), and every figure of a hidden row is withheld."""
     import polars as pl
 
-    small = pl.col("checkpoints") < min_count
-    return table.with_columns(*[pl.when(small).then(None).otherwise(pl.col(c)).alias(c)
-                                for c in table.columns if c in ("earned", "paid", "checkpoints")])
+    from esmonitor.disclosure.release import disclose_frame
+
+    keys = table.select(*[pl.col(g).cast(pl.String).fill_null("(missing)") for g in groups])
+    counts = keys.with_columns(table["checkpoints"].fill_null(0).alias("checkpoints"))
+    cells = disclose_frame(counts, groups, "checkpoints", min_count=min_count, publish_zeros=True).cells
+    status = cells.select(*groups, "status")
+    shown = table.with_columns(*[pl.col(g).cast(pl.String).fill_null("(missing)") for g in groups]).join(
+        status, on=groups, how="left")
+    hidden = pl.col("status") != "published"
+    figures = [c for c in table.columns if c not in groups]
+    return shown.with_columns(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in figures)
 
 
 @funding_app.command("report")
@@ -1333,7 +1344,7 @@ def funding_report(
     _, served, starts = funding_inputs(frames)
     watch = creaming_watch(served, rewards, starts) if rewards.height == 3 else pl.DataFrame()
     if policy.needs_disclosure_control:
-        totals = _public_totals(totals, min_count)
+        totals = _public_totals(totals, groups, min_count)
     if trail is not None:
         _write_frame(result.trail, trail)
     gap = creaming_gap(rewards) if rewards.height == 3 else None
@@ -1398,6 +1409,8 @@ def funding_simulate(
 ) -> None:
     """Recompute payments on the same outcomes under another model; the difference by SSM,
     provider or stream, and how the creaming gap moves."""
+    import polars as pl
+
     from esmonitor.funding.model import load_model
     from esmonitor.funding.report import compare, creaming_gap, flat, run
 
@@ -1408,15 +1421,11 @@ def funding_simulate(
     a, rewards_a = run(frames, first)
     b, rewards_b = run(frames, second)
     table = compare(a, b, _funding_by(by))
-    if policy.needs_disclosure_control:  # a difference over fewer than K paid checkpoints is withheld
-        import polars as pl
-
+    if policy.needs_disclosure_control:  # the same protection as the report's totals
         groups = _funding_by(by)
         counts = a.totals(groups).select(*groups, "checkpoints")
-        small = pl.col("checkpoints").fill_null(0) < min_count
-        figures = [c for c in table.columns if c not in groups]
-        table = table.join(counts, on=groups, how="left").with_columns(
-            pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in figures).drop("checkpoints")
+        table = _public_totals(table.join(counts, on=groups, how="left").with_columns(
+            pl.col("checkpoints").fill_null(0)), groups, min_count).drop("checkpoints", "status")
     gaps = {m.id: creaming_gap(r) for m, r in ((first, rewards_a), (second, rewards_b)) if r.height == 3}
     if as_json:
         out.print_json(json.dumps({"models": [first.id, second.id], "difference": table.to_dicts(),
