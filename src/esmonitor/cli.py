@@ -1326,22 +1326,24 @@ def funding_report(
     import polars as pl
 
     from esmonitor.funding.model import load_model
-    from esmonitor.funding.report import creaming_gap, creaming_watch, funding_inputs, mix_shift, run
+    from esmonitor.funding.payments import pay
+    from esmonitor.funding.report import creaming_gap, creaming_watch, funding_inputs, incentives, mix_shift
 
     policy = _policy(audience)
     if trail is not None:
         policy.require_records("the payment trail (one row per client checkpoint)")
     groups = _funding_by(by)
     frames = _funding_frames(warehouse, policy)
-    result, rewards = run(frames, load_model(model))
+    outcomes, served, starts = funding_inputs(frames)
+    result = pay(outcomes, load_model(model), starts)
+    rewards = incentives(result, served)
     totals = result.totals(groups)
-    shift = mix_shift(frames.get("client"), rewards)
+    shift = mix_shift(served, rewards)
     if policy.needs_disclosure_control and shift.height:
         shift = shift.filter(pl.col("clients") >= min_count)
     # the risk adjustment is fitted on every client: not for one provider's or SSM's subset
     local = _local_share(warehouse, frames, result) if policy.audience.tier in ("public", "province", "admin") \
         else None
-    _, served, starts = funding_inputs(frames)
     watch = creaming_watch(served, rewards, starts) if rewards.height == 3 else pl.DataFrame()
     if policy.needs_disclosure_control:
         totals = _public_totals(totals, groups, min_count)

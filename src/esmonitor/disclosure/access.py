@@ -66,9 +66,6 @@ class Scope:
     column: str | None
     values: frozenset[str]
 
-    def allows(self, value: str | None) -> bool:
-        return self.column is None or value in self.values
-
     def client_ids(self, warehouse: Warehouse) -> set[str] | None:
         """Clients with a referral or an action plan at a site in scope (None: every client)."""
         if self.column is None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from esmonitor.disclosure.table import TOTAL, Table
 
@@ -150,6 +149,3 @@ def _trim(per_dim: list[tuple[np.ndarray, np.ndarray]], pos: tuple, strides: np.
         out[k] = (c[keep], s[keep])
     return out
 
-
-def deviation(n_cells: int, cells: np.ndarray, signs: np.ndarray) -> sparse.csr_matrix:
-    return sparse.csr_matrix((signs, (cells, np.zeros(len(cells), dtype=np.int64))), shape=(n_cells, 1))

@@ -153,11 +153,8 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
                 unproven.add(int(ids[cell]))
     if cleanup and proofs and not unproven:
         hidden = _cleanup(system, all_moves, proofs, hidden, primary | withheld, weight, avoid, need)
-    covered = np.zeros(len(values), dtype=bool)
-    for ids in system.cell_of:
-        if method == "hypercube":
-            covered[ids] = True
-    unproven |= set(np.flatnonzero(primary & ~covered).tolist())
+    if method != "hypercube":  # every primary cell to the linear programs
+        unproven = set(np.flatnonzero(primary).tolist())
     hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), need,
                                      1.0 + values if cost == "value" else np.ones_like(values), lock, max_rounds)
     return Protection(_status(primary, hidden), system, cubes, solved, rounds)  # withheld cells: secondary

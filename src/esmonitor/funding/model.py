@@ -42,9 +42,6 @@ class FundingModel:
     def performance_share(self, agreement_year: int) -> float:
         return self.performance[min(max(agreement_year, 1), len(self.performance)) - 1]
 
-    def operational_share(self, agreement_year: int) -> float:
-        return 1.0 - self.performance_share(agreement_year) - self.supports
-
     def per_client(self, stream: str) -> float:
         return float(sum(self.payments.get(stream, {}).values()))
 

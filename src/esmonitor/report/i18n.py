@@ -5,7 +5,6 @@ spaces French typography uses), and every sentence through a gettext catalogue
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -74,6 +73,3 @@ class Language:
         start = int(label[2:6])
         return f"FY{NBSP}{start}-{str(start + 1)[2:]}" if self.code == "en" else f"exercice {start}-{start + 1}"
 
-
-def translator(lang: str) -> Callable[[str], str]:
-    return Language(lang).gettext

@@ -9,6 +9,16 @@ from functools import lru_cache
 from typing import Any
 
 LANGUAGES = ("en", "fr")
+
+
+@lru_cache(maxsize=1)
+def french_stop_words() -> tuple[str, ...]:
+    """French function words (``data/stopwords_fr.txt``, comment lines skipped): for the theme
+    finder's stop words and the redactor's list of words that are never names."""
+    from importlib import resources
+
+    text = (resources.files("esmonitor.voices") / "data" / "stopwords_fr.txt").read_text("utf-8")
+    return tuple(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 UNDETERMINED = "und"
 
 

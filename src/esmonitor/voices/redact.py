@@ -185,9 +185,6 @@ class Redactor:
             last = s.end
         return "".join([*out, text[last:]])
 
-    def redact_many(self, texts: Sequence[str | None]) -> list[str | None]:
-        return [None if t is None else self.redact(t) for t in texts]
-
     def _lowercase_names(self, tokens: list[re.Match[str]]) -> list[Span]:
         """A given name written in lower case ('especially emily and josh'), unless the word is
         also a common English or French word or a function word."""
@@ -302,9 +299,9 @@ def function_words() -> frozenset[str]:
     """English and French function words (scikit-learn's English list and esmonitor's French)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    text = (resources.files("esmonitor.voices") / "data" / "stopwords_fr.txt").read_text("utf-8")
-    french = [w for line in text.splitlines() if not line.startswith("#") for w in line.split()]
-    return frozenset(fold(w) for w in [*ENGLISH_STOP_WORDS, *french])
+    from esmonitor.voices.language import french_stop_words
+
+    return frozenset(fold(w) for w in [*ENGLISH_STOP_WORDS, *french_stop_words()])
 
 
 def _at_start(text: str, token: re.Match[str]) -> bool:

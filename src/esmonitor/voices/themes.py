@@ -21,7 +21,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
@@ -54,9 +53,9 @@ def stop_words(language: str) -> frozenset[str]:
     if language == "en":
         words = set(ENGLISH_STOP_WORDS)
     elif language == "fr":
-        text = (resources.files("esmonitor.voices") / "data" / "stopwords_fr.txt").read_text("utf-8")
-        words = {part for line in text.splitlines() if not line.startswith("#")
-                 for w in line.split() for part in re.split(r"['’]", w) if part}
+        from esmonitor.voices.language import french_stop_words
+
+        words = {part for w in french_stop_words() for part in re.split(r"['’]", w) if part}
     else:
         raise ValueError(f"no stop words for {language!r}")
     from sklearn.feature_extraction.text import strip_accents_unicode
