@@ -838,25 +838,19 @@ def evaluate_providers(
 
 
 def _ratings_for(result: Any, clients: Any, scope: Any, min_count: float) -> Any:
-    """Ratings an audience narrower than the province may see: its own providers, and any other
-    with at least K clients who reached the outcome and K who did not."""
-    import dataclasses
+    from esmonitor.evaluation.providers import ratings_for
 
-    own = set() if scope.column is None else set(
-        clients.filter(clients[scope.column].is_in(sorted(scope.values)))["provider_id"].unique().to_list())
-    kept = tuple(p for p in result.providers if p.provider in own or
-                 min(p.n * p.observed, p.n * (1 - p.observed)) >= min_count - 1e-9)
-    withheld = len(result.providers) - len(kept)
+    kept, withheld = ratings_for(result, clients, scope.column, scope.values, min_count)
     if withheld:
         console.print(f"{withheld} provider rating(s) withheld: fewer than {min_count:g} clients on one side "
                       "of the outcome")
-    return dataclasses.replace(result, providers=kept)
+    return kept
 
 
 def _unemployment_monthly(w: Warehouse) -> Any:
-    import polars as pl
+    from esmonitor.evaluation.providers import unemployment_monthly
 
-    return pl.from_arrow(w.arrow("SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+    return unemployment_monthly(w)
 
 
 def _print_providers(result: Any) -> None:
@@ -1156,13 +1150,10 @@ def voices_themes(
 
 def _open_answers(warehouse: Path) -> Any:
     """The warehouse's open answers (stored redacted) with their role, catchment and wave."""
-    import polars as pl
+    from esmonitor.voices.responses import open_answers
 
     with Warehouse(warehouse, read_only=True) as w:
-        table = w.arrow("SELECT a.value AS answer, r.role, r.catchment_id, r.wave FROM survey_answer a "
-                        "JOIN survey_response r USING (response_id) WHERE a.theme = 'open' "
-                        "ORDER BY a.response_id, a.question")
-    frame = pl.DataFrame(table)
+        frame = open_answers(w)
     if frame.is_empty():
         raise UserInputError("the warehouse holds no open answers", hint="esmonitor voices ingest EXPORTS")
     return frame
@@ -1290,23 +1281,9 @@ def _funding_by(by: str) -> list[str]:
 
 
 def _public_totals(table: Any, groups: list[str], min_count: float) -> Any:
-    """Payment totals for the public, through the disclosure layer: the number of paid
-    checkpoints behind each total is protected as a table of counts with its margins (a total
-    over fewer than K is primary; others are hidden so that none can be worked out from the
-    margins), and every figure of a hidden row is withheld."""
-    import polars as pl
+    from esmonitor.disclosure.release import protect_totals
 
-    from esmonitor.disclosure.release import disclose_frame
-
-    keys = table.select(*[pl.col(g).cast(pl.String).fill_null("(missing)") for g in groups])
-    counts = keys.with_columns(table["checkpoints"].fill_null(0).alias("checkpoints"))
-    cells = disclose_frame(counts, groups, "checkpoints", min_count=min_count, publish_zeros=True).cells
-    status = cells.select(*groups, "status")
-    shown = table.with_columns(*[pl.col(g).cast(pl.String).fill_null("(missing)") for g in groups]).join(
-        status, on=groups, how="left")
-    hidden = pl.col("status") != "published"
-    figures = [c for c in table.columns if c not in groups]
-    return shown.with_columns(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in figures)
+    return protect_totals(table, groups, "checkpoints", min_count)
 
 
 @funding_app.command("report")
@@ -1619,6 +1596,51 @@ def data_model(
     console.print(f"Wrote {out_file}")
 
 
+# -- report -----------------------------------------------------------------------------------
+@app.command("report")
+@user_errors
+def report_cmd(
+    warehouse: WarehouseOpt,
+    audience: AudienceOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="en, fr or en,fr (both editions).")] = "en,fr",
+    period: Annotated[str | None, typer.Option(
+        help="Fiscal year (FY2024-25) or quarter (2025Q3) reported on. Default: the latest complete fiscal "
+             "year.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf or html,pdf.")] = "html,pdf",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("report"),
+    commentary: Annotated[Path | None, typer.Option(
+        help="The analyst's commentary and recommendations (text with '# section' headings; NAME.fr.txt "
+             "next to it serves the French edition).")] = None,
+    min_count: MinCountOpt = 10,
+) -> None:
+    """The monitoring report: findings, access, outcomes, gaps, the rollout's impact, providers,
+    funding, voices and data quality, as one self-contained HTML file and a PDF, in English and
+    French. The public edition holds only disclosure-controlled figures."""
+    from esmonitor.report.evidence import gather
+    from esmonitor.report.publish import write_reports
+
+    policy = _policy(audience)
+    languages = tuple(x.strip() for x in lang.split(",") if x.strip())
+    formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
+    started = time.perf_counter()
+    with console.status("Gathering the evidence…") as status:
+        def step(message: str) -> None:
+            status.update(f"{message}…")
+            console.print(f"[dim]{time.perf_counter() - started:5.1f} s[/] {message}")
+
+        evidence = gather(warehouse, policy, period, int(min_count), progress=step)
+        if commentary is not None and not commentary.exists():
+            raise UserInputError(f"{commentary}: no such commentary file")
+        written = write_reports(evidence, out_dir, languages, formats, commentary, progress=step)
+    table = Table(title=f"Monitoring report, {evidence.period} ({policy.audience})")
+    for col in ("file", "language", "size", "seconds"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for w in written:
+        table.add_row(str(w.path), w.lang, f"{w.bytes / 1024:,.0f} KiB", f"{w.seconds:.1f}")
+    out.print(table)
+    console.print(f"Report written in {time.perf_counter() - started:.0f} s.")
+
+
 # -- demo -------------------------------------------------------------------------------------
 @app.command()
 @user_errors
@@ -1692,6 +1714,8 @@ def demo(
     _demo_voices(warehouse, extracts / "voices", out_dir, key_file or out_dir / "pseudonym.key")
     console.rule("8. Funding: what the IES rules pay and reward")
     _demo_funding(frames, out_dir)
+    console.rule("9. The monitoring report (public edition, English and French, HTML and PDF)")
+    _demo_report(warehouse, out_dir)
     console.rule("Done")
     console.print(
         f"Demo finished in {time.perf_counter() - started:.0f} s.\n"
@@ -1703,7 +1727,20 @@ def demo(
         f"  public release: {out_dir / 'public' / 'indicators-by-catchment.csv'} (disclosure-controlled)\n"
         f"  voices:         {out_dir / 'voices-summary.csv'}, voices-themes.json (public edition)\n"
         f"  funding:        {out_dir / 'funding.json'} (IES payments, envelopes, rewards, flat-weights scenario)\n"
+        f"  report:         {out_dir / 'report'} (public edition: HTML and PDF, English and French)\n"
         f"  extracts:       {extracts} (ground truth in manifest.json)")
+
+
+def _demo_report(warehouse: Path, out_dir: Path) -> None:
+    from esmonitor.disclosure.access import Audience, Policy
+    from esmonitor.report.evidence import gather
+    from esmonitor.report.publish import write_reports
+
+    with console.status("Writing the report…") as status:
+        evidence = gather(warehouse, Policy(Audience("public")), progress=lambda m: status.update(f"{m}…"))
+        written = write_reports(evidence, out_dir / "report", progress=lambda m: status.update(f"{m}…"))
+    for w in written:
+        out.print(f"{w.path}  ({w.bytes / 1024:,.0f} KiB, {w.seconds:.1f} s)")
 
 
 def _demo_public(frames: Any, out_dir: Path, min_count: int = 10) -> None:
@@ -1812,6 +1849,9 @@ def _demo_evaluation(warehouse: Path, out_dir: Path) -> None:
     (out_dir / "rollout.json").write_text(
         json.dumps(rollout or {"skipped": "too little data for the rollout panel"}, indent=2, ensure_ascii=False),
         "utf-8")
+    with Warehouse(warehouse) as w:  # kept for the report, with the data version they were computed on
+        w.save_result("rollout", rollout or {"skipped": "too little data for the rollout panel"})
+        w.save_result("providers", ratings.as_dict() if ratings else {"skipped": "too little data"})
     (out_dir / "providers.json").write_text(
         json.dumps(ratings.as_dict() if ratings else {"skipped": "too little data"}, indent=2, ensure_ascii=False),
         "utf-8")

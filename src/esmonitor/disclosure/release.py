@@ -258,3 +258,20 @@ def _joint_status(tables: list[Table], min_count: float, publish_zeros: bool, ke
             break
     status = np.where(primary, PRIMARY, np.where(hidden, SECONDARY, PUBLISHED))
     return tables[0].cells.select(keys).with_columns(pl.Series("status", status.tolist(), dtype=pl.String))
+
+
+def protect_totals(table: pl.DataFrame, groups: Sequence[str], count: str, min_count: float) -> pl.DataFrame:
+    """Totals (of money, say) for the public: the number of contributions behind each total
+    (``count``) is protected as a table of counts with its margins (a total over fewer than K is
+    primary; others are hidden so that none can be worked out from the margins), and every
+    figure of a hidden row is withheld."""
+    groups = list(groups)
+    keys = table.select(*[pl.col(g).cast(pl.String).fill_null("(missing)") for g in groups])
+    counts = keys.with_columns(table[count].fill_null(0).alias(count))
+    cells = disclose_frame(counts, groups, count, min_count=min_count, publish_zeros=True).cells
+    status = cells.select(*groups, "status")
+    shown = table.with_columns(*[pl.col(g).cast(pl.String).fill_null("(missing)") for g in groups]).join(
+        status, on=groups, how="left")
+    hidden = pl.col("status") != PUBLISHED
+    figures = [c for c in table.columns if c not in groups]
+    return shown.with_columns(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in figures)

@@ -23,6 +23,7 @@ regression on participant characteristics and local conditions) and Australia's 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -283,3 +284,21 @@ def creaming_diagnostics(frames: Any, grain: str = "fiscal_year") -> pl.DataFram
     return out.select("provider_id", "catchment_id", "period", "referrals", "intakes", "intake_rate",
                       "sa_share_referrals", "sa_share_intakes", "selection_ratio", "intake_rate_sa",
                       "intake_rate_other", "stream_c_share_intakes")
+
+
+def unemployment_monthly(warehouse: Any) -> pl.DataFrame:
+    """The monthly unemployment rate of every economic region, from the warehouse."""
+    return pl.from_arrow(warehouse.arrow(  # type: ignore[return-value]
+        "SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+
+
+def ratings_for(result: ProviderRatings, clients: pl.DataFrame, column: str | None, values: Any,
+                min_count: float) -> tuple[ProviderRatings, int]:
+    """The ratings an audience narrower than the province may see, and how many were withheld:
+    its own providers (clients whose ``column`` is in ``values``; none when ``column`` is None),
+    and any other with at least K clients who reached the outcome and K who did not."""
+    own = set() if column is None else set(
+        clients.filter(clients[column].is_in(sorted(values)))["provider_id"].unique().to_list())
+    kept = tuple(p for p in result.providers if p.provider in own or
+                 min(p.n * p.observed, p.n * (1 - p.observed)) >= min_count - 1e-9)
+    return dataclasses.replace(result, providers=kept), len(result.providers) - len(kept)

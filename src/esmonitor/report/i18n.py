@@ -10,6 +10,7 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 
+from babel import Locale
 from babel.dates import format_date
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -62,8 +63,28 @@ class Language:
         """A share (0.125) as a percentage: en ``12.5 %``, fr ``12,5 %`` (a non-breaking space)."""
         return f"{self.number(100 * share, decimals)}{NBSP}%"
 
-    def money(self, value: float) -> str:
-        return format_currency(value, "CAD", locale=self.locale, currency_digits=True)
+    def signed(self, value: float, decimals: int = 1) -> str:
+        """A difference with its sign: ``+1.2``, ``−0.4`` (a true minus sign), ``0.0``."""
+        text = self.number(abs(value), decimals)
+        if text.strip("0.,\u00a0\u202f") == "":
+            return text
+        return ("+" if value > 0 else "\u2212") + text
+
+    def money(self, value: float, cents: bool = True) -> str:
+        """Dollars in the locale's own pattern (en ``$1,234.50``, fr ``1 234,50 $``); without
+        cents, rounded to the dollar."""
+        if cents:
+            return format_currency(value, "CAD", locale=self.locale, currency_digits=True)
+        pattern = Locale.parse(self.locale).currency_formats["standard"].pattern.replace(".00", "")
+        return format_currency(round(value), "CAD", format=pattern, locale=self.locale, currency_digits=False)
+
+    def period(self, label: str) -> str:
+        """A period label of the indicator engine in words: fiscal years and quarters."""
+        if label.startswith("FY"):
+            return self.fiscal_year(label)
+        if len(label) == 6 and label[4] == "Q":
+            return f"{label[:4]}{NBSP}T{label[5]}" if self.code == "fr" else f"{label[:4]}{NBSP}Q{label[5]}"
+        return label
 
     def date(self, day: date) -> str:
         return format_date(day, format="long", locale=self.locale)
@@ -73,3 +94,33 @@ class Language:
         start = int(label[2:6])
         return f"FY{NBSP}{start}-{str(start + 1)[2:]}" if self.code == "en" else f"exercice {start}-{start + 1}"
 
+
+
+def extract_messages() -> Catalog:
+    """Every translatable string of the report, read from its Python sources (``_()``, ``N_()``)
+    and its templates (``{{ _("...") }}``) with Babel's extractors."""
+    from babel.messages.extract import extract_from_dir
+
+    root = resources.files("esmonitor.report")
+    found = Catalog(locale=None, project="esmonitor")
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(root), method_map=method_map, keywords={"_": None, "N_": None, "gettext": None},
+            options_map={"**/templates/**.html": {"trimmed": "false"}}):
+        if isinstance(message, str) and message:
+            found.add(message, locations=[(filename, lineno)])
+    return found
+
+
+def missing_french() -> list[str]:
+    """Strings of the report with no French translation (or one marked fuzzy)."""
+    cat = catalogue("fr")
+    assert cat is not None
+    out = []
+    for m in extract_messages():
+        if not m.id:
+            continue
+        entry = cat.get(m.id)
+        if entry is None or not entry.string or entry.fuzzy:
+            out.append(str(m.id))
+    return out

@@ -261,3 +261,10 @@ def _timestamp(text: str | None) -> Any:
         except ValueError:
             continue
     return None
+
+
+def open_answers(warehouse: Any) -> pl.DataFrame:
+    """The warehouse's open answers (stored redacted) with their role, catchment and wave."""
+    return pl.DataFrame(warehouse.arrow(
+        "SELECT a.value AS answer, r.role, r.catchment_id, r.wave FROM survey_answer a "
+        "JOIN survey_response r USING (response_id) WHERE a.theme = 'open' ORDER BY a.response_id, a.question"))

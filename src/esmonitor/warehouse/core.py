@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -200,6 +202,25 @@ class Warehouse:
     def set_meta(self, key: str, value: str) -> None:
         self.execute(exp.delete(schema.META_TABLE, exp.column("key").eq(exp.Literal.string(key))))
         self.insert_arrow(schema.META_TABLE, pa.table({"key": [key], "value": [value]}))
+
+    def data_version(self) -> str:
+        """A short fingerprint of the data loaded so far (its ingest batches and their files):
+        results computed on the warehouse are stored with it and reused only while it holds."""
+        rows = self.fetchall(f"SELECT DISTINCT batch_id, file_sha256 FROM {schema.BATCHES_TABLE} ORDER BY 1, 2")
+        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+    def save_result(self, name: str, payload: dict[str, Any]) -> None:
+        """Keep a computed result (an evaluation, say) with the data version it was computed on."""
+        self.set_meta(f"result:{name}", json.dumps({"data_version": self.data_version(), "payload": payload},
+                                                   default=str))
+
+    def saved_result(self, name: str) -> dict[str, Any] | None:
+        """A result saved by :meth:`save_result`, or None if there is none or the data changed since."""
+        text = self.meta(f"result:{name}")
+        if text is None:
+            return None
+        stored = json.loads(text)
+        return stored["payload"] if stored.get("data_version") == self.data_version() else None
 
     def size_bytes(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0

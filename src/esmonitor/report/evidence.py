@@ -1,0 +1,339 @@
+"""Everything the monitoring report shows, gathered once (for both languages) from the warehouse:
+indicator tables, the rollout evaluation, provider ratings, funding, voices and data quality —
+each already cut to the audience (its scope) and, for the public, through the disclosure layer.
+
+The expensive results (the rollout evaluation and the provider ratings) are reused from the
+warehouse when they were saved on the same data (:meth:`Warehouse.save_result`); otherwise they
+are computed here and saved when the warehouse can be written.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from esmonitor.disclosure.access import Policy
+from esmonitor.errors import UserInputError
+from esmonitor.indicators.catalogue import BY_ID, GAPS
+from esmonitor.model.reference import fiscal_year_bounds
+from esmonitor.warehouse import Warehouse
+
+PROVINCE_IDS = (
+    "referrals", "referral_to_intake", "days_referral_to_intake", "days_intake_to_assessment",
+    "days_assessment_to_plan", "clients_served", "intake_stream_a", "intake_stream_b", "intake_stream_c",
+    "outcome_1m_per_served", "outcome_3m_per_served", "outcome_6m_per_served", "outcome_12m_per_served",
+    "job_start_rate", "median_starting_wage", *[g.id for g in GAPS])
+SOURCE_IDS = ("referrals", "referral_to_intake", "days_referral_to_intake")
+CATCHMENT_IDS = ("clients_served", "outcome_3m_per_served", "intake_stream_c")
+GAP_IDS = tuple(g.id for g in GAPS)
+TOTAL = "Total"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Evidence:
+    audience: str
+    public: bool
+    min_count: int
+    grain: str  # fiscal_year or quarter
+    period: str  # the period reported on (FY2024-25, 2025Q3)
+    previous: str | None  # the period it is compared with
+    periods: list[str]  # every period up to ``period``, oldest first
+    as_of: date
+    province: pl.DataFrame  # indicator rows by period (with a status; public: disclosure-controlled)
+    by_source: pl.DataFrame
+    by_catchment: pl.DataFrame
+    catchments: list[dict[str, Any]]
+    scope: list[str] | None  # catchments in scope (None: all)
+    rollout: dict[str, Any] | None
+    rollout_skipped: str | None
+    providers: dict[str, Any] | None
+    providers_withheld: int
+    funding: dict[str, Any] | None
+    voices: dict[str, Any] | None
+    quality: dict[str, Any]
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def parse_period(text: str | None) -> tuple[str, str | None]:
+    """``FY2024-25`` -> (fiscal_year, FY2024-25); ``2025Q3`` -> (quarter, 2025Q3); None: the
+    latest complete fiscal year, chosen later."""
+    if text is None:
+        return "fiscal_year", None
+    t = text.strip().upper()
+    if t.startswith("FY") and len(t) == 9 and t[2:6].isdigit() and t[6] == "-" and t[7:].isdigit():
+        if int(t[7:]) != (int(t[2:6]) + 1) % 100:
+            raise UserInputError(f"--period {text!r}: the second year must follow the first", hint="e.g. FY2024-25")
+        return "fiscal_year", t
+    if len(t) == 6 and t[:4].isdigit() and t[4] == "Q" and t[5] in "1234":
+        return "quarter", t
+    raise UserInputError(f"--period {text!r} is neither a fiscal year nor a quarter", hint="FY2024-25 or 2025Q3")
+
+
+def _period_end(label: str, grain: str) -> date:
+    if grain == "fiscal_year":
+        return fiscal_year_bounds(label)[1]
+    year, q = int(label[:4]), int(label[5])
+    return date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
+
+
+def _indicators(frames: Any, ids: tuple[str, ...], by: list[str], grain: str, public: bool,
+                min_count: int) -> pl.DataFrame:
+    from esmonitor.disclosure.release import public_indicators
+    from esmonitor.indicators.engine import compute_many
+
+    if public:
+        table = public_indicators(frames, list(ids), by=by, grain=grain, min_count=min_count)
+    else:
+        table = compute_many(frames, list(ids), by=by, grain=grain).with_columns(pl.lit("published").alias("status"))
+    return table.with_columns(pl.col(c).cast(pl.String).fill_null("(missing)") for c in ["period", *by])
+
+
+def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_count: int = 10,
+           progress: Progress = lambda _: None, save: bool = True) -> Evidence:
+    """The evidence for ``policy``'s audience. Evaluations computed here are saved in the
+    warehouse (when ``save`` and the file can be written) for the next report on the same data."""
+    from esmonitor.indicators.engine import frames_from
+    from esmonitor.model.reference import catchments
+
+    grain, wanted = parse_period(period)
+    public = policy.needs_disclosure_control
+    with Warehouse(warehouse_path, read_only=True) as w:
+        scope = policy.scope(w)
+        progress("reading the warehouse")
+        everything = frames_from(w)
+        frames = everything if scope.column is None else everything.only(scope.column, sorted(scope.values))
+        scoped_catchments = None
+        if scope.column is not None:
+            rows = w.fetchall(f"SELECT DISTINCT catchment_id FROM provider WHERE {scope.column} IN "
+                              f"({', '.join('?' for _ in scope.values)})", sorted(scope.values))
+            scoped_catchments = sorted(str(r[0]) for r in rows)
+        quality = _quality(w, public, min_count)
+        versions = _versions(w)
+        fresh: dict[str, Any] = {}
+        rollout, rollout_skipped = _rollout(w, everything, progress, fresh)
+        providers, withheld = _providers(w, everything, policy, scope, min_count, progress, fresh)
+        voices = _voices(w, public, scoped_catchments, min_count, progress)
+    if fresh and save:
+        _save(warehouse_path, fresh)
+    progress("computing the indicators")
+    province = _indicators(frames, PROVINCE_IDS, [], grain, public, min_count)
+    known = sorted(p for p in province["period"].unique().to_list() if p not in (TOTAL, "(missing)"))
+    if not known:
+        raise UserInputError("the warehouse holds no indicator data to report on", hint="run esmonitor ingest first")
+    if wanted is None:
+        complete = [p for p in known if _period_end(p, grain) <= frames.as_of]
+        wanted = (complete or known)[-1]
+    elif wanted not in known:
+        raise UserInputError(f"no data for the period {wanted}", hint="periods with data: " + ", ".join(known))
+    periods = [p for p in known if p <= wanted]
+    previous = periods[-2] if len(periods) > 1 else None
+    by_source = _indicators(frames, SOURCE_IDS, ["source"], grain, public, min_count)
+    by_catchment = _indicators(frames, CATCHMENT_IDS, ["catchment_id"], grain, public, min_count)
+    progress("funding")
+    funding = _funding(frames, public, min_count, wanted if grain == "fiscal_year" else None)
+    reference = [{"catchment_id": c.catchment_id, "name_en": c.name_en, "name_fr": c.name_fr, "phase": c.phase,
+                  "ssm": c.ssm, "ssm_id": c.ssm_id, "ies_start": c.ies_start.isoformat(),
+                  "transition_start": c.transition_start.isoformat()} for c in catchments()]
+    return Evidence(str(policy.audience), public, min_count, grain, wanted, previous, periods, frames.as_of,
+                    province, by_source, by_catchment, reference, scoped_catchments, rollout, rollout_skipped,
+                    providers, withheld, funding, voices, quality, versions)
+
+
+def _save(path: Path, results: dict[str, Any]) -> None:
+    from esmonitor.errors import WarehouseError
+
+    try:
+        with Warehouse(path) as w:
+            for name, payload in results.items():
+                w.save_result(name, payload)
+    except (WarehouseError, OSError):  # read-only file or in use: computed again next time
+        return
+
+
+def _rollout(w: Warehouse, frames: Any, progress: Progress,
+             fresh: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The rollout evaluation of the whole province (saved, or computed now)."""
+    from esmonitor.evaluation.rollout import evaluate_rollout_on
+
+    saved = w.saved_result("rollout")
+    if saved is None:
+        progress("evaluating the rollout (staggered difference-in-differences, synthetic controls)")
+        try:
+            saved = evaluate_rollout_on(w, frames).as_dict()
+        except UserInputError as err:
+            saved = {"skipped": str(err)}
+        fresh["rollout"] = saved
+    return (None, saved["skipped"]) if "skipped" in saved else (saved, None)
+
+
+def _providers(w: Warehouse, frames: Any, policy: Policy, scope: Any, min_count: int,
+               progress: Progress, fresh: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
+    """Risk-adjusted ratings, fitted on every provider; an audience narrower than the province
+    sees its own providers and those with at least K clients on each side of the outcome."""
+    from esmonitor.evaluation.providers import (
+        SYSTEM_COVARIATES,
+        SYSTEM_OUTCOME,
+        provider_inputs,
+        rate_providers,
+        unemployment_monthly,
+    )
+
+    ratings = w.saved_result("providers")
+    if ratings is None:
+        progress("rating providers (risk adjustment and shrinkage)")
+        table = provider_inputs(frames, unemployment_monthly(w))
+        try:
+            ratings = rate_providers(table, outcome=SYSTEM_OUTCOME, provider="provider_id",
+                                     covariates=SYSTEM_COVARIATES).as_dict() if table.height >= 50 else None
+        except UserInputError:
+            ratings = None
+        ratings = ratings or {"skipped": "too few clients served a year ago or more"}
+        fresh["providers"] = ratings
+    if ratings.get("skipped"):
+        return None, 0
+    if policy.audience.tier in ("province", "admin"):
+        return ratings, 0
+    own: set[str] = set()
+    if scope.column is not None:
+        rows = w.fetchall(f"SELECT provider_id FROM provider WHERE {scope.column} IN "
+                          f"({', '.join('?' for _ in scope.values)})", sorted(scope.values))
+        own = {str(r[0]) for r in rows}
+    kept = [p for p in ratings["providers"] if p["provider"] in own or
+            min(p["n"] * p["observed"], p["n"] * (1 - p["observed"])) >= min_count - 1e-9]
+    return ratings | {"providers": kept}, len(ratings["providers"]) - len(kept)
+
+
+def _funding(frames: Any, public: bool, min_count: int, year: str | None) -> dict[str, Any] | None:
+    from esmonitor.disclosure.release import protect_totals
+    from esmonitor.funding.model import load_model
+    from esmonitor.funding.report import compare, creaming_gap, flat, run
+
+    model = load_model("ies")
+    result, rewards = run(frames, model)
+    if result.trail.is_empty() or rewards.height < 3:
+        return None
+    flat_result, flat_rewards = run(frames, flat(model))
+    by_year = result.totals(["fiscal_year", "stream"]).with_columns(pl.col("fiscal_year").cast(pl.String))
+    scenario = compare(result, flat_result, ["stream"]).join(
+        result.totals(["stream"]).select("stream", "checkpoints"), on="stream", how="left")
+    if public:
+        by_year = protect_totals(by_year, ["fiscal_year", "stream"], "checkpoints", min_count)
+        scenario = protect_totals(scenario, ["stream"], "checkpoints", min_count)
+        small = pl.col("clients") < min_count
+        rewards = rewards.with_columns(pl.when(small).then(None).otherwise(pl.col(c)).alias(c)
+                                       for c in rewards.columns if c != "stream")
+    by_year = by_year.filter(pl.col("fiscal_year") != "(missing)")
+    if year is not None:
+        by_year = by_year.filter((pl.col("fiscal_year") <= year) | (pl.col("fiscal_year") == TOTAL))
+    gap = creaming_gap(rewards) if rewards["per_client"].null_count() == 0 else None
+    flat_gap = creaming_gap(flat_rewards) if gap is not None else None
+    return {"model": {"id": model.id, "version": model.version, "name_en": model.name_en},
+            "by_year": by_year, "per_client": rewards, "scenario": scenario,
+            "gap": gap, "flat_gap": flat_gap}
+
+
+def _voices(w: Warehouse, public: bool, catchments: list[str] | None, min_count: int,
+            progress: Progress) -> dict[str, Any] | None:
+    from esmonitor.voices.closed import answers_frame, compare, likert_summary, protect_summary
+    from esmonitor.voices.language import detect
+    from esmonitor.voices.quotes import safe_quotes
+    from esmonitor.voices.responses import open_answers
+    from esmonitor.voices.themes import find_themes
+
+    frame = answers_frame(w)
+    if frame.is_empty():
+        return None
+    progress("voices: survey answers and themes")
+    if catchments is not None:
+        frame = frame.filter(pl.col("catchment_id").is_in(catchments))
+    summary = likert_summary(frame, by=["role", "wave"])
+    protected = public or catchments is not None
+    if protected:
+        summary = protect_summary(summary, by=["role", "wave"], min_count=min_count)
+    waves = sorted(frame["wave"].unique().to_list())
+    change = None
+    seekers = frame.filter(pl.col("role") == "job_seeker")
+    if len(waves) >= 2:
+        try:
+            change = compare(seekers, "wait_ok", "wave", waves[0], waves[-1]) | {
+                "question": "wait_ok", "role": "job_seeker", "first": waves[0], "second": waves[-1]}
+        except ValueError:
+            change = None
+        if change is not None and protected and min(change["n_first"], change["n_second"]) < min_count:
+            change = None
+    answers = open_answers(w)
+    if catchments is not None:
+        answers = answers.filter(pl.col("catchment_id").is_in(catchments))
+    themes: dict[str, list[dict[str, Any]]] = {}
+    if answers.height:
+        answers = answers.with_columns(pl.Series("language", detect(answers["answer"].to_list())))
+        for lang in ("en", "fr"):
+            part = answers.filter(pl.col("language") == lang)
+            if part.height < 20:
+                continue
+            found = find_themes(part["answer"].to_list(), lang, seed=2024)
+            quotable = set(safe_quotes(part, text="answer", min_count=min_count)["_row"].to_list())
+            themes[lang] = [{"label": t.label, "keywords": list(t.keywords), "size": t.size,
+                             "quotes": [part["answer"][q] for q in t.quotes if q in quotable][:2]}
+                            for t in found.themes]
+            if protected:
+                themes[lang] = [t for t in themes[lang] if t["size"] >= min_count]
+    return {"summary": summary, "change": change, "themes": themes, "waves": waves}
+
+
+def _quality(w: Warehouse, public: bool, min_count: int) -> dict[str, Any]:
+    """Rows read, loaded and quarantined per file, and quarantined rows per file and rule. For
+    the public, the rule counts (with each file's total as their margin) go through the
+    disclosure layer, and the file table keeps only those protected totals."""
+    from esmonitor.disclosure.release import disclose_frame
+
+    files = pl.DataFrame(w.arrow(
+        "SELECT file_name, entity, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, "
+        "sum(rows_quarantined) AS rows_quarantined FROM _ingest_batches GROUP BY ALL ORDER BY file_name"))
+    rules = pl.DataFrame(w.arrow("SELECT file_name, rule, count(*) AS rows FROM quarantine GROUP BY ALL "
+                                 "ORDER BY file_name, rule"), schema={"file_name": pl.String, "rule": pl.String,
+                                                                       "rows": pl.Int64})
+    rules = rules.with_columns(pl.lit("published").alias("status"))
+    if public:
+        files = files.select("file_name", "entity").with_columns(pl.lit(0, dtype=pl.Int64).alias("rows_quarantined"),
+                                                                 pl.lit("published").alias("status"))
+        if rules.height:
+            cells = disclose_frame(rules.drop("status"), ["file_name", "rule"], "rows", min_count=min_count,
+                                   publish_zeros=True).cells
+            shown = cells.select("file_name", "rule", pl.when(pl.col("status") == "published")
+                                 .then(pl.col("value").cast(pl.Int64)).alias("rows"), "status")
+            totals = shown.filter(pl.col("rule") == TOTAL).select(
+                "file_name", pl.col("rows").alias("_q"), pl.col("status").alias("_s"))
+            files = files.join(totals, on="file_name", how="left").with_columns(
+                pl.when(pl.col("_s").is_null()).then(0).otherwise(pl.col("_q")).alias("rows_quarantined"),
+                pl.col("_s").fill_null("published").alias("status")).drop("_q", "_s")
+            rules = shown.join(rules.select("file_name", "rule"), on=["file_name", "rule"], how="inner").sort(
+                "file_name", "rule")
+    else:
+        files = files.with_columns(pl.lit("published").alias("status"))
+    return {"files": files, "rules": rules}
+
+
+def _versions(w: Warehouse) -> dict[str, str]:
+    out = {"esmonitor": metadata.version("esmonitor"), "python": platform.python_version(),
+           "data_version": w.data_version(), "schema": w.meta("schema_version") or ""}
+    for package in ("duckdb", "polars", "altair", "vl-convert-python", "babel", "weasyprint"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            continue
+    return out
+
+
+def indicator_ids() -> list[str]:
+    """Every indicator the report shows (for its definitions)."""
+    return [i for i in dict.fromkeys([*PROVINCE_IDS, *SOURCE_IDS, *CATCHMENT_IDS]) if i in BY_ID]
