@@ -151,8 +151,8 @@ class Builder:
             Column("intake_stream_c", self.name("intake_stream_c"), "share")],
             sorted(wide.values(), key=lambda r: (r["catchment_id"] == TOTAL, r["name"])),
             self.source("indicators clients_served, outcome_3m_per_served, intake_stream_c", "catchment_id"))
-        title = _("The 15 catchment areas by rollout phase, with their 3-month outcome rate in {period}").format(
-            period=self.L.period(ev.period))
+        title = _("The 15 catchment areas by rollout phase, with their 3-month outcome rate {in_period}").format(
+            in_period=self.L.in_period(ev.period))
         alt_text = _("Schematic tile map of Ontario's 15 catchment areas, north at the top, coloured by the phase "
                      "in which each moved to IES; each tile shows the area's code and its 3-month outcome rate.")
         s.blocks += [self.figure("tile_map", title, alt_text, charts.tile_map(cells, alt_text, _("Phase")),
@@ -306,8 +306,8 @@ class Builder:
             Column("clients", _("Clients counted"), "count")], rows, self.source("indicators " + ", ".join(GAP_IDS)))
         now = [r | {"gap_pts": 100 * r["gap"], "low_pts": 100 * r["low"], "high_pts": 100 * r["high"]}
                for r in rows if r["period"] == ev.period and r["gap"] is not None and r["low"] is not None]
-        title = _("3-month outcome gaps in {period}: points behind the comparison group").format(
-            period=self.L.period(ev.period))
+        title = _("3-month outcome gaps {in_period}: points behind the comparison group").format(
+            in_period=self.L.in_period(ev.period))
         alt_text = _("Dot plot of the 3-month outcome gap of each group against its comparison group, in "
                      "percentage points, with 95 % intervals; the dashed line marks no gap.")
         if now:
@@ -432,7 +432,7 @@ class Builder:
             Column("observed", _("Observed"), "share"), Column("expected", _("Expected"), "share"),
             Column("raw_ratio", _("Observed / expected"), "ratio"), Column("ratio", _("Shrunk ratio"), "ratio"),
             Column("low", _("95 % CI low"), "ratio"), Column("high", _("95 % CI high"), "ratio")], rows,
-            f"evaluation providers: {p['model']} risk adjustment on {p['n_clients']} clients"
+            f"evaluation providers: {p['model']} risk adjustment, fitted on every provider"
             + (f"; shown with at least {self.K} clients on each side of the outcome" if ev.public else ""))
         if ev.providers_withheld:
             s.blocks.append(Paragraph(_("{n} providers are not shown: fewer than {k} of their clients on one side "
@@ -478,7 +478,7 @@ class Builder:
             Column("stream", _("Stream")), Column("clients", _("Clients served"), "count"),
             Column("per_client", _("Per client"), "money"), Column("low", _("95 % CI low"), "money"),
             Column("high", _("95 % CI high"), "money")], per,
-            f"funding report: model {fu['model']['id']} {fu['model']['version']}")
+            f"funding report: model {fu['model']['id']}")
         title = _("Expected outcome payment per client served, by stream")
         alt_text = _("Bar chart of the outcome payment a provider can expect per client served in streams A, B "
                      "and C under the IES rules, with 95 % intervals.")
@@ -489,14 +489,21 @@ class Builder:
                 shown, category="stream_label", value="per_client", low="low", high="high",
                 alt_text=alt_text, x_title=_("Dollars per client served"), y_title=_("Stream"), percent=False),
                 "funding_per_client"))
-        s.blocks.append(TableRef("funding_per_client"))
+        gaps = [{"model": key, "label": label, "gap": g["gap"], "low": g["low"], "high": g["high"]}
+                for key, label, g in (("ies", _("IES rules"), fu["gap"]), ("ies_flat", _("Weights flattened"),
+                                                                            fu["flat_gap"])) if g is not None]
+        self.table("funding_gap", _("Stream A minus stream C: the difference in expected payment per client served"),
+                   [Column("label", _("Rules")), Column("gap", _("A minus C per client"), "money"),
+                    Column("low", _("95 % CI low"), "money"), Column("high", _("95 % CI high"), "money")], gaps,
+                   f"funding report: creaming gap, model {fu['model']['id']} and the same with flattened weights")
+        s.blocks += [TableRef("funding_per_client"), TableRef("funding_gap")]
         years = [{"fiscal_year": r["fiscal_year"], "stream": r["stream"], "paid": r["paid"],
                   "checkpoints": r["checkpoints"], "status": r.get("status", "published")}
                  for r in _rows(fu["by_year"]) if r["fiscal_year"] != TOTAL and r["stream"] != TOTAL]
         self.table("funding_by_year", _("Outcome payments by fiscal year and stream"), [
             Column("fiscal_year", _("Fiscal year"), "period"), Column("stream", _("Stream")),
             Column("checkpoints", _("Funded checkpoints"), "count"), Column("paid", _("Paid"), "money0")], years,
-            f"funding report: model {fu['model']['id']} {fu['model']['version']}, totals by fiscal_year and stream")
+            f"funding report: model {fu['model']['id']}, totals by fiscal_year and stream")
         scen = [{"stream": r["stream"], "ies": r["ies"], "flat": r["ies_flat"], "difference": r["difference"],
                  "status": r.get("status", "published")} for r in _rows(fu["scenario"])]
         self.table("funding_scenario", _("All years: IES rules against the same rules with stream weights "

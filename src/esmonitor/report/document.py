@@ -109,6 +109,8 @@ class Finding:
     kind: str  # how value, low and high are formatted
     certainty: float  # |estimate| / standard error (0 when there is no interval)
     clear: bool  # the interval excludes no difference
+    #: numbers the statement derives from the cited table (a change between two periods, counts)
+    derived: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,4 +141,5 @@ class Document:
                 "tables": {k: t.as_data() for k, t in self.tables.items()},
                 "findings": [{"id": f.id, "rule": f.rule, "statement": f.statement, "table": f.table_id,
                               "key": f.key, "value": f.value, "low": f.low, "high": f.high, "kind": f.kind,
-                              "certainty": f.certainty, "clear": f.clear} for f in self.findings]}
+                              "certainty": f.certainty, "clear": f.clear, "derived": f.derived}
+                             for f in self.findings]}

@@ -326,6 +326,9 @@ def _quality(w: Warehouse, public: bool, min_count: int) -> dict[str, Any]:
 def _versions(w: Warehouse) -> dict[str, str]:
     out = {"esmonitor": metadata.version("esmonitor"), "python": platform.python_version(),
            "data_version": w.data_version(), "schema": w.meta("schema_version") or ""}
+    from esmonitor.funding.model import load_model
+
+    out["funding model ies"] = load_model("ies").version
     for package in ("duckdb", "polars", "altair", "vl-convert-python", "babel", "weasyprint"):
         try:
             out[package] = metadata.version(package)

@@ -62,27 +62,28 @@ def gap_findings(tables: Tables, L: Language, period: str, previous: str | None)
             continue
         pts = lambda v: fmt(L, "points", abs(v))  # noqa: E731
         values = {"group": r["group"], "reference": r["reference"], "period": L.period(period),
-                  "value": pts(r["gap"]), "low": fmt(L, "points", r["low"]), "high": fmt(L, "points", r["high"])}
+                  "in_period": L.in_period(period), "value": pts(r["gap"]), "low": fmt(L, "points", r["low"]),
+                  "high": fmt(L, "points", r["high"])}
         if r["low"] > 0:
-            text = _("Outcomes at 3 months for {group} were {value} points lower than for {reference} in {period} "
+            text = _("Outcomes at 3 months for {group} were {value} points lower than for {reference} {in_period} "
                      "(95 % CI {low} to {high})").format(**values)
         elif r["high"] < 0:  # the group is ahead: the interval of the lead is that of the gap, negated
             values |= {"low": fmt(L, "points", -r["high"]), "high": fmt(L, "points", -r["low"])}
-            text = _("Outcomes at 3 months for {group} were {value} points higher than for {reference} in {period} "
+            text = _("Outcomes at 3 months for {group} were {value} points higher than for {reference} {in_period} "
                      "(95 % CI {low} to {high})").format(**values)
         else:
-            text = _("Outcomes at 3 months for {group} and {reference} did not clearly differ in {period}: a gap "
+            text = _("Outcomes at 3 months for {group} and {reference} did not clearly differ {in_period}: a gap "
                      "of {gap} points (95 % CI {low} to {high})").format(**values, gap=fmt(L, "points", r["gap"]))
         before = _row(table, period=previous, indicator=r["indicator"]) if previous else None
         if before is not None and before["gap"] is not None:
-            values_before = {"previous": L.period(previous or ""), "before": fmt(L, "points", before["gap"])}
+            values_before = {"in_previous": L.in_period(previous or ""), "before": fmt(L, "points", before["gap"])}
             delta = r["gap"] - before["gap"]
             if abs(delta) < 0.01:
-                text += _(", about the same as in {previous} ({before} points)").format(**values_before)
+                text += _(", about the same as {in_previous} ({before} points)").format(**values_before)
             elif delta > 0:
-                text += _(", wider than in {previous} ({before} points)").format(**values_before)
+                text += _(", wider than {in_previous} ({before} points)").format(**values_before)
             else:
-                text += _(", narrower than in {previous} ({before} points)").format(**values_before)
+                text += _(", narrower than {in_previous} ({before} points)").format(**values_before)
         out.append(Finding(f"gap:{r['indicator']}", "gap", text + ".", "gaps",
                            {"period": period, "indicator": r["indicator"]}, r["gap"], r["low"], r["high"], "points",
                            _certainty(r["gap"], r["low"], r["high"]), _clear(r["low"], r["high"])))
@@ -100,32 +101,33 @@ def _trend(tables: Tables, L: Language, table_id: str, key: dict[str, Any], valu
         return []
     before = _row(table, period=previous, **key) if previous else None
     words = {"value": fmt(L, "share", now[value]), "low": fmt(L, "share", now["low"]),
-             "high": fmt(L, "share", now["high"]), "period": L.period(period)}
+             "high": fmt(L, "share", now["high"]), "period": L.period(period), "in_period": L.in_period(period)}
     direction = ""
     d, dlo, dhi = now[value], now["low"], now["high"]
     if before is not None and before.get(value) is not None:
         d, dlo, dhi = _change(now, before, value)
-        words |= {"previous": L.period(previous or ""), "before": fmt(L, "share", before[value]),
+        words |= {"previous": L.period(previous or ""), "in_previous": L.in_period(previous or ""),
+                  "before": fmt(L, "share", before[value]),
                   "change": fmt(L, "points", abs(d))}
         direction = "up" if d > 0.0005 else "down" if d < -0.0005 else "same"
     text = sentence(words, direction)
     return [Finding(f"{rule}:{period}", rule, text, table_id, {"period": period, **key}, now[value], now["low"],
                     now["high"], "share", _certainty(d, dlo, dhi) if direction else 0.0,
-                    _clear(dlo, dhi) if direction else False)]
+                    _clear(dlo, dhi) if direction else False, {"change": d} if direction else {})]
 
 
 def outcome_finding(tables: Tables, L: Language, period: str, previous: str | None) -> list[Finding]:
     _ = L.gettext
 
     def sentence(w: dict[str, str], direction: str) -> str:
-        text = _("{value} of clients served reached a funded 3-month outcome in {period} (95 % CI {low} to {high})"
+        text = _("{value} of clients served reached a funded 3-month outcome {in_period} (95 % CI {low} to {high})"
                  ).format(**w)
         if direction == "up":
-            text += _(", up {change} points from {before} in {previous}").format(**w)
+            text += _(", up {change} points from {before} {in_previous}").format(**w)
         elif direction == "down":
-            text += _(", down {change} points from {before} in {previous}").format(**w)
+            text += _(", down {change} points from {before} {in_previous}").format(**w)
         elif direction == "same":
-            text += _(", the same as in {previous}").format(**w)
+            text += _(", the same as {in_previous}").format(**w)
         return text + "."
 
     return _trend(tables, L, "outcomes", {"indicator": "outcome_3m_per_served"}, "rate", period, previous,
@@ -136,14 +138,14 @@ def stream_finding(tables: Tables, L: Language, period: str, previous: str | Non
     _ = L.gettext
 
     def sentence(w: dict[str, str], direction: str) -> str:
-        text = _("Stream C (the highest need) made up {value} of newly assessed clients in {period} (95 % CI {low} "
+        text = _("Stream C (the highest need) made up {value} of newly assessed clients {in_period} (95 % CI {low} "
                  "to {high})").format(**w)
         if direction == "up":
-            text += _(", up {change} points from {before} in {previous}").format(**w)
+            text += _(", up {change} points from {before} {in_previous}").format(**w)
         elif direction == "down":
-            text += _(", down {change} points from {before} in {previous}: watch for creaming").format(**w)
+            text += _(", down {change} points from {before} {in_previous}: watch for creaming").format(**w)
         elif direction == "same":
-            text += _(", the same as in {previous}").format(**w)
+            text += _(", the same as {in_previous}").format(**w)
         return text + "."
 
     return _trend(tables, L, "streams", {"stream": "C"}, "share", period, previous, "stream_c", sentence)
@@ -156,14 +158,14 @@ def wait_finding(tables: Tables, L: Language, period: str, previous: str | None)
     if table is None or now is None or now["days"] is None or now["low"] is None:
         return []
     words = {"value": fmt(L, "days", now["days"]), "low": fmt(L, "days", now["low"]),
-             "high": fmt(L, "days", now["high"]), "period": L.period(period)}
-    text = _("Half of the referrals that led to an intake waited {value} days or fewer in {period} (95 % CI {low} "
+             "high": fmt(L, "days", now["high"]), "period": L.period(period), "in_period": L.in_period(period)}
+    text = _("Half of the referrals that led to an intake waited {value} days or fewer {in_period} (95 % CI {low} "
              "to {high} days)").format(**words)
     before = _row(table, period=previous, indicator="days_referral_to_intake") if previous else None
     certainty, clear = 0.0, False
     if before is not None and before["days"] is not None:
-        text += _(", against {before} days in {previous}").format(before=fmt(L, "days", before["days"]),
-                                                                  previous=L.period(previous or ""))
+        text += _(", against {before} days {in_previous}").format(before=fmt(L, "days", before["days"]),
+                                                                  in_previous=L.in_period(previous or ""))
         d, lo, hi = _change(now, before, "days")
         certainty, clear = _certainty(d, lo, hi), _clear(lo, hi)
     return [Finding(f"wait:{period}", "wait", text + ".", "waits",
@@ -182,10 +184,11 @@ def conversion_finding(tables: Tables, L: Language, period: str, previous: str |
     if len(rows) < 2 or total is None or total.get("conversion") is None:
         return []
     low = min(rows, key=lambda r: r["conversion"])
-    words = {"source": low["label"], "period": L.period(period), "value": fmt(L, "share", low["conversion"]),
+    words = {"source": low["label"], "period": L.period(period), "in_period": L.in_period(period),
+             "value": fmt(L, "share", low["conversion"]),
              "low": fmt(L, "share", low["conversion_low"]), "high": fmt(L, "share", low["conversion_high"]),
              "all": fmt(L, "share", total["conversion"])}
-    text = _("Referrals from the source “{source}” led to an intake least often in {period}: {value} (95 % CI {low} "
+    text = _("Referrals from the source “{source}” led to an intake least often {in_period}: {value} (95 % CI {low} "
              "to {high}), against {all} for all referrals.").format(**words)
     d = low["conversion"] - total["conversion"]
     return [Finding(f"conversion:{period}", "conversion", text, "funnel", {"source": low["source"]},
@@ -235,27 +238,32 @@ def provider_finding(tables: Tables, L: Language, period: str, previous: str | N
              "(95 % intervals of the ratio excluding 1); the others are within what chance would give.").format(
         n=fmt(L, "count", n), above=fmt(L, "count", above), below=fmt(L, "count", below))
     return [Finding("providers", "providers", text, "providers", {}, float(above + below), None, None, "count",
-                    0.0, False)]
+                    0.0, False, {"rated": n, "above": above, "below": below})]
 
 
 def funding_finding(tables: Tables, L: Language, period: str, previous: str | None) -> list[Finding]:
     _ = L.gettext
     table = tables.get("funding_per_client")
+    gaps = tables.get("funding_gap")
     a = _row(table, stream="A") if table else None
     c = _row(table, stream="C") if table else None
-    if a is None or c is None or a["per_client"] is None or c["per_client"] is None:
+    gap = _row(gaps, model="ies") if gaps else None
+    if a is None or c is None or gap is None or a["per_client"] is None or c["per_client"] is None:
         return []
-    d, lo, hi = _change(a, c, "per_client")
     words = {"a": fmt(L, "money", a["per_client"]), "c": fmt(L, "money", c["per_client"]),
-             "gap": fmt(L, "money", abs(d))}
-    if d < 0:
+             "gap": fmt(L, "money", abs(gap["gap"])), "low": fmt(L, "money", gap["low"]),
+             "high": fmt(L, "money", gap["high"])}
+    if gap["gap"] < 0:
         text = _("Under the IES rules a provider can expect {gap} less per stream A client served than per stream C "
-                 "client ({a} against {c}): the rules do not reward serving the easiest clients.").format(**words)
+                 "client ({a} against {c}; 95 % CI of the difference {low} to {high}): the rules do not reward "
+                 "serving the easiest clients.").format(**words)
     else:
         text = _("Under the IES rules a provider can expect {gap} more per stream A client served than per stream C "
-                 "client ({a} against {c}): the rules reward serving the easiest clients.").format(**words)
-    return [Finding("funding", "funding", text, "funding_per_client", {"stream": "A"}, a["per_client"], a["low"],
-                    a["high"], "money", _certainty(d, lo, hi), _clear(lo, hi))]
+                 "client ({a} against {c}; 95 % CI of the difference {low} to {high}): the rules reward serving the "
+                 "easiest clients.").format(**words)
+    return [Finding("funding", "funding", text, "funding_gap", {"model": "ies"}, gap["gap"], gap["low"],
+                    gap["high"], "money", _certainty(gap["gap"], gap["low"], gap["high"]),
+                    _clear(gap["low"], gap["high"]), {"a": a["per_client"], "c": c["per_client"]})]
 
 
 def voices_finding(tables: Tables, L: Language, period: str, previous: str | None) -> list[Finding]:

@@ -78,6 +78,16 @@ class Language:
         pattern = Locale.parse(self.locale).currency_formats["standard"].pattern.replace(".00", "")
         return format_currency(round(value), "CAD", format=pattern, locale=self.locale, currency_digits=False)
 
+    def in_period(self, label: str) -> str:
+        """``in FY 2024-25``, ``au cours de l'exercice 2024-2025``, ``in 2025 Q3``, ``au 3e trimestre de 2025``."""
+        if self.code == "en":
+            return f"in {self.period(label)}"
+        if label.startswith("FY"):
+            return f"au cours de l'{self.fiscal_year(label)}"
+        if len(label) == 6 and label[4] == "Q":
+            return f"au {label[5]}{NBSP}e{NBSP}trimestre de {label[:4]}".replace(f"1{NBSP}e", f"1{NBSP}er")
+        return f"en {label}"
+
     def period(self, label: str) -> str:
         """A period label of the indicator engine in words: fiscal years and quarters."""
         if label.startswith("FY"):
@@ -124,3 +134,29 @@ def missing_french() -> list[str]:
         if entry is None or not entry.string or entry.fuzzy:
             out.append(str(m.id))
     return out
+
+
+def update_catalogue() -> list[str]:
+    """Add every string of the report missing from the French catalogue (with an empty
+    translation, for a translator to fill in) and return them. Run it after changing a string:
+    ``python -m esmonitor.report.i18n``."""
+    from babel.messages.pofile import write_po
+
+    path = resources.files("esmonitor.report") / "locale" / "fr" / "LC_MESSAGES" / "esmonitor.po"
+    with path.open("rb") as fh:
+        cat = read_po(fh, locale=LOCALES["fr"])
+    added = []
+    for m in extract_messages():
+        if m.id and m.id not in cat:
+            cat.add(m.id, "", locations=m.locations)
+            added.append(str(m.id))
+    if added:
+        with open(str(path), "wb") as fh:
+            write_po(fh, cat, width=120)
+        catalogue.cache_clear()
+    return added
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for message in update_catalogue():
+        print(message)
