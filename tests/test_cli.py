@@ -83,6 +83,13 @@ def test_demo_end_to_end_small(tmp_path: Path) -> None:
     providers = json.loads((out / "providers.json").read_text())["providers"]
     assert sum(p["n"] for p in providers) > 0
     assert (out / "creaming.csv").read_text().startswith("provider_id,catchment_id,period,referrals")
+    # the public report, in both languages and both formats; the thin rollout is said, not hidden
+    reports = sorted(p.name for p in (out / "report").iterdir())
+    assert len(reports) == 4 and {p.rsplit(".", 1)[1] for p in reports} == {"html", "pdf"}
+    assert {p.rsplit(".", 1)[0][-2:] for p in reports} == {"en", "fr"} and all("public" in p for p in reports)
+    english = next((out / "report").glob("*-en.html")).read_text("utf-8")
+    assert "too little data for the rollout panel" in english and '"public": true' in english
+    assert (out / "report" / next(p for p in reports if p.endswith("-fr.pdf"))).read_bytes().startswith(b"%PDF")
     # running the demo again replaces its own warehouse
     again = runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"])
     assert again.exit_code == 0, again.output

@@ -250,9 +250,10 @@ def funding_finding(tables: Tables, L: Language, period: str, previous: str | No
     gap = _row(gaps, model="ies") if gaps else None
     if a is None or c is None or gap is None or a["per_client"] is None or c["per_client"] is None:
         return []
+    # the interval of the amount stated ("$66.58 less": the interval of C minus A)
+    low, high = (-gap["high"], -gap["low"]) if gap["gap"] < 0 else (gap["low"], gap["high"])
     words = {"a": fmt(L, "money", a["per_client"]), "c": fmt(L, "money", c["per_client"]),
-             "gap": fmt(L, "money", abs(gap["gap"])), "low": fmt(L, "money", gap["low"]),
-             "high": fmt(L, "money", gap["high"])}
+             "gap": fmt(L, "money", abs(gap["gap"])), "low": fmt(L, "money", low), "high": fmt(L, "money", high)}
     if gap["gap"] < 0:
         text = _("Under the IES rules a provider can expect {gap} less per stream A client served than per stream C "
                  "client ({a} against {c}; 95 % CI of the difference {low} to {high}): the rules do not reward "

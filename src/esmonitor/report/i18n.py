@@ -85,7 +85,7 @@ class Language:
         if label.startswith("FY"):
             return f"au cours de l'{self.fiscal_year(label)}"
         if len(label) == 6 and label[4] == "Q":
-            return f"au {label[5]}{NBSP}e{NBSP}trimestre de {label[:4]}".replace(f"1{NBSP}e", f"1{NBSP}er")
+            return f"au {label[5]}{'er' if label[5] == '1' else 'e'} trimestre de {label[:4]}"
         return f"en {label}"
 
     def period(self, label: str) -> str:

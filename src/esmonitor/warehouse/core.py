@@ -204,9 +204,11 @@ class Warehouse:
         self.insert_arrow(schema.META_TABLE, pa.table({"key": [key], "value": [value]}))
 
     def data_version(self) -> str:
-        """A short fingerprint of the data loaded so far (its ingest batches and their files):
-        results computed on the warehouse are stored with it and reused only while it holds."""
-        rows = self.fetchall(f"SELECT DISTINCT batch_id, file_sha256 FROM {schema.BATCHES_TABLE} ORDER BY 1, 2")
+        """A short fingerprint of the administrative data loaded so far (their ingest batches and
+        files; survey exports are left out, no evaluation reads them): results computed on the
+        warehouse are stored with it and reused only while it holds."""
+        rows = self.fetchall(f"SELECT DISTINCT batch_id, file_sha256 FROM {schema.BATCHES_TABLE} "
+                             "WHERE entity IS DISTINCT FROM 'survey_response' ORDER BY 1, 2")
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
     def save_result(self, name: str, payload: dict[str, Any]) -> None:
