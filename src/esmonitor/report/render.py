@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from esmonitor.errors import UserInputError
 from esmonitor.report import charts
 from esmonitor.report.document import NUMERIC, DataTable, Document, Figure, Paragraph, Quotes, TableRef
 from esmonitor.report.i18n import Language
@@ -135,7 +136,11 @@ def render_html(doc: Document, *, print_: bool = False, alternate: dict[str, str
 def render_pdf(doc: Document, path: Path) -> None:
     import logging
 
-    from weasyprint import HTML
-
+    try:
+        from weasyprint import HTML
+    except OSError as err:  # WeasyPrint loads Pango when imported
+        raise UserInputError(f"cannot make the PDF: the Pango library is missing ({err})",
+                             hint="install Debian's libpango-1.0-0 and libpangoft2-1.0-0, or ask for "
+                                  "--format html") from err
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # screen-only CSS it skips is not a problem
     HTML(string=render_html(doc, print_=True)).write_pdf(path)
