@@ -489,6 +489,7 @@ def test_html_is_self_contained_and_passes_axe(edition: Edition, lang: str) -> N
     html = edition.html[lang].read_text("utf-8")
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)  # nothing fetched
     assert "<link rel=\"stylesheet\"" not in html and "vegaEmbed" in html
+    assert html.count("@font-face") == 2 and html.count("url(data:font/woff2;base64,") == 2  # the font is inside
     assert html.count('<figure id="figure-') >= 10 and html.count('alt="') >= 10
     violations = axe_violations(edition.html[lang])
     assert violations == [], describe(violations)

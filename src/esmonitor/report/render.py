@@ -22,7 +22,16 @@ from esmonitor.report.i18n import Language
 
 @lru_cache(maxsize=1)
 def _css() -> str:
-    return (resources.files("esmonitor.report") / "templates" / "report.css").read_text("utf-8")
+    """The stylesheet, with the report's font inside it: DejaVu Sans, regular and bold, cut to the
+    Latin characters English and French need (``fonts/``, under the DejaVu fonts licence), so
+    the HTML looks the same everywhere without fetching anything, and the PDF uses the same."""
+    root = resources.files("esmonitor.report")
+    faces = []
+    for weight, name in (("normal", "dejavu-sans.woff2"), ("bold", "dejavu-sans-bold.woff2")):
+        data = base64.b64encode((root / "fonts" / name).read_bytes()).decode("ascii")
+        faces.append(f'@font-face {{ font-family: "DejaVu Sans"; font-style: normal; font-weight: {weight}; '
+                     f'src: url(data:font/woff2;base64,{data}) format("woff2"); }}')
+    return "\n".join(faces) + "\n" + (root / "templates" / "report.css").read_text("utf-8")
 
 
 @lru_cache(maxsize=1)
