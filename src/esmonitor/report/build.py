@@ -204,7 +204,7 @@ class Builder:
         if shown:
             s.blocks.append(self.figure("funnel_chart", title, alt_text, charts.bars(
                 shown, category="label", value="conversion", low="conversion_low", high="conversion_high",
-                alt_text=alt_text, x_title=self.name("referral_to_intake"), y_title=_("Referred by")),
+                alt_text=alt_text, x_title=self.name("referral_to_intake")),
                 "funnel"))
         s.blocks += [TableRef("funnel"), TableRef("volume")]
         waits = self.indicator_rows(ev.province, list(WAITS))
@@ -399,6 +399,24 @@ class Builder:
                 "Each is compared with a synthetic control: a weighted mix of later areas that tracked it before "
                 "2021. The placebo p-value is the share of areas whose own placebo gap is as large.")))
             s.blocks.append(TableRef("synthetic_controls"))
+            paths = [{"unit": u, "name": self.catchment_name(u), "period": g["period"], "gap": g["gap"]}
+                     for u, v in r["synthetic_controls"].items() for g in v["gaps"]]
+            self.table("synthetic_control_gaps", _("Each prototype area minus its synthetic control, by quarter "
+                                                   "(points)"), [
+                Column("name", _("Catchment area")), Column("period", _("Quarter"), "period"),
+                Column("gap", _("Gap (points)"), "signed_points")], paths, "evaluation rollout: synthetic controls")
+            title = _("Prototype areas against their synthetic controls, by quarter")
+            alt_text = _("Line chart of the difference in job-start rate, in percentage points, between each "
+                         "prototype area and its synthetic control in each quarter; before 2021 the lines should "
+                         "stay near zero, after it they show the estimated effect.")
+            order = sorted({p["period"] for p in paths})
+            pts = [p | {"gap_pts": 100 * p["gap"], "period_label": self.L.period(p["period"])} for p in paths]
+            if pts:
+                s.blocks.append(self.figure("synthetic_chart", title, alt_text, charts.lines(
+                    pts, x="period_label", y="gap_pts", series="name", alt_text=alt_text, x_title=_("Quarter"),
+                    y_title=_("Gap (points)"), percent=False, zero=True, sort=[self.L.period(p) for p in order]),
+                    "synthetic_control_gaps"))
+                s.blocks.append(TableRef("synthetic_control_gaps"))
         s.blocks.append(Paragraph(_(
             "What this can and cannot say: the estimate compares areas that had moved with areas that had not yet "
             "moved, in the same quarters. It assumes that, without IES, both would have followed parallel paths, "
@@ -487,7 +505,7 @@ class Builder:
         if shown:
             s.blocks.append(self.figure("funding_chart", title, alt_text, charts.bars(
                 shown, category="stream_label", value="per_client", low="low", high="high",
-                alt_text=alt_text, x_title=_("Dollars per client served"), y_title=_("Stream"), percent=False),
+                alt_text=alt_text, x_title=_("Dollars per client served"), percent=False),
                 "funding_per_client"))
         gaps = [{"model": key, "label": label, "gap": g["gap"], "low": g["low"], "high": g["high"]}
                 for key, label, g in (("ies", _("IES rules"), fu["gap"]), ("ies_flat", _("Weights flattened"),
@@ -539,7 +557,7 @@ class Builder:
             Column("agree", _("Agree"), "share"), Column("agree_low", _("95 % CI low"), "share"),
             Column("agree_high", _("95 % CI high"), "share"), Column("mean", _("Mean (1 to 5)"), "score")], rows,
             "voices summary by role and wave" + (f"; disclosure control K = {self.K}" if ev.public else ""))
-        seekers = [r | {"label": f"{r['question_label']}"} for r in rows
+        seekers = [r | {"label": f"{r['wave']} · {r['question_label']}"} for r in rows
                    if r["role"] == "job_seeker" and r["agree"] is not None]
         title = _("Job seekers who agree, by statement and survey wave")
         alt_text = _("Bar chart of the share of job seekers who agree with each statement of the survey, one bar "
@@ -547,7 +565,7 @@ class Builder:
         if seekers:
             s.blocks.append(self.figure("voices_chart", title, alt_text, charts.bars(
                 seekers, category="label", value="agree", low="agree_low", high="agree_high",
-                alt_text=alt_text, x_title=_("Share who agree"), y_title=_("Statement"), colour="wave"),
+                alt_text=alt_text, x_title=_("Share who agree"), colour="wave"),
                 "voices_summary"))
         s.blocks.append(TableRef("voices_summary"))
         ch = v["change"]

@@ -51,23 +51,21 @@ def tile_map(rows: list[dict[str, Any]], alt_text: str, phase_title: str) -> dic
 
 
 def bars(rows: list[dict[str, Any]], *, category: str, value: str, alt_text: str, x_title: str,
-         y_title: str, low: str | None = None, high: str | None = None, percent: bool = True,
+         low: str | None = None, high: str | None = None, percent: bool = True,
          colour: str | None = None) -> dict[str, Any]:
     data = _frame(rows)
     fmt = ".0%" if percent else ",.0f"
     x = alt.X(f"{value}:Q", title=x_title, axis=alt.Axis(format=fmt))
-    y = alt.Y(f"{category}:N", title=y_title, sort=None)
+    y = alt.Y(f"{category}:N", title=None, sort=None, axis=alt.Axis(labelLimit=240))  # labels say it
     encode: dict[str, Any] = {"x": x, "y": y, "tooltip": [alt.Tooltip(f"{category}:N"),
                                                          alt.Tooltip(f"{value}:Q", format=".3~")]}
     if colour:
         encode["color"] = alt.Color(f"{colour}:N", title=None, legend=alt.Legend(orient="bottom"))
-        encode["yOffset"] = alt.YOffset(f"{colour}:N")
     chart = alt.Chart(data).mark_bar(color=PALETTE[0]).encode(**encode)
     if low and high:
         chart = chart + alt.Chart(data).mark_rule(color="black").encode(
-            x=f"{low}:Q", x2=f"{high}:Q", y=alt.Y(f"{category}:N", sort=None),
-            **({"yOffset": alt.YOffset(f"{colour}:N")} if colour else {}))
-    return _config(chart.properties(width=WIDTH - 160, description=alt_text))
+            x=f"{low}:Q", x2=f"{high}:Q", y=alt.Y(f"{category}:N", sort=None, bandPosition=0.5))
+    return _config(chart.properties(width=WIDTH - 220, description=alt_text))
 
 
 def lines(rows: list[dict[str, Any]], *, x: str, y: str, series: str, alt_text: str, x_title: str,
@@ -76,7 +74,8 @@ def lines(rows: list[dict[str, Any]], *, x: str, y: str, series: str, alt_text: 
     """A line per series over ordered periods, with interval bars when ``low``/``high`` are given."""
     data = _frame(rows)
     fmt = ".0%" if percent else ",.0f"
-    xe = alt.X(f"{x}:O", title=x_title, sort=sort, axis=alt.Axis(labelAngle=0))
+    many = len(sort or data[x].unique()) > 10
+    xe = alt.X(f"{x}:O", title=x_title, sort=sort, axis=alt.Axis(labelAngle=-45 if many else 0))
     colour = alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom", columns=4))
     base = alt.Chart(data).encode(x=xe, color=colour)
     chart = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=40)).encode(
