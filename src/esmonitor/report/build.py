@@ -666,6 +666,14 @@ def build(ev: Evidence, lang: str, commentary: dict[str, list[str]] | None = Non
     sections = [b.system(), b.access(), b.served(), b.outcomes(), b.gaps(), b.rollout(), b.providers(), b.funding(),
                 b.voices(), b.quality()]
     findings = find_all(b.tables, L, ev)
+    # each chart's title states its finding: the clearest finding drawn from the chart's data
+    shows = {"funnel_chart": "conversion", "waits_chart": "wait", "streams_chart": "stream_c",
+             "outcomes_chart": "outcome_3m", "gaps_chart": "gap", "event_study_chart": "rollout",
+             "providers_chart": "providers", "funding_chart": "funding", "voices_chart": "voices"}
+    for fig in b.figures.values():
+        best = next((f for f in findings if f.rule == shows.get(fig.id)), None)
+        if best is not None:
+            fig.headline = best.statement
     summary = Section("summary", _("Summary of findings"))
     for s in [summary, *sections]:
         s.commentary = list((commentary or {}).get(s.id, []))

@@ -77,6 +77,7 @@ class Figure:
     spec: dict[str, Any]
     table_id: str
     svg: str = ""
+    headline: str = ""  # the finding the chart shows, in a sentence (set once findings are known)
 
 
 @dataclass

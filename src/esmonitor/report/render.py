@@ -83,8 +83,10 @@ class Renderer:
         live = "" if self.print else Markup('<div class="chart-live"></div>')
         link = Markup('<p class="figure-link"><a href="#table-{}">{}: {}</a></p>').format(
             f.table_id, self._("Data behind this chart"), self.doc.tables[f.table_id].title)
+        caption = Markup('<span class="headline">{}</span> <span class="chart-title">{}</span>').format(
+            f.headline, f.title) if f.headline else f.title
         return Markup('<figure id="figure-{}"><figcaption>{}</figcaption><div class="chart" data-chart="{}">'
-                      '{}{}</div>{}</figure>\n').format(f.id, f.title, f.id, image, live, link)
+                      '{}{}</div>{}</figure>\n').format(f.id, caption, f.id, image, live, link)
 
     def table(self, t: DataTable) -> Markup:
         _ = self._
