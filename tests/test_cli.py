@@ -12,7 +12,7 @@ from esmonitor.cli import app
 
 runner = CliRunner()
 COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "evaluate", "data-model", "demo",
-            "disclose", "disclosure-audit", "voices"]
+            "disclose", "disclosure-audit", "voices", "funding", "report"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -23,7 +23,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 def test_warehouse_option_everywhere_data_is_touched() -> None:
-    for command in ("ingest", "summary", "quarantine", "demo"):
+    for command in ("ingest", "summary", "quarantine", "demo", "report"):
         assert "--warehouse" in runner.invoke(app, [command, "--help"]).output
 
 
