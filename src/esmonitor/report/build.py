@@ -92,6 +92,21 @@ class Builder:
         return out.with_columns(pl.col("period").cast(pl.Enum(periods))).sort("indicator", "period").with_columns(
             pl.col("period").cast(pl.String))
 
+    def ci(self, kind: str) -> list[Column]:
+        return [Column("low", self._("95 % CI low"), kind), Column("high", self._("95 % CI high"), kind)]
+
+    def estimates(self, table_id: str, title: str, ids: list[str], labels: dict[str, Any], labelled: list[Column],
+                  value: Column, count: Column, extra: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """A province table of estimates by period (value, interval, people counted, status) for
+        ``ids``; ``labels`` gives each indicator's label columns (``labelled``)."""
+        rows = [{"period": r["period"], "indicator": r["indicator"], **labels[r["indicator"]],
+                 value.key: r["value"], "low": r["ci_low"], "high": r["ci_high"], count.key: r["denominator"],
+                 **{k: r[v] for k, v in (extra or {}).items()}, "status": r["status"]}
+                for r in self.indicator_rows(self.ev.province, ids).to_dicts()]
+        self.table(table_id, title, [Column("period", self._("Period"), "period"), *labelled, value,
+                                     *self.ci(value.kind), count], rows, self.source("indicators " + ", ".join(ids)))
+        return rows
+
     def name(self, indicator: str) -> str:
         i = BY_ID[indicator]
         return i.fr if self.L.code == "fr" else i.en
@@ -207,16 +222,9 @@ class Builder:
                 alt_text=alt_text, x_title=self.name("referral_to_intake")),
                 "funnel"))
         s.blocks += [TableRef("funnel"), TableRef("volume")]
-        waits = self.indicator_rows(ev.province, list(WAITS))
-        wrows = [{"period": r["period"], "indicator": r["indicator"], "wait": _(WAITS[r["indicator"]]),
-                  "days": r["value"], "low": r["ci_low"], "high": r["ci_high"], "people": r["denominator"],
-                  "status": r["status"]} for r in waits.to_dicts()]
-        self.table("waits", _("Median waits in days, by period"), [
-            Column("period", _("Period"), "period"), Column("wait", _("Step")),
-            Column("days", _("Median days"), "days"),
-            Column("low", _("95 % CI low"), "days"), Column("high", _("95 % CI high"), "days"),
-            Column("people", _("People"), "count")], wrows,
-            self.source("indicators " + ", ".join(WAITS)))
+        wrows = self.estimates("waits", _("Median waits in days, by period"), list(WAITS),
+                               {i: {"wait": _(w)} for i, w in WAITS.items()}, [Column("wait", _("Step"))],
+                               Column("days", _("Median days"), "days"), Column("people", _("People"), "count"))
         title = _("Median waits between the steps of getting help, by period")
         alt_text = _("Line chart of the median number of days from referral to intake, from intake to Common "
                      "Assessment and from assessment to action plan, in each period.")
@@ -237,14 +245,11 @@ class Builder:
             "The Common Assessment places each new client in stream A (lowest need), B or C (highest need). "
             "Because outcome payments differ by stream, a falling stream C share among new clients can mean "
             "that harder-to-serve people are being turned away.")))
-        mix = self.indicator_rows(ev.province, ["intake_stream_a", "intake_stream_b", "intake_stream_c"])
-        rows = [{"period": r["period"], "stream": r["indicator"][-1].upper(), "share": r["value"], "low": r["ci_low"],
-                 "high": r["ci_high"], "assessed": r["denominator"], "status": r["status"]} for r in mix.to_dicts()]
-        self.table("streams", _("Share of newly assessed clients in each stream, by period"), [
-            Column("period", _("Period"), "period"), Column("stream", _("Stream")),
-            Column("share", _("Share"), "share"), Column("low", _("95 % CI low"), "share"),
-            Column("high", _("95 % CI high"), "share"), Column("assessed", _("Clients assessed"), "count")], rows,
-            self.source("indicators intake_stream_a, intake_stream_b, intake_stream_c"))
+        rows = self.estimates("streams", _("Share of newly assessed clients in each stream, by period"),
+                              [f"intake_stream_{x}" for x in "abc"], {f"intake_stream_{x}": {"stream": x.upper()}
+                                                                       for x in "abc"},
+                              [Column("stream", _("Stream"))], Column("share", _("Share"), "share"),
+                              Column("assessed", _("Clients assessed"), "count"))
         title = _("The stream mix of newly assessed clients, by period")
         alt_text = _("Stacked bar chart of the shares of new clients placed in streams A, B and C in each period.")
         shown = [r | {"period_label": self.L.period(r["period"]), "stream_label": _("Stream {s}").format(
@@ -265,16 +270,11 @@ class Builder:
             "A funded outcome is reached when a client is employed or in training at the checkpoint under the IES "
             "rules. Rates are per client served (with an action plan), counting only clients served long enough "
             "ago for the checkpoint to be decided.")))
-        out = self.indicator_rows(ev.province, list(CHECKPOINTS))
-        rows = [{"period": r["period"], "indicator": r["indicator"], "checkpoint": _(CHECKPOINTS[r["indicator"]]),
-                 "rate": r["value"], "low": r["ci_low"], "high": r["ci_high"], "clients": r["denominator"],
-                 "achieved": r["numerator"], "status": r["status"]} for r in out.to_dicts()]
-        self.table("outcomes", _("Funded outcome rates per client served, by checkpoint and period"), [
-            Column("period", _("Period"), "period"), Column("checkpoint", _("Checkpoint")),
-            Column("rate", _("Rate"), "share"), Column("low", _("95 % CI low"), "share"),
-            Column("high", _("95 % CI high"), "share"), Column("achieved", _("Clients with the outcome"), "count"),
-            Column("clients", _("Clients counted"), "count")], rows,
-            self.source("indicators " + ", ".join(CHECKPOINTS)))
+        rows = self.estimates("outcomes", _("Funded outcome rates per client served, by checkpoint and period"),
+                              list(CHECKPOINTS), {i: {"checkpoint": _(c)} for i, c in CHECKPOINTS.items()},
+                              [Column("checkpoint", _("Checkpoint"))], Column("rate", _("Rate"), "share"),
+                              Column("clients", _("Clients counted"), "count"), extra={"achieved": "numerator"})
+        self.tables["outcomes"].columns.insert(-1, Column("achieved", _("Clients with the outcome"), "count"))
         title = _("Funded outcome rates by checkpoint and period, with 95 % intervals")
         alt_text = _("Line chart of the share of clients served who reached a funded outcome at 1, 3, 6 and 12 "
                      "months, one line per checkpoint, with interval bars.")
@@ -295,15 +295,11 @@ class Builder:
             "Each gap is the 3-month outcome rate of the comparison group minus that of the group named, in "
             "percentage points: a positive gap means the group is behind. Intervals are Newcombe's 95 % intervals "
             "for a difference of proportions.")))
-        out = self.indicator_rows(ev.province, list(GAP_IDS))
-        rows = [{"period": r["period"], "indicator": r["indicator"], "group": _(GROUPS[r["indicator"]][0]),
-                 "reference": _(GROUPS[r["indicator"]][1]), "gap": r["value"], "low": r["ci_low"],
-                 "high": r["ci_high"], "clients": r["denominator"], "status": r["status"]} for r in out.to_dicts()]
-        self.table("gaps", _("3-month outcome gaps by group and period (percentage points)"), [
-            Column("period", _("Period"), "period"), Column("group", _("Group")),
-            Column("reference", _("Compared with")), Column("gap", _("Gap (points)"), "points"),
-            Column("low", _("95 % CI low"), "points"), Column("high", _("95 % CI high"), "points"),
-            Column("clients", _("Clients counted"), "count")], rows, self.source("indicators " + ", ".join(GAP_IDS)))
+        rows = self.estimates("gaps", _("3-month outcome gaps by group and period (percentage points)"),
+                              list(GAP_IDS), {i: {"group": _(g), "reference": _(r)} for i, (g, r) in GROUPS.items()},
+                              [Column("group", _("Group")), Column("reference", _("Compared with"))],
+                              Column("gap", _("Gap (points)"), "points"),
+                              Column("clients", _("Clients counted"), "count"))
         now = [r | {"gap_pts": 100 * r["gap"], "low_pts": 100 * r["low"], "high_pts": 100 * r["high"]}
                for r in rows if r["period"] == ev.period and r["gap"] is not None and r["low"] is not None]
         title = _("3-month outcome gaps {in_period}: points behind the comparison group").format(
@@ -347,7 +343,7 @@ class Builder:
                      "high": r["twfe"]["estimate"] + Z * r["twfe"]["se"]})
         self.table("rollout_effects", _("Effect of IES on the job-start rate (percentage points)"), [
             Column("label", _("Estimate")), Column("effect", _("Effect (points)"), "signed_points"),
-            Column("low", _("95 % CI low"), "signed_points"), Column("high", _("95 % CI high"), "signed_points")],
+            *self.ci("signed_points")],
             rows, f"evaluation rollout: {r['units']} {r['level']}s, {r['first_period']} to {r['last_period']}")
         tests = []
         if pre:
@@ -449,7 +445,7 @@ class Builder:
             Column("provider", _("Provider")), Column("n", _("Clients"), "count"),
             Column("observed", _("Observed"), "share"), Column("expected", _("Expected"), "share"),
             Column("raw_ratio", _("Observed / expected"), "ratio"), Column("ratio", _("Shrunk ratio"), "ratio"),
-            Column("low", _("95 % CI low"), "ratio"), Column("high", _("95 % CI high"), "ratio")], rows,
+            *self.ci("ratio")], rows,
             f"evaluation providers: {p['model']} risk adjustment, fitted on every provider"
             + (f"; shown with at least {self.K} clients on each side of the outcome" if ev.public else ""))
         if ev.providers_withheld:
@@ -494,8 +490,7 @@ class Builder:
                 "high": r["high"]} for r in _rows(fu["per_client"])]
         self.table("funding_per_client", _("Expected outcome payment per client served, by stream"), [
             Column("stream", _("Stream")), Column("clients", _("Clients served"), "count"),
-            Column("per_client", _("Per client"), "money"), Column("low", _("95 % CI low"), "money"),
-            Column("high", _("95 % CI high"), "money")], per,
+            Column("per_client", _("Per client"), "money"), *self.ci("money")], per,
             f"funding report: model {fu['model']['id']}")
         title = _("Expected outcome payment per client served, by stream")
         alt_text = _("Bar chart of the outcome payment a provider can expect per client served in streams A, B "
@@ -512,7 +507,7 @@ class Builder:
                                                                             fu["flat_gap"])) if g is not None]
         self.table("funding_gap", _("Stream A minus stream C: the difference in expected payment per client served"),
                    [Column("label", _("Rules")), Column("gap", _("A minus C per client"), "money"),
-                    Column("low", _("95 % CI low"), "money"), Column("high", _("95 % CI high"), "money")], gaps,
+                    *self.ci("money")], gaps,
                    f"funding report: creaming gap, model {fu['model']['id']} and the same with flattened weights")
         s.blocks += [TableRef("funding_per_client"), TableRef("funding_gap")]
         years = [{"fiscal_year": r["fiscal_year"], "stream": r["stream"], "paid": r["paid"],
@@ -573,7 +568,7 @@ class Builder:
             self.table("voices_change", _("Change in job seekers' answers between survey waves (1 to 5 scale)"), [
                 Column("question_label", _("Statement")), Column("first", _("First wave")),
                 Column("second", _("Second wave")), Column("difference", _("Change"), "signed_score"),
-                Column("low", _("95 % CI low"), "signed_score"), Column("high", _("95 % CI high"), "signed_score")],
+                *self.ci("signed_score")],
                 [{"question": ch["question"], "question_label": questions.get(ch["question"], ch["question"]),
                   "role": ch["role"], "first": ch["first"], "second": ch["second"], "difference": ch["difference"],
                   "low": ch["low"], "high": ch["high"]}], "voices compare: Welch's t interval")
