@@ -116,19 +116,24 @@ def _trend(tables: Tables, L: Language, table_id: str, key: dict[str, Any], valu
                     _clear(dlo, dhi) if direction else False, {"change": d} if direction else {})]
 
 
+def _since(L: Language, w: dict[str, str], direction: str, down: str | None = None) -> str:
+    """How a rate moved from the period before: up, down (``down`` overrides the wording) or the same."""
+    _ = L.gettext
+    if direction == "up":
+        return _(", up {change} points from {before} {in_previous}").format(**w)
+    if direction == "down":
+        return (down or _(", down {change} points from {before} {in_previous}")).format(**w)
+    if direction == "same":
+        return _(", the same as {in_previous}").format(**w)
+    return ""
+
+
 def outcome_finding(tables: Tables, L: Language, period: str, previous: str | None) -> list[Finding]:
     _ = L.gettext
 
     def sentence(w: dict[str, str], direction: str) -> str:
-        text = _("{value} of clients served reached a funded 3-month outcome {in_period} (95 % CI {low} to {high})"
-                 ).format(**w)
-        if direction == "up":
-            text += _(", up {change} points from {before} {in_previous}").format(**w)
-        elif direction == "down":
-            text += _(", down {change} points from {before} {in_previous}").format(**w)
-        elif direction == "same":
-            text += _(", the same as {in_previous}").format(**w)
-        return text + "."
+        return _("{value} of clients served reached a funded 3-month outcome {in_period} (95 % CI {low} to {high})"
+                 ).format(**w) + _since(L, w, direction) + "."
 
     return _trend(tables, L, "outcomes", {"indicator": "outcome_3m_per_served"}, "rate", period, previous,
                   "outcome_3m", sentence)
@@ -138,15 +143,9 @@ def stream_finding(tables: Tables, L: Language, period: str, previous: str | Non
     _ = L.gettext
 
     def sentence(w: dict[str, str], direction: str) -> str:
-        text = _("Stream C (the highest need) made up {value} of newly assessed clients {in_period} (95 % CI {low} "
-                 "to {high})").format(**w)
-        if direction == "up":
-            text += _(", up {change} points from {before} {in_previous}").format(**w)
-        elif direction == "down":
-            text += _(", down {change} points from {before} {in_previous}: watch for creaming").format(**w)
-        elif direction == "same":
-            text += _(", the same as {in_previous}").format(**w)
-        return text + "."
+        return _("Stream C (the highest need) made up {value} of newly assessed clients {in_period} (95 % CI {low} "
+                 "to {high})").format(**w) + _since(
+            L, w, direction, _(", down {change} points from {before} {in_previous}: watch for creaming")) + "."
 
     return _trend(tables, L, "streams", {"stream": "C"}, "share", period, previous, "stream_c", sentence)
 
