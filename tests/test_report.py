@@ -558,3 +558,27 @@ def test_saved_evaluations_last_while_the_administrative_data_do(warehouse_copy:
         assert w.saved_result("rollout") == payload
         w.execute("INSERT INTO _ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch("client", "c1"))
         assert w.saved_result("rollout") is None
+
+
+def test_an_ssm_edition_covers_its_own_catchments(edition: Edition, tmp_path: Path) -> None:
+    with Warehouse(edition.warehouse, read_only=True) as w:
+        ssm = w.fetchall("SELECT ssm_id FROM catchment GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1")[0][0]
+        mine = {r[0] for r in w.fetchall("SELECT catchment_id FROM catchment WHERE ssm_id = ?", [ssm])}
+    code, output = _cli("report", "-w", str(edition.warehouse), "--audience", f"ssm:{ssm}", "--lang", "en",
+                        "--format", "html", "--out", str(tmp_path))
+    assert code == 0, output
+    (html,) = tmp_path.glob("*.html")
+    data = embedded(html.read_text("utf-8"))
+    assert not data["public"] and data["audience"] == f"ssm:{ssm}" and f"ssm-{ssm}" in html.name
+    rows = data["tables"]["catchment_outcomes"]["rows"]
+    assert {r["catchment_id"] for r in rows} == mine
+    province = _cli_table(edition.warehouse, "indicators", "--format", "csv", "--grain", "fiscal_year", "--by",
+                          "catchment_id", "--id", "clients_served")
+    served = {r["catchment_id"]: r["value"] for r in province.filter(pl.col("period") == data["meta"]["period"])
+              .to_dicts()}
+    for r in rows:  # the SSM's own figures, unsuppressed, equal the province's for the same catchments
+        assert r["clients_served"] == served[r["catchment_id"]]
+    # its waits and outcomes are its own clients', not the province's
+    ours = {(r["period"], r["indicator"]): r["clients"] for r in data["tables"]["outcomes"]["rows"]}
+    public = {(r["period"], r["indicator"]): r["clients"] for r in edition.data("en")["tables"]["outcomes"]["rows"]}
+    assert all(ours[k] < public[k] for k in ours if public.get(k))

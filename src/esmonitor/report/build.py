@@ -310,6 +310,16 @@ class Builder:
             s.blocks.append(self.figure("gaps_chart", title, alt_text, charts.intervals(
                 now, category="group", value="gap_pts", low="low_pts", high="high_pts",
                 alt_text=alt_text, x_title=_("Gap (points)"), y_title=_("Group")), "gaps"))
+        trend = [r | {"gap_pts": 100 * r["gap"], "period_label": self.L.period(r["period"])} for r in rows
+                 if r["gap"] is not None]
+        if len({r["period"] for r in trend}) > 1:
+            title = _("3-month outcome gaps by group, tracked over time (points behind the comparison group)")
+            alt_text = _("Line chart of each group's 3-month outcome gap in percentage points in each period, one "
+                         "line per group; the intervals are in the table.")
+            s.blocks.append(self.figure("gaps_trend_chart", title, alt_text, charts.lines(
+                trend, x="period_label", y="gap_pts", series="group", alt_text=alt_text, x_title=_("Period"),
+                y_title=_("Gap (points)"), percent=False, zero=True, sort=[self.L.period(p) for p in ev.periods]),
+                "gaps"))
         s.blocks.append(TableRef("gaps"))
         return s
 
