@@ -103,8 +103,8 @@ def edition(loaded_50k: LoadedProvince, tmp_path_factory: pytest.TempPathFactory
     shutil.copy(loaded_50k.warehouse, warehouse)
     _voices_into(warehouse, root)
     notes = root / "notes.txt"
-    notes.write_text("# summary\nAnalysts read 4242 as a special number.\n\n# recommendations\n- Publish waits "
-                     "quarterly.\n", "utf-8")
+    notes.write_text("# summary\nAnalysts read 4242 as a special number. <script>alert(1)</script>\n\n"
+                     "# recommendations\n- Publish waits quarterly.\n", "utf-8")
     folder = root / "out"
     code, output = _cli("report", "-w", str(warehouse), "--audience", "public", "--out", str(folder),
                         "--min-count", str(K), "--commentary", str(notes))
@@ -254,6 +254,8 @@ def test_every_number_shown_is_in_the_embedded_tables(edition: Edition, lang: st
     # the analyst's commentary is shown apart, never inside the computed findings
     assert "4242" in text and all("4242" not in f["statement"] for f in data["findings"])
     assert re.search(r'class="commentary".*?4242', html, re.S)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # text only
+    assert re.search(r'id="recommendations".*?<li>Publish waits quarterly.</li>', html, re.S)
 
 
 # -- findings ---------------------------------------------------------------------------------------
