@@ -170,7 +170,8 @@ class Builder:
             in_period=self.L.in_period(ev.period))
         alt_text = _("Schematic tile map of Ontario's 15 catchment areas, north at the top, coloured by the phase "
                      "in which each moved to IES; each tile shows the area's code and its 3-month outcome rate.")
-        s.blocks += [self.figure("tile_map", title, alt_text, charts.tile_map(cells, alt_text, _("Phase")),
+        phases = [_(v) for v in PHASES.values()]
+        s.blocks += [self.figure("tile_map", title, alt_text, charts.tile_map(cells, alt_text, _("Phase"), phases),
                                  "catchment_outcomes"), TableRef("catchments"), ref]
         return s
 

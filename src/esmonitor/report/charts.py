@@ -36,16 +36,22 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def tile_map(rows: list[dict[str, Any]], alt_text: str, phase_title: str) -> dict[str, Any]:
-    """``rows``: catchment_id, name, phase (in words), value (text, may be empty)."""
+#: the tiles' colours, light members of the palette so that black labels read on every one (7:1 or more)
+TILE_COLOURS = ("#CC79A7", "#56B4E9", "#E69F00", "#F0E442")
+
+
+def tile_map(rows: list[dict[str, Any]], alt_text: str, phase_title: str, phases: list[str]) -> dict[str, Any]:
+    """``rows``: catchment_id, name, phase (in words, one of ``phases``, in rollout order), value
+    (text, may be empty)."""
     data = _frame([r | {"col": TILES[r["catchment_id"]][0], "row": TILES[r["catchment_id"]][1]} for r in rows
                    if r["catchment_id"] in TILES])
     base = alt.Chart(data).encode(x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
     tiles = base.mark_rect(cornerRadius=4, stroke="white", strokeWidth=3).encode(
-        color=alt.Color("phase:N", title=phase_title, legend=alt.Legend(orient="bottom", direction="horizontal")),
+        color=alt.Color("phase:N", title=phase_title, scale=alt.Scale(domain=phases, range=list(TILE_COLOURS)),
+                        legend=alt.Legend(orient="bottom", direction="horizontal")),
         tooltip=[alt.Tooltip("name:N"), alt.Tooltip("phase:N"), alt.Tooltip("value:N")])
-    labels = base.mark_text(fontWeight="bold", fontSize=13, color="white", dy=-6).encode(text="catchment_id:N")
-    values = base.mark_text(fontSize=10, color="white", dy=9).encode(text="value:N")
+    labels = base.mark_text(fontWeight="bold", fontSize=14, color="black", dy=-7).encode(text="catchment_id:N")
+    values = base.mark_text(fontSize=11, color="black", dy=9).encode(text="value:N")
     chart = (tiles + labels + values).properties(width=6 * 70, height=5 * 62, description=alt_text)
     return _config(chart)
 
