@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
+from harness import Result, finish, peak_rss_mib, run_phases, versions
 
 PHASES = ("build", "ours", "baseline")
 TARGET_S = 20.0
@@ -84,12 +84,10 @@ def phase_measure(phase: str, workdir: Path) -> Result:
 
 
 def main() -> int:
-    parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
-    args = parser.parse_args()
-    if run_child(args, lambda a: phase_build(a.workdir, a.clients, a.seed) if a.phase == "build"
-                 else phase_measure(a.phase, a.workdir)):
+    ran = run_phases(__file__, __doc__, PHASES, phase_build, phase_measure)
+    if ran is None:
         return 0
-    results = spawn_all(__file__, PHASES, args)
+    args, results = ran
     print()
     print(f"{'phase':<10}{'checkpoints':>14}{'seconds':>10}{'peak MiB':>10}")
     for phase, r in results.items():
@@ -100,11 +98,8 @@ def main() -> int:
           f"${base['total']:,.0f}, paid after caps: ${ours['total']:,.0f}")
     checks = [(f"payments and a scenario for {args.clients:,} clients: {ours['seconds']:.1f} s "
                f"(target < {TARGET_S:.0f})", ours["seconds"] < TARGET_S)]
-    for text, ok in checks:
-        print(("PASS " if ok else "FAIL ") + text)
-    write_results(args.json, {"versions": versions(("polars", "numpy")), "clients": args.clients,
-                              "results": results, "checks": [{"check": t, "pass": ok} for t, ok in checks]})
-    return 0 if all(ok for _, ok in checks) else 1
+    return finish(args, checks, {"versions": versions(("polars", "numpy")), "clients": args.clients,
+                                 "results": results})
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import platform
 import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,22 @@ def write_results(path: Path | None, summary: Result) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary, indent=2), "utf-8")
         print(f"results written to {path}")
+
+
+def run_phases(script: str, doc: str | None, phases: tuple[str, ...], build: Callable[[Path, int, int], Result],
+               measure: Callable[[str, Path], Result]) -> tuple[argparse.Namespace, dict[str, Result]] | None:
+    """A benchmark of one ``build`` phase then measured phases, each in its own child process:
+    in a child, run its phase and return None; in the parent, every phase's result."""
+    args = base_parser(doc, phases, "unused (one run per phase)").parse_args()
+    if run_child(args, lambda a: build(a.workdir, a.clients, a.seed) if a.phase == "build"
+                 else measure(a.phase, a.workdir)):
+        return None
+    return args, spawn_all(script, phases, args)
+
+
+def finish(args: argparse.Namespace, checks: list[tuple[str, bool]], summary: Result) -> int:
+    """Print each check as PASS or FAIL, write the results, and give the exit status."""
+    for text, ok in checks:
+        print(("PASS " if ok else "FAIL ") + text)
+    write_results(args.json, summary | {"checks": [{"check": t, "pass": ok} for t, ok in checks]})
+    return 0 if all(ok for _, ok in checks) else 1

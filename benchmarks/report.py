@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
+from harness import Result, finish, peak_rss_mib, run_phases, versions
 
 PHASES = ("build", "report", "baseline")
 TARGET_S = 60.0
@@ -105,12 +105,10 @@ def phase_measure(phase: str, workdir: Path) -> Result:
 
 
 def main() -> int:
-    parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
-    args = parser.parse_args()
-    if run_child(args, lambda a: phase_build(a.workdir, a.clients, a.seed) if a.phase == "build"
-                 else phase_measure(a.phase, a.workdir)):
+    ran = run_phases(__file__, __doc__, PHASES, phase_build, phase_measure)
+    if ran is None:
         return 0
-    results = spawn_all(__file__, PHASES, args)
+    args, results = ran
     print()
     print(f"{'phase':<10}{'seconds':>10}{'peak MiB':>10}")
     for phase, r in results.items():
@@ -121,12 +119,8 @@ def main() -> int:
     print(f"report / baseline (the public indicator table alone): {report['seconds'] / base['seconds']:.2f}")
     checks = [(f"public report, HTML and PDF in English and French, {args.clients:,} clients: "
                f"{report['seconds']:.1f} s (target < {TARGET_S:.0f})", report["seconds"] < TARGET_S)]
-    for text, ok in checks:
-        print(("PASS " if ok else "FAIL ") + text)
-    write_results(args.json, {"versions": versions(("polars", "duckdb", "altair", "vl-convert-python",
-                                                    "weasyprint")), "clients": args.clients,
-                              "results": results, "checks": [{"check": t, "pass": ok} for t, ok in checks]})
-    return 0 if all(ok for _, ok in checks) else 1
+    return finish(args, checks, {"versions": versions(("polars", "duckdb", "altair", "vl-convert-python",
+                                                       "weasyprint")), "clients": args.clients, "results": results})
 
 
 if __name__ == "__main__":
