@@ -584,3 +584,25 @@ def test_an_ssm_edition_covers_its_own_catchments(edition: Edition, tmp_path: Pa
     ours = {(r["period"], r["indicator"]): r["clients"] for r in data["tables"]["outcomes"]["rows"]}
     public = {(r["period"], r["indicator"]): r["clients"] for r in edition.data("en")["tables"]["outcomes"]["rows"]}
     assert all(ours[k] < public[k] for k in ours if public.get(k))
+
+
+def test_a_quarter_edition(edition: Edition, tmp_path: Path) -> None:
+    """--period 2025Q3: quarterly figures, compared with the quarter before, named per language."""
+    province = _cli_table(edition.warehouse, "indicators", "--format", "csv", "--grain", "quarter", "--id",
+                          "outcome_3m_per_served")
+    quarters = sorted(p for p in province["period"].cast(pl.String).to_list() if p and "Q" in p)
+    quarter, before = quarters[-3], quarters[-4]
+    code, output = _cli("report", "-w", str(edition.warehouse), "--audience", "public", "--period", quarter,
+                        "--lang", "fr", "--format", "html", "--out", str(tmp_path), "--min-count", str(K))
+    assert code == 0, output
+    (html,) = tmp_path.glob("*.html")
+    data = embedded(html.read_text("utf-8"))
+    assert data["meta"]["grain"] == "quarter" and data["meta"]["period"] == quarter
+    assert data["meta"]["previous"] == before and quarter in html.name
+    row = next(r for r in data["tables"]["outcomes"]["rows"] if r["period"] == quarter and
+               r["indicator"] == "outcome_3m_per_served")
+    assert row["rate"] == province.filter(pl.col("period") == quarter)["value"][0]
+    fr = Language("fr")
+    finding = next(f for f in data["findings"] if f["rule"] == "outcome_3m")
+    assert fr.in_period(quarter) in finding["statement"] and f"trimestre de {quarter[:4]}" in finding["statement"]
+    assert fr.period(quarter) in visible_text(html.read_text("utf-8"))
