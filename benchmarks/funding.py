@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness import Result, finish, peak_rss_mib, run_phases, versions
+from harness import Result, finish, peak_rss_mib, print_phases, run_phases, versions
 
 PHASES = ("build", "ours", "baseline")
 TARGET_S = 20.0
@@ -88,10 +88,7 @@ def main() -> int:
     if ran is None:
         return 0
     args, results = ran
-    print()
-    print(f"{'phase':<10}{'checkpoints':>14}{'seconds':>10}{'peak MiB':>10}")
-    for phase, r in results.items():
-        print(f"{phase:<10}{r['rows']:>14,}{r['seconds']:>10.2f}{r['peak_rss_mib']:>10.0f}")
+    print_phases(results, ("rows", "checkpoints"))
     ours, base = results["ours"], results["baseline"]
     print(f"ours / baseline: {ours['seconds'] / base['seconds']:.1f}; baseline sum of IES rates over every achieved "
           "checkpoint (no IES-start filter, no caps): "

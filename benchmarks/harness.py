@@ -120,6 +120,16 @@ def run_phases(script: str, doc: str | None, phases: tuple[str, ...], build: Cal
     return args, spawn_all(script, phases, args)
 
 
+def print_phases(results: dict[str, Result], count: tuple[str, str] | None = None) -> None:
+    """Each phase's seconds and peak memory, and a count (key, heading) when the phases have one."""
+    head = f"{count[1]:>14}" if count else ""
+    print()
+    print(f"{'phase':<10}{head}{'seconds':>10}{'peak MiB':>10}")
+    for phase, r in results.items():
+        n = f"{r[count[0]]:>14,}" if count else ""
+        print(f"{phase:<10}{n}{r['seconds']:>10.2f}{r['peak_rss_mib']:>10.0f}")
+
+
 def finish(args: argparse.Namespace, checks: list[tuple[str, bool]], summary: Result) -> int:
     """Print each check as PASS or FAIL, write the results, and give the exit status."""
     for text, ok in checks:

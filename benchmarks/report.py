@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness import Result, finish, peak_rss_mib, run_phases, versions
+from harness import Result, finish, peak_rss_mib, print_phases, run_phases, versions
 
 PHASES = ("build", "report", "baseline")
 TARGET_S = 60.0
@@ -109,10 +109,7 @@ def main() -> int:
     if ran is None:
         return 0
     args, results = ran
-    print()
-    print(f"{'phase':<10}{'seconds':>10}{'peak MiB':>10}")
-    for phase, r in results.items():
-        print(f"{phase:<10}{r['seconds']:>10.2f}{r['peak_rss_mib']:>10.0f}")
+    print_phases(results)
     for f in results["report"]["files"]:
         print(f"    {f}")
     report, base = results["report"], results["baseline"]

@@ -14,7 +14,6 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
@@ -1101,8 +1100,7 @@ def voices_themes(
     quotes (redacted, and only from groups of at least K respondents)."""
     import polars as pl
 
-    from esmonitor.voices.quotes import safe_quotes
-    from esmonitor.voices.themes import find_themes
+    from esmonitor.voices.quotes import quoted_themes
 
     if data is None:
         frame, text, source = _open_answers(warehouse), "answer", warehouse
@@ -1118,24 +1116,8 @@ def voices_themes(
     if missing:
         raise UserInputError(f"{source}: no column {', '.join(map(repr, missing))} for --group",
                              hint="name the columns a quote is attributed to, e.g. --group role,catchment_id,wave")
-    report: dict[str, Any] = {"languages": {}}
-    for lang in ("en", "fr"):
-        part = frame.filter(pl.col("_language") == lang)
-        if part.height < 4:
-            continue
-        found = find_themes(part[text].to_list(), lang, n_themes=themes, seed=seed)
-        part = part.with_columns(pl.Series("theme", found.assignment))
-        quotable = set(safe_quotes(part, text=text, group=groups, min_count=int(min_count),
-                                   redactor=redactor)["_row"].to_list())
-        entries = []
-        for theme in found.themes:
-            members = part.filter(pl.col("theme") == theme.id)
-            sizes = members.group_by(groups).len().sort(groups).to_dicts() if groups else []
-            shown = [part[text][q] for q in _quotable(found, theme, quotable)]
-            entries.append({"theme": theme.id, "label": theme.label, "keywords": list(theme.keywords),
-                            "size": theme.size, "by_group": [s for s in sizes if s["len"] >= min_count],
-                            "quotes": shown})
-        report["languages"][lang] = {"answers": part.height, "silhouette": found.silhouette, "themes": entries}
+    report = {"languages": quoted_themes(frame, text=text, language="_language", group=groups,
+                                         min_count=int(min_count), n_themes=themes, seed=seed, redactor=redactor)}
     if as_json:
         out.print_json(json.dumps(report, default=str, ensure_ascii=False))
         return
@@ -1157,13 +1139,6 @@ def _open_answers(warehouse: Path) -> Any:
     if frame.is_empty():
         raise UserInputError("the warehouse holds no open answers", hint="esmonitor voices ingest EXPORTS")
     return frame
-
-
-def _quotable(found: Any, theme: Any, quotable: set[int]) -> list[int]:
-    """The theme's representative answers that may be quoted, best first (up to 3)."""
-    members = [int(i) for i in np.flatnonzero(found.assignment == theme.id)]
-    ordered = [*theme.quotes, *members]
-    return [i for i in dict.fromkeys(ordered) if i in quotable][:3]
 
 
 @voices_app.command("code")
@@ -1769,8 +1744,7 @@ def _demo_voices(warehouse: Path, folder: Path, out_dir: Path, key_file: Path, m
     import polars as pl
 
     from esmonitor.voices.closed import answers_frame, compare, likert_summary, protect_summary
-    from esmonitor.voices.quotes import safe_quotes
-    from esmonitor.voices.themes import find_themes
+    from esmonitor.voices.quotes import quoted_themes
 
     _print_voices_reports(run_voices_ingest(warehouse, [folder], None, None, key_file))
     with Warehouse(warehouse, read_only=True) as w:
@@ -1783,15 +1757,12 @@ def _demo_voices(warehouse: Path, folder: Path, out_dir: Path, key_file: Path, m
               f"(95 % CI {change['low']:+.2f} to {change['high']:+.2f})")
     answers = _open_answers(warehouse)
     answers = answers.with_columns(pl.Series("language", _languages(answers["answer"].to_list(), "auto")))
-    report = {}
-    for lang in ("en", "fr"):
-        part = answers.filter(pl.col("language") == lang)
-        found = find_themes(part["answer"].to_list(), lang, seed=2024)
-        quotable = set(safe_quotes(part, text="answer", min_count=min_count)["_row"].to_list())
-        report[lang] = [{"label": t.label, "keywords": list(t.keywords), "size": t.size,
-                         "quotes": [part["answer"][q] for q in t.quotes if q in quotable]} for t in found.themes]
-        out.print(f"Themes ({lang}, {part.height:,} answers): " + "; ".join(
-            f"{t['label']} ({t['size']})" for t in report[lang]))
+    found = quoted_themes(answers, min_count=min_count, seed=2024)
+    report = {lang: [{k: t[k] for k in ("label", "keywords", "size", "quotes")} for t in block["themes"]]
+              for lang, block in found.items()}
+    for lang, block in found.items():
+        out.print(f"Themes ({lang}, {block['answers']:,} answers): " + "; ".join(
+            f"{t['label']} ({t['size']})" for t in block["themes"]))
     (out_dir / "voices-themes.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), "utf-8")
 
 

@@ -78,6 +78,22 @@ class Scope:
             WHERE p.{self.column} IN ({marks})""", sorted(self.values))
         return {str(r[0]) for r in rows}
 
+    def _of_providers(self, warehouse: Warehouse, column: str) -> set[str] | None:
+        if self.column is None:
+            return None
+        marks = ", ".join("?" for _ in self.values)
+        rows = warehouse.fetchall(f"SELECT DISTINCT {column} FROM provider WHERE {self.column} IN ({marks})",
+                                  sorted(self.values))
+        return {str(r[0]) for r in rows}
+
+    def providers(self, warehouse: Warehouse) -> set[str] | None:
+        """The providers in scope (None: every provider)."""
+        return self._of_providers(warehouse, "provider_id")
+
+    def catchments(self, warehouse: Warehouse) -> set[str] | None:
+        """The catchments of the providers in scope (None: every catchment)."""
+        return self._of_providers(warehouse, "catchment_id")
+
 
 ALL = Scope(None, frozenset())
 

@@ -299,6 +299,11 @@ def ratings_for(result: ProviderRatings, clients: pl.DataFrame, column: str | No
     and any other with at least K clients who reached the outcome and K who did not."""
     own = set() if column is None else set(
         clients.filter(clients[column].is_in(sorted(values)))["provider_id"].unique().to_list())
-    kept = tuple(p for p in result.providers if p.provider in own or
-                 min(p.n * p.observed, p.n * (1 - p.observed)) >= min_count - 1e-9)
+    kept = tuple(p for p in result.providers if p.provider in own or shown_to_all(p.n, p.observed, min_count))
     return dataclasses.replace(result, providers=kept), len(result.providers) - len(kept)
+
+
+def shown_to_all(n: int, observed: float, min_count: float) -> bool:
+    """A provider's rating may be shown beyond its own audience: at least K of its clients reached
+    the outcome and at least K did not."""
+    return min(n * observed, n * (1 - observed)) >= min_count - 1e-9

@@ -32,6 +32,11 @@ def _config(chart: Any) -> dict[str, Any]:
     return spec
 
 
+def _period_axis(labels: list[str]) -> alt.Axis:
+    """Period labels level, or slanted when they would overlap (many, or long as in French)."""
+    return alt.Axis(labelAngle=-45 if len(labels) > 10 or sum(len(v) for v in labels) > 70 else 0)
+
+
 def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None)
 
@@ -80,9 +85,7 @@ def lines(rows: list[dict[str, Any]], *, x: str, y: str, series: str, alt_text: 
     """A line per series over ordered periods, with interval bars when ``low``/``high`` are given."""
     data = _frame(rows)
     fmt = ".0%" if percent else ",.0f"
-    labels = [str(v) for v in (sort or data[x].unique().to_list())]
-    many = len(labels) > 10 or sum(len(v) for v in labels) > 70  # slanted when they would overlap
-    xe = alt.X(f"{x}:O", title=x_title, sort=sort, axis=alt.Axis(labelAngle=-45 if many else 0))
+    xe = alt.X(f"{x}:O", title=x_title, sort=sort, axis=_period_axis(sort or data[x].unique().to_list()))
     colour = alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom", columns=4))
     base = alt.Chart(data).encode(x=xe, color=colour)
     chart = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=40)).encode(
@@ -97,10 +100,8 @@ def lines(rows: list[dict[str, Any]], *, x: str, y: str, series: str, alt_text: 
 def stacked(rows: list[dict[str, Any]], *, x: str, y: str, series: str, alt_text: str, x_title: str,
             y_title: str, percent: bool = True, sort: list[str] | None = None) -> dict[str, Any]:
     data = _frame(rows)
-    labels = [str(v) for v in (sort or data[x].unique().to_list())]
     chart = alt.Chart(data).mark_bar().encode(
-        x=alt.X(f"{x}:O", title=x_title, sort=sort,
-                axis=alt.Axis(labelAngle=-45 if sum(len(v) for v in labels) > 70 else 0)),
+        x=alt.X(f"{x}:O", title=x_title, sort=sort, axis=_period_axis(sort or data[x].unique().to_list())),
         y=alt.Y(f"{y}:Q", title=y_title, stack="zero", axis=alt.Axis(format=".0%" if percent else ",.0f")),
         color=alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom")),
         order=alt.Order(f"{series}:N"),

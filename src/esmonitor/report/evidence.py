@@ -111,11 +111,8 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
         progress("reading the warehouse")
         everything = frames_from(w)
         frames = everything if scope.column is None else everything.only(scope.column, sorted(scope.values))
-        scoped_catchments = None
-        if scope.column is not None:
-            rows = w.fetchall(f"SELECT DISTINCT catchment_id FROM provider WHERE {scope.column} IN "
-                              f"({', '.join('?' for _ in scope.values)})", sorted(scope.values))
-            scoped_catchments = sorted(str(r[0]) for r in rows)
+        in_scope = scope.catchments(w)
+        scoped_catchments = None if in_scope is None else sorted(in_scope)
         quality = _quality(w, public, min_count)
         versions = _versions(w)
         fresh: dict[str, Any] = {}
@@ -184,6 +181,7 @@ def _providers(w: Warehouse, frames: Any, policy: Policy, scope: Any, min_count:
         SYSTEM_OUTCOME,
         provider_inputs,
         rate_providers,
+        shown_to_all,
         unemployment_monthly,
     )
 
@@ -202,13 +200,8 @@ def _providers(w: Warehouse, frames: Any, policy: Policy, scope: Any, min_count:
         return None, 0
     if policy.audience.tier in ("province", "admin"):
         return ratings, 0
-    own: set[str] = set()
-    if scope.column is not None:
-        rows = w.fetchall(f"SELECT provider_id FROM provider WHERE {scope.column} IN "
-                          f"({', '.join('?' for _ in scope.values)})", sorted(scope.values))
-        own = {str(r[0]) for r in rows}
-    kept = [p for p in ratings["providers"] if p["provider"] in own or
-            min(p["n"] * p["observed"], p["n"] * (1 - p["observed"])) >= min_count - 1e-9]
+    own = scope.providers(w) or set()
+    kept = [p for p in ratings["providers"] if p["provider"] in own or shown_to_all(p["n"], p["observed"], min_count)]
     return ratings | {"providers": kept}, len(ratings["providers"]) - len(kept)
 
 
@@ -245,9 +238,8 @@ def _voices(w: Warehouse, public: bool, catchments: list[str] | None, min_count:
             progress: Progress) -> dict[str, Any] | None:
     from esmonitor.voices.closed import answers_frame, compare, likert_summary, protect_summary
     from esmonitor.voices.language import detect
-    from esmonitor.voices.quotes import safe_quotes
+    from esmonitor.voices.quotes import quoted_themes
     from esmonitor.voices.responses import open_answers
-    from esmonitor.voices.themes import find_themes
 
     frame = answers_frame(w)
     if frame.is_empty():
@@ -276,17 +268,9 @@ def _voices(w: Warehouse, public: bool, catchments: list[str] | None, min_count:
     themes: dict[str, list[dict[str, Any]]] = {}
     if answers.height:
         answers = answers.with_columns(pl.Series("language", detect(answers["answer"].to_list())))
-        for lang in ("en", "fr"):
-            part = answers.filter(pl.col("language") == lang)
-            if part.height < 20:
-                continue
-            found = find_themes(part["answer"].to_list(), lang, seed=2024)
-            quotable = set(safe_quotes(part, text="answer", min_count=min_count)["_row"].to_list())
-            themes[lang] = [{"label": t.label, "keywords": list(t.keywords), "size": t.size,
-                             "quotes": [part["answer"][q] for q in t.quotes if q in quotable][:2]}
-                            for t in found.themes]
-            if protected:
-                themes[lang] = [t for t in themes[lang] if t["size"] >= min_count]
+        for lang, block in quoted_themes(answers, min_count=min_count, seed=2024, min_answers=20,
+                                         quotes=2).items():
+            themes[lang] = [t for t in block["themes"] if not protected or t["size"] >= min_count]
     return {"summary": summary, "change": change, "themes": themes, "waves": waves}
 
 

@@ -100,7 +100,7 @@ class Renderer:
                 text = t.cell(self.L, r, c)
                 cls = "num" if c.kind in NUMERIC else "txt"
                 if text is None:
-                    withheld = withheld or r.get("status") not in (None, "published") or c.kind in NUMERIC
+                    withheld = True
                     text = Markup('—<span class="visually-hidden"> {}</span>').format(_("suppressed or not available"))
                 tag = "th" if i == 0 else "td"
                 scope = ' scope="row"' if i == 0 else ""
