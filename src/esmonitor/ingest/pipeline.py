@@ -24,7 +24,7 @@ from esmonitor.errors import EsmonitorError, InputFileError, PseudonymKeyError
 from esmonitor.ingest import rules as R
 from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
 from esmonitor.ingest.pseudonym import PSEUDONYM_HEX_CHARS, Pseudonymizer
-from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, utf8_copy
+from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, synthetic_origin, utf8_copy
 from esmonitor.model.entities import LOAD_ORDER, Entity
 from esmonitor.warehouse import Warehouse
 from esmonitor.warehouse import schema as S
@@ -116,6 +116,9 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
             if progress:
                 progress(source.path.name, f"{entity}")
             reports.append(ingest_one(warehouse, source, entity, pseudonymizer, options))
+            origin = synthetic_origin(source.path)
+            if origin is not None and reports[-1].status != "rejected":
+                warehouse.mark_synthetic(origin)
     finally:
         warehouse.drop_table(R.PSEUDONYMS)
     return reports

@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import io
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,3 +165,27 @@ def read_xlsx_as_text(source: SourceFile, columns: list[str]) -> pa.Table:
                               dtypes={c: "string" for c in columns})
     table = sheet.to_arrow()
     return table.cast(pa.schema([(name, pa.string()) for name in table.column_names]))
+
+
+SYNTH_GENERATOR = "esmonitor synth"
+
+
+def synthetic_origin(path: Path) -> dict[str, object] | None:
+    """What ``esmonitor synth`` recorded about a file it wrote (its folder's ``manifest.json``
+    names the file and the generator), or None for any other file. The warehouse keeps this so
+    that everything made from synthetic data can say so."""
+    manifest = Path(path).parent / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("generator") != SYNTH_GENERATOR:
+        return None
+    files = data.get("files") or {}
+    names = set(files) | {str(v) for v in files.values()} if isinstance(files, dict) else set()
+    if Path(path).name not in names:
+        return None
+    config = data.get("config")
+    config = config if isinstance(config, dict) else {}
+    return {"generator": SYNTH_GENERATOR, "seed": config.get("seed", data.get("seed")),
+            "clients": config.get("clients")}

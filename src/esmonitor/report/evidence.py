@@ -61,6 +61,7 @@ class Evidence:
     voices: dict[str, Any] | None
     quality: dict[str, Any]
     versions: dict[str, str] = field(default_factory=dict)
+    synthetic: bool = False  # the data come from ``esmonitor synth``: every edition must say so
 
 
 def parse_period(text: str | None) -> tuple[str, str | None]:
@@ -115,6 +116,7 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
         scoped_catchments = None if in_scope is None else sorted(in_scope)
         quality = _quality(w, public, min_count)
         versions = _versions(w)
+        synthetic = w.synthetic() is not None
         fresh: dict[str, Any] = {}
         rollout, rollout_skipped = _rollout(w, everything, progress, fresh)
         providers, withheld = _providers(w, everything, policy, scope, min_count, progress, fresh)
@@ -142,7 +144,7 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
                   "transition_start": c.transition_start.isoformat()} for c in catchments()]
     return Evidence(str(policy.audience), public, min_count, grain, wanted, previous, periods, frames.as_of,
                     province, by_source, by_catchment, reference, scoped_catchments, rollout, rollout_skipped,
-                    providers, withheld, funding, voices, quality, versions)
+                    providers, withheld, funding, voices, quality, versions, synthetic)
 
 
 def _save(path: Path, results: dict[str, Any]) -> None:

@@ -134,7 +134,8 @@ def write_voices(out: Path, seed: int, respondents: dict[str, int] | None = None
     rng = np.random.default_rng(seed)
     areas = catchments()
     prototype = {c.catchment_id for c in areas if c.phase == "prototype"}
-    manifest: dict[str, Any] = {"waves": list(WAVES), "files": {}, "responses": {},
+    manifest: dict[str, Any] = {"generator": "esmonitor synth", "seed": seed, "waves": list(WAVES),
+                                "files": {}, "responses": {},
                                 "planted_closed": [dict(zip(("role", "question", "contrast", "shift"), p,
                                                             strict=True)) for p in PLANTED_CLOSED]}
     for role, n in counts.items():

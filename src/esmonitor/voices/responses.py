@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from esmonitor.errors import InputFileError
 from esmonitor.ingest.pseudonym import Pseudonymizer
+from esmonitor.ingest.sources import synthetic_origin
 from esmonitor.voices.instruments import Instrument
 from esmonitor.voices.redact import Redactor
 from esmonitor.warehouse import Warehouse
@@ -180,6 +181,9 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
             warehouse.insert_arrow(QUARANTINE_TABLE, pa.table(list(zip(*problems, strict=True)), names=[
                 "batch_id", "file_name", "entity", "source_row", "column_name", "value", "rule", "message",
                 "record"]))
+        origin = synthetic_origin(path)
+        if origin is not None and responses:
+            warehouse.mark_synthetic(origin)
         now = time.strftime("%Y-%m-%d %H:%M:%S")
         warehouse.execute(f'INSERT INTO "{BATCHES_TABLE}" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
                           [report.batch_id, path.name, sha, "survey_response", report.rows_read,

@@ -224,5 +224,16 @@ class Warehouse:
         stored = json.loads(text)
         return stored["payload"] if stored.get("data_version") == self.data_version() else None
 
+    def mark_synthetic(self, origin: dict[str, Any]) -> None:
+        """Record that data in this warehouse were made by ``esmonitor synth`` (kept for good:
+        a warehouse that ever held synthetic data is stamped as such in everything it publishes)."""
+        if self.meta("synthetic") is None:
+            self.set_meta("synthetic", json.dumps(origin, default=str))
+
+    def synthetic(self) -> dict[str, Any] | None:
+        """What :meth:`mark_synthetic` recorded, or None when the data are not synthetic."""
+        text = self.meta("synthetic")
+        return None if text is None else dict(json.loads(text))
+
     def size_bytes(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
