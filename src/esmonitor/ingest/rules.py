@@ -4,7 +4,8 @@
 staged text columns of a file and produces, for every source row, the typed values plus one
 boolean column per rule. Nothing here loops over rows in Python.
 
-Rule identifiers are stable and documented in docs/ingest.md:
+Rule identifiers are stable, listed with their meanings in ``esmonitor.model.validation.RULES``
+and documented in docs/ingest.md:
 ``malformed_row``, ``missing_column``, ``missing_value``, ``invalid_date``, ``invalid_number``, ``unknown_code``,
 ``invalid_format``, ``out_of_range``, ``date_out_of_range``, ``date_order``,
 ``orphan_reference``, ``duplicate_row``, ``duplicate_key``.
@@ -19,22 +20,6 @@ import sqlglot.expressions as exp
 from esmonitor.model.codes import BOOLEAN, CODE_LISTS, CodeList
 from esmonitor.model.entities import EARLIEST_DATE, ENTITIES, LATEST_DATE, Entity, Field
 from esmonitor.warehouse.schema import FIELD_SQL_TYPES
-
-RULES: dict[str, str] = {
-    "malformed_row": "a CSV line that does not parse (too many or too few fields, an unclosed quote)",
-    "missing_column": "a required column is absent from the file",
-    "missing_value": "a required value is blank",
-    "invalid_date": "not a date (accepted: YYYY-MM-DD, YYYY/MM/DD, with optional time)",
-    "invalid_number": "not a number (accepted: 1234.5, 1,234.50, 15,50, $17.20)",
-    "unknown_code": "not one of the field's codes",
-    "invalid_format": "does not have the required format",
-    "out_of_range": "number outside the allowed range",
-    "date_out_of_range": f"date before {EARLIEST_DATE} or after {LATEST_DATE}",
-    "date_order": "date earlier than the date it must follow",
-    "orphan_reference": "refers to a record that is not in the warehouse",
-    "duplicate_row": "exact repeat of an earlier row of the same file",
-    "duplicate_key": "same key as an earlier row of the same file, with other values",
-}
 
 DEFAULT_DATE_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from esmonitor.ingest.rules import RULES
 from esmonitor.model.codes import CODE_LISTS
 from esmonitor.model.entities import ENTITIES
+from esmonitor.model.validation import RULES
 
 
 def _cell(text: str) -> str:
