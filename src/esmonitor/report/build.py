@@ -8,8 +8,10 @@ from datetime import date
 from typing import Any
 
 import polars as pl
+from scipy.stats import norm
 
 from esmonitor.indicators.catalogue import BY_ID
+from esmonitor.indicators.stats import Z95
 from esmonitor.model.codes import REFERRAL_SOURCE
 from esmonitor.report import charts
 from esmonitor.report.document import (
@@ -50,7 +52,8 @@ STATUS = {"published": N_("shown"), "primary": N_("suppressed: fewer than K peop
           "secondary": N_("suppressed: protects another cell")}
 AGGREGATIONS = {"dynamic": N_("Average over time since go-live"), "simple": N_("Average over all treated quarters"),
                 "group": N_("Average over phases"), "calendar": N_("Average over calendar quarters")}
-Z = 1.959963984540054
+#: the normal quantile of the providers' outer funnel limits (99.8 %, two-sided)
+Z998 = float(norm.ppf(0.999))
 
 
 def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -347,11 +350,12 @@ class Builder:
             agg = r["did"].get("aggregate", {}).get(name)
             if agg and agg.get("se") is not None:
                 rows.append({"estimate": name, "label": _(AGGREGATIONS[name]), "effect": agg["att"],
-                             "se": agg["se"], "low": agg["att"] - Z * agg["se"], "high": agg["att"] + Z * agg["se"]})
+                             "se": agg["se"], "low": agg["att"] - Z95 * agg["se"],
+                             "high": agg["att"] + Z95 * agg["se"]})
         rows.append({"estimate": "twfe", "label": _("Two-way fixed effects (diagnostic only)"),
                      "effect": r["twfe"]["estimate"], "se": r["twfe"]["se"],
-                     "low": r["twfe"]["estimate"] - Z * r["twfe"]["se"],
-                     "high": r["twfe"]["estimate"] + Z * r["twfe"]["se"]})
+                     "low": r["twfe"]["estimate"] - Z95 * r["twfe"]["se"],
+                     "high": r["twfe"]["estimate"] + Z95 * r["twfe"]["se"]})
         self.table("rollout_effects", _("Effect of IES on the job-start rate (percentage points)"), [
             Column("label", _("Estimate")), Column("effect", _("Effect (points)"), "signed_points"),
             *self.ci("signed_points")],
@@ -468,7 +472,7 @@ class Builder:
             pbar = sum(r["expected"] * r["n"] for r in rows) / total_n
             lo, hi = max(min(r["n"] for r in rows) * 0.8, 5), max(r["n"] for r in rows) * 1.2
             limits = []
-            for level, z in (("95 %", 1.959964), ("99.8 %", 3.090232)):
+            for level, z in (("95 %", Z95), ("99.8 %", Z998)):
                 for side in (-1, 1):
                     for i in range(41):
                         n = lo * (hi / lo) ** (i / 40)

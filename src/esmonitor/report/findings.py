@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from esmonitor.indicators.stats import Z95
 from esmonitor.report.document import DataTable, Finding, fmt
 from esmonitor.report.i18n import Language
 
-Z = 1.959963984540054
 Tables = dict[str, DataTable]
 
 
 def _se(low: float | None, high: float | None) -> float | None:
     if low is None or high is None or high <= low:
         return None
-    return (high - low) / (2 * Z)
+    return (high - low) / (2 * Z95)
 
 
 def _certainty(value: float, low: float | None, high: float | None) -> float:
@@ -47,7 +47,7 @@ def _change(now: dict[str, Any], before: dict[str, Any], value: str = "value", l
     s1, s2 = _se(now.get(low), now.get(high)), _se(before.get(low), before.get(high))
     if s1 is None or s2 is None:
         return d, None, None
-    half = Z * (s1 ** 2 + s2 ** 2) ** 0.5
+    half = Z95 * (s1 ** 2 + s2 ** 2) ** 0.5
     return d, d - half, d + half
 
 
