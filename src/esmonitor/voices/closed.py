@@ -13,10 +13,11 @@ group's figures are published only if its count is, and each choice's count only
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
+import sqlglot.expressions as exp
 from scipy import stats
 
 from esmonitor.indicators.stats import wilson
@@ -29,14 +30,25 @@ def answers_frame(warehouse: Any) -> pl.DataFrame:
     ``rollout``: prototype or later) and the respondent's optional equity answers."""
     from esmonitor.voices.instruments import EQUITY
 
-    equity = ", ".join(f"max(CASE WHEN question = '{q}' THEN value END) AS {q}" for q in EQUITY)
-    return pl.from_arrow(warehouse.arrow(
-        "SELECT a.response_id, a.question, a.value, a.theme, r.role, r.catchment_id, r.wave, c.phase, "
-        "CASE WHEN c.phase = 'prototype' THEN 'prototype' ELSE 'later' END AS rollout, "
-        f"{', '.join('e.' + q for q in EQUITY)} "
-        "FROM survey_answer a JOIN survey_response r USING (response_id) "
-        "LEFT JOIN catchment c USING (catchment_id) "
-        f"LEFT JOIN (SELECT response_id, {equity} FROM survey_answer GROUP BY 1) e USING (response_id)"))  # type: ignore[return-value]
+    def col(name: str, table: str) -> exp.Column:
+        return exp.column(name, table=table, quoted=True)
+
+    def table(name: str, alias: str) -> exp.Table:
+        return exp.table_(name, alias=alias, quoted=True)
+
+    answered = [exp.alias_(exp.Max(this=exp.case().when(exp.column("question").eq(exp.Literal.string(q)),
+                                                        exp.column("value"))), q, quoted=True) for q in EQUITY]
+    equity = exp.select("response_id", *answered).from_("survey_answer").group_by("response_id")
+    rollout = (exp.case().when(col("phase", "c").eq(exp.Literal.string("prototype")), exp.Literal.string("prototype"))
+               .else_(exp.Literal.string("later")))
+    query = (exp.select(*(col(n, "a") for n in ("response_id", "question", "value", "theme")),
+                        *(col(n, "r") for n in ("role", "catchment_id", "wave")), col("phase", "c"),
+                        exp.alias_(rollout, "rollout"), *(col(q, "e") for q in EQUITY))
+             .from_(table("survey_answer", "a"))
+             .join(table("survey_response", "r"), using=["response_id"])
+             .join(table("catchment", "c"), using=["catchment_id"], join_type="left")
+             .join(equity.subquery("e"), using=["response_id"], join_type="left"))
+    return cast(pl.DataFrame, pl.from_arrow(warehouse.arrow(query)))
 
 
 def poststratify(frame: pl.DataFrame, population: dict[str, float], unit: str = "catchment_id") -> pl.DataFrame:

@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import sqlglot.expressions as exp
 
 from esmonitor.errors import InputFileError
 from esmonitor.ingest.pseudonym import Pseudonymizer
@@ -118,7 +119,8 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
     frame = read_export(path)
     report.format = detect_format(frame, path)
     report.rows_read = frame.height
-    seen = warehouse.fetchall(f'SELECT batch_id FROM "{BATCHES_TABLE}" WHERE file_sha256 = ?', [sha])
+    seen = warehouse.fetchall(exp.select("batch_id").from_(exp.table_(BATCHES_TABLE, quoted=True))
+                              .where(exp.column("file_sha256").eq(exp.Placeholder())), [sha])
     if seen:
         report.skipped, report.batch_id = True, str(seen[0][0])
         return report
@@ -185,10 +187,10 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
         if origin is not None and responses:
             warehouse.mark_synthetic(origin)
         now = time.strftime("%Y-%m-%d %H:%M:%S")
-        warehouse.execute(f'INSERT INTO "{BATCHES_TABLE}" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-                          [report.batch_id, path.name, sha, "survey_response", report.rows_read,
-                           len(responses), len(problems), len(responses), 0, report.responses_already_stored,
-                           now, now])
+        ledger = [report.batch_id, path.name, sha, "survey_response", report.rows_read, len(responses),
+                  len(problems), len(responses), 0, report.responses_already_stored, now, now]
+        warehouse.execute(exp.insert(exp.values([tuple(exp.Placeholder() for _ in ledger)]),
+                                     exp.table_(BATCHES_TABLE, quoted=True)), ledger)
     return report
 
 

@@ -207,8 +207,10 @@ class Warehouse:
         """A short fingerprint of the administrative data loaded so far (their ingest batches and
         files; survey exports are left out, no evaluation reads them): results computed on the
         warehouse are stored with it and reused only while it holds."""
-        rows = self.fetchall(f"SELECT DISTINCT batch_id, file_sha256 FROM {schema.BATCHES_TABLE} "
-                             "WHERE entity IS DISTINCT FROM 'survey_response' ORDER BY 1, 2")
+        columns = [exp.column("batch_id"), exp.column("file_sha256")]
+        not_survey = exp.NullSafeNEQ(this=exp.column("entity"), expression=exp.Literal.string("survey_response"))
+        rows = self.fetchall(exp.select(*columns).distinct().from_(schema.BATCHES_TABLE).where(not_survey)
+                             .order_by(*(exp.Ordered(this=c.copy(), nulls_first=False) for c in columns)))
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
     def save_result(self, name: str, payload: dict[str, Any]) -> None:
