@@ -32,11 +32,11 @@ import numpy as np
 
 from esmonitor.errors import UserInputError
 from esmonitor.evaluation.panel import as_polars, require_binary, require_columns, require_numeric
+from esmonitor.indicators.stats import Z95
 
 Method = Literal["diff", "regression", "ipw", "aipw", "match"]
 Estimand = Literal["ate", "att"]
 METHODS: tuple[str, ...] = ("diff", "regression", "ipw", "aipw", "match")
-Z = 1.959963984540054
 BOOTSTRAP = 200
 
 
@@ -198,5 +198,5 @@ def net_impact(data: Any, *, outcome: str, treatment: str, covariates: list[str]
     else:
         after = before
     balance = tuple((c, float(b), float(a)) for c, b, a in zip(covariates, before, after, strict=True))
-    return ImpactResult(method, estimand, estimate, se, (estimate - Z * se, estimate + Z * se), n1, n0, balance,
+    return ImpactResult(method, estimand, estimate, se, (estimate - Z95 * se, estimate + Z95 * se), n1, n0, balance,
                         propensity)

@@ -33,8 +33,7 @@ import polars as pl
 
 from esmonitor.errors import UserInputError
 from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
-
-Z = 1.959963984540054
+from esmonitor.indicators.stats import Z95
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class ProviderRating:
         return {"provider": self.provider, "n": self.n, "observed": self.observed, "expected": self.expected,
                 "ratio": self.ratio, "effect": self.effect, "ci": list(self.ci), "band": self.band,
                 "stars": self.stars, "raw_ratio": self.raw_ratio, "raw_effect": self.raw_effect,
-                "raw_ci": [self.raw_effect - Z * self.raw_se, self.raw_effect + Z * self.raw_se]}
+                "raw_ci": [self.raw_effect - Z95 * self.raw_se, self.raw_effect + Z95 * self.raw_se]}
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ def rate_providers(data: Any, *, outcome: str, provider: str, covariates: tuple[
         rows.append(ProviderRating(
             provider=p, n=int(n[i]), observed=float(per["observed"][i]), expected=float(exp[i]),
             raw_effect=float(raw[i]), raw_se=float(raw_se[i]), effect=float(shrunk[i]),
-            ci=(float(shrunk[i] - Z * post_sd[i]), float(shrunk[i] + Z * post_sd[i])),
+            ci=(float(shrunk[i] - Z95 * post_sd[i]), float(shrunk[i] + Z95 * post_sd[i])),
             ratio=float(ratio[i]), raw_ratio=float(raw_ratio[i]), stars=stars,
             band=_label(stars, cutoffs)))
     return ProviderRatings(tuple(rows), "logistic" if binary else "linear", tau, df.height, names, cutoffs)

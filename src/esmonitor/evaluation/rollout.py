@@ -48,6 +48,7 @@ from esmonitor.evaluation.synthetic_control import SyntheticControl, synthetic_c
 from esmonitor.evaluation.twfe import TwfeResult, twfe
 from esmonitor.indicators.catalogue import CATALOGUE
 from esmonitor.indicators.engine import Frames, compute
+from esmonitor.indicators.stats import Z95
 from esmonitor.model import reference
 from esmonitor.warehouse import Warehouse
 
@@ -90,7 +91,7 @@ class RolloutEvaluation:
     def as_dict(self) -> dict[str, Any]:
         dyn = self.did.aggregate("dynamic")
         boot = self.bootstrap
-        z = 1.959963984540054
+        z = Z95
         overall = dyn.overall.att
         return {
             "indicator": self.indicator, "level": self.level, "time_unit": "quarter",
@@ -220,7 +221,7 @@ def _redraw(statistic: str) -> Any:
         return np.asarray(rng.binomial(n, np.clip(panel["value"].to_numpy(), 0.0, 1.0)) / n)
 
     def mean(rng: np.random.Generator, panel: pl.DataFrame) -> np.ndarray:
-        se = ((panel["ci_high"] - panel["ci_low"]) / (2 * 1.959963984540054)).fill_null(0.0).to_numpy()
+        se = ((panel["ci_high"] - panel["ci_low"]) / (2 * Z95)).fill_null(0.0).to_numpy()
         return np.asarray(panel["value"].to_numpy() + rng.normal(0.0, 1.0, panel.height) * se)
 
     return proportion if statistic == "proportion" else mean

@@ -22,8 +22,7 @@ import polars as pl
 
 from esmonitor.funding.model import FundingModel
 from esmonitor.funding.payments import Payments, pay
-
-Z95 = 1.959963984540054
+from esmonitor.indicators.stats import Z95
 
 
 def funding_inputs(frames: Any) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, date]]:
