@@ -696,4 +696,4 @@ def build(ev: Evidence, lang: str, commentary: dict[str, list[str]] | None = Non
             "min_count": ev.min_count, "generated": (generated or date.today()).isoformat(),
             "versions": ev.versions}
     return Document(lang, title, subtitle, ev.audience, ev.public, [summary, *sections], findings, b.tables,
-                    b.figures, list((commentary or {}).get("recommendations", [])), meta)
+                    b.figures, list((commentary or {}).get("recommendations", [])), meta, ev.synthetic)
