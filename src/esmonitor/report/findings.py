@@ -60,10 +60,9 @@ def gap_findings(tables: Tables, L: Language, period: str, previous: str | None)
     for r in table.rows:
         if r["period"] != period or r["gap"] is None or r["low"] is None:
             continue
-        pts = lambda v: fmt(L, "points", abs(v))  # noqa: E731
         values = {"group": r["group"], "reference": r["reference"], "period": L.period(period),
-                  "in_period": L.in_period(period), "value": pts(r["gap"]), "low": fmt(L, "points", r["low"]),
-                  "high": fmt(L, "points", r["high"])}
+                  "in_period": L.in_period(period), "value": fmt(L, "points", abs(r["gap"])),
+                  "low": fmt(L, "points", r["low"]), "high": fmt(L, "points", r["high"])}
         if r["low"] > 0:
             text = _("Outcomes at 3 months for {group} were {value} points lower than for {reference} {in_period} "
                      "(95 % CI {low} to {high})").format(**values)
