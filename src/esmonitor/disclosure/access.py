@@ -9,21 +9,36 @@
 ``admin``            everything, including the quarantine of rejected rows
 ===================  ===========================================================================
 
-Every command that exports takes ``--audience`` and asks :class:`Policy`. A deployment can pin
-the widest audience a user may ask for with the ``ESMONITOR_AUDIENCE`` environment variable (a
-provider's account gets ``provider:P001``): an explicit ``--audience`` may narrow it (to
-``public``), never widen it or move sideways to another provider.
+Every command that reads the warehouse takes ``--audience``; what it may show is decided by the
+release gate (:mod:`esmonitor.disclosure.gate`) from one :class:`Policy`. A deployment fixes what
+callers cannot weaken (:class:`Deployment`): the widest audience a user may ask for
+(``ESMONITOR_AUDIENCE``, e.g. ``provider:P001`` for a provider's account; an explicit
+``--audience`` may narrow it to ``public``, never widen it or move sideways), and for output
+under disclosure control the floor of K and whether zeros are published. ``ESMONITOR_POLICY``
+names a small TOML file with the same settings::
+
+    audience = "public"      # the ceiling (ESMONITOR_AUDIENCE, when also set, must lie within it)
+    min_count = 10           # K: --min-count may raise it, never lower it
+    publish_zeros = false    # zeros protected: --publish-zeros is refused
+
+Without a policy the floor is K = 10 with zeros protected.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
+
+import sqlglot.expressions as exp
 
 from esmonitor.errors import EsmonitorError, UserInputError
 from esmonitor.warehouse import Warehouse
 
 AUDIENCE_ENV = "ESMONITOR_AUDIENCE"
+POLICY_ENV = "ESMONITOR_POLICY"
+DEFAULT_MIN_COUNT = 10
 TIERS = ("public", "provider", "ssm", "province", "admin")
 _RANK = {"public": 0, "provider": 1, "ssm": 2, "province": 3, "admin": 4}
 
@@ -70,21 +85,25 @@ class Scope:
         """Clients with a referral or an action plan at a site in scope (None: every client)."""
         if self.column is None:
             return None
-        marks = ", ".join("?" for _ in self.values)
-        rows = warehouse.fetchall(f"""
-            SELECT DISTINCT x.client_id FROM (
-                SELECT client_id, site_id FROM referral UNION ALL SELECT client_id, site_id FROM action_plan) x
-            JOIN site s USING (site_id) JOIN provider p USING (provider_id)
-            WHERE p.{self.column} IN ({marks})""", sorted(self.values))
+        visits = exp.union(exp.select("client_id", "site_id").from_("referral"),
+                           exp.select("client_id", "site_id").from_("action_plan"), distinct=False)
+        query = (exp.select(exp.column("client_id", "x")).distinct()
+                 .from_(exp.alias_(exp.Subquery(this=visits), "x"))
+                 .join(exp.alias_(exp.to_table("site"), "s"), using=["site_id"])
+                 .join(exp.alias_(exp.to_table("provider"), "p"), using=["provider_id"])
+                 .where(self._in(exp.column(self.column, "p"))))
+        rows = warehouse.fetchall(query)
         return {str(r[0]) for r in rows}
 
     def _of_providers(self, warehouse: Warehouse, column: str) -> set[str] | None:
         if self.column is None:
             return None
-        marks = ", ".join("?" for _ in self.values)
-        rows = warehouse.fetchall(f"SELECT DISTINCT {column} FROM provider WHERE {self.column} IN ({marks})",
-                                  sorted(self.values))
-        return {str(r[0]) for r in rows}
+        query = (exp.select(exp.column(column)).distinct().from_("provider")
+                 .where(self._in(exp.column(self.column))))
+        return {str(r[0]) for r in warehouse.fetchall(query)}
+
+    def _in(self, column: exp.Column) -> exp.Expr:
+        return column.isin(*[exp.Literal.string(v) for v in sorted(self.values)])
 
     def providers(self, warehouse: Warehouse) -> set[str] | None:
         """The providers in scope (None: every provider)."""
@@ -98,16 +117,97 @@ class Scope:
 ALL = Scope(None, frozenset())
 
 
-def resolve_audience(requested: str | None, environment: str | None = None) -> Audience:
-    """The audience a command runs for: ``--audience`` if given, within the ceiling pinned by
-    ``ESMONITOR_AUDIENCE``; with neither, ``province`` (the holder of the warehouse file)."""
-    ceiling_text = os.environ.get(AUDIENCE_ENV) if environment is None else environment
-    ceiling = Audience.parse(ceiling_text) if ceiling_text else None
+@dataclass(frozen=True)
+class Deployment:
+    """What a deployment fixes and no caller can weaken."""
+
+    ceilings: tuple[tuple[Audience, str], ...] = ()  # (widest audience, where it was set)
+    min_count: float = DEFAULT_MIN_COUNT
+    publish_zeros: bool = False
+    source: str = "the default policy"
+
+    @property
+    def ceiling(self) -> Audience | None:
+        return self.ceilings[-1][0] if self.ceilings else None
+
+
+def deployment(environ: dict[str, str] | None = None) -> Deployment:
+    """The deployment's policy from ``ESMONITOR_POLICY`` (a TOML file) and ``ESMONITOR_AUDIENCE``."""
+    env = os.environ if environ is None else environ
+    ceilings: list[tuple[Audience, str]] = []
+    min_count: float = DEFAULT_MIN_COUNT
+    publish_zeros = False
+    source = "the default policy"
+    policy_file = env.get(POLICY_ENV)
+    if policy_file:
+        path = Path(policy_file)
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except OSError as err:
+            raise UserInputError(f"{POLICY_ENV}={policy_file}: the policy file cannot be read ({err.strerror})",
+                                 hint="point ESMONITOR_POLICY at a TOML file, or unset it") from None
+        except tomllib.TOMLDecodeError as err:
+            raise UserInputError(f"{path}: not a valid policy file ({err})",
+                                 hint='e.g. audience = "public", min_count = 10, publish_zeros = false') from None
+        unknown = sorted(set(data) - {"audience", "min_count", "publish_zeros"})
+        if unknown:
+            raise UserInputError(f"{path}: unknown setting(s) {', '.join(unknown)}",
+                                 hint="a policy file sets audience, min_count and publish_zeros")
+        if "audience" in data:
+            ceilings.append((Audience.parse(str(data["audience"])), f"{POLICY_ENV} ({path.name})"))
+        if "min_count" in data:
+            value = data["min_count"]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+                raise UserInputError(f"{path}: min_count = {value!r} breaks the rule 'K is a number of at least 1'")
+            min_count = float(value)
+        if "publish_zeros" in data:
+            if not isinstance(data["publish_zeros"], bool):
+                raise UserInputError(f"{path}: publish_zeros must be true or false")
+            publish_zeros = data["publish_zeros"]
+        source = f"the policy file {path.name} ({POLICY_ENV})"
+    if env.get(AUDIENCE_ENV):
+        ceilings.append((Audience.parse(env[AUDIENCE_ENV]), AUDIENCE_ENV))
+    return Deployment(tuple(ceilings), min_count, publish_zeros, source)
+
+
+def resolve_audience(requested: str | None, environment: str | None = None,
+                     policy: Deployment | None = None) -> Audience:
+    """The audience a command runs for: ``--audience`` if given, within every ceiling the
+    deployment pins; with none asked, the narrowest ceiling, else ``province`` (the holder of the
+    warehouse file)."""
+    if policy is None:
+        env = dict(os.environ)
+        if environment is not None:
+            env[AUDIENCE_ENV] = environment
+        policy = deployment(env)
+    ceiling = policy.ceiling
     wanted = Audience.parse(requested) if requested else (ceiling or Audience("province"))
-    if ceiling is not None and not _within(wanted, ceiling):
-        raise AccessDenied(f"audience {wanted} is not allowed here: this account is limited to {ceiling}",
-                           hint=f"set by {AUDIENCE_ENV}")
+    for limit, where in policy.ceilings:
+        if not _within(wanted, limit):
+            raise AccessDenied(f"audience {wanted} is not allowed here: this account is limited to {limit}",
+                               hint=f"set by {where}")
     return wanted
+
+
+def resolve_policy(audience: str | None, min_count: float | None = None, publish_zeros: bool = False,
+                   environ: dict[str, str] | None = None) -> Policy:
+    """The policy of one command run: its audience within the deployment's ceiling, and K and
+    zero handling no weaker than the deployment's floor (a request below it is refused)."""
+    fixed = deployment(environ)
+    wanted = resolve_audience(audience, policy=fixed)
+    controlled = wanted.tier not in ("province", "admin")
+    k = fixed.min_count if min_count is None else float(min_count)
+    if not k > 0:
+        raise UserInputError(f"--min-count must be positive (got {k:g})")
+    if controlled and k < fixed.min_count:
+        raise AccessDenied(f"--min-count {k:g} is below the floor of K = {fixed.min_count:g} that {fixed.source} "
+                           f"sets for {wanted} output: K may be raised, never lowered",
+                           hint=f"leave --min-count out (K = {fixed.min_count:g}) or ask for more")
+    if controlled and publish_zeros and not fixed.publish_zeros:
+        raise AccessDenied(f"--publish-zeros is refused: {fixed.source} protects zero counts in {wanted} output "
+                           "(a zero tells that nobody in the group had the outcome)",
+                           hint="leave --publish-zeros out")
+    return Policy(wanted, k, publish_zeros)
 
 
 def _within(wanted: Audience, ceiling: Audience) -> bool:
@@ -121,8 +221,10 @@ def _within(wanted: Audience, ceiling: Audience) -> bool:
 class Policy:
     """What an audience may see. One instance per command run."""
 
-    def __init__(self, audience: Audience) -> None:
+    def __init__(self, audience: Audience, min_count: float = DEFAULT_MIN_COUNT, publish_zeros: bool = False) -> None:
         self.audience = audience
+        self.min_count = float(min_count)
+        self.publish_zeros = publish_zeros
 
     @property
     def needs_disclosure_control(self) -> bool:

@@ -39,4 +39,6 @@ def load_province(warehouse: Warehouse, province: Province) -> dict[str, int]:
             warehouse.insert_arrow(ENTITIES[name].table, table)
             loaded[name] = frame.height
         warehouse.set_meta("created_by", "synthetic direct load")
+        warehouse.mark_synthetic({"generator": "esmonitor synth", "seed": province.config.seed,
+                                  "clients": province.config.clients})
     return loaded

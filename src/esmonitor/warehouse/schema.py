@@ -32,6 +32,8 @@ BATCHES_TABLE = "_ingest_batches"
 QUARANTINE_TABLE = "quarantine"
 META_TABLE = "_meta"
 MINIMUM_WAGE_TABLE = "minimum_wage"
+RELEASES_TABLE = "_releases"
+RELEASE_CELLS_TABLE = "_release_cells"
 
 SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     BATCHES_TABLE: (
@@ -57,6 +59,17 @@ SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("_batch_id", "VARCHAR"),
     ),
     MINIMUM_WAGE_TABLE: (("effective_date", "DATE"), ("cad_per_hour", "DOUBLE")),
+    # the release ledger (esmonitor.disclosure.ledger): every public release and every cell it published or hid
+    RELEASES_TABLE: (
+        ("release_id", "VARCHAR"), ("data_version", "VARCHAR"), ("code_version", "VARCHAR"),
+        ("audience", "VARCHAR"), ("min_count", "DOUBLE"), ("publish_zeros", "BOOLEAN"), ("product", "VARCHAR"),
+        ("command", "VARCHAR"), ("parameters", "VARCHAR"), ("synthetic", "BOOLEAN"), ("created_at", "TIMESTAMP"),
+        ("cells", "BIGINT"),
+    ),
+    RELEASE_CELLS_TABLE: (
+        ("release_id", "VARCHAR"), ("measure", "VARCHAR"), ("cell", "VARCHAR"), ("value", "DOUBLE"),
+        ("status", "VARCHAR"),
+    ),
 }
 
 

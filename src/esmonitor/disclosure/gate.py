@@ -1,0 +1,618 @@
+"""The release gate: the one door between the warehouse and any audience.
+
+Every product a command, the report or (later) the site and the API shows — indicator tables,
+funded-outcome counts, funding reports, provider ratings, the rollout evaluation, survey
+summaries, themes and quotes, data-quality summaries — leaves through a :class:`Gate` built
+from one :class:`~esmonitor.disclosure.access.Policy` (audience, K, zero handling; see
+:func:`~esmonitor.disclosure.access.resolve_policy`). No other module tests the audience.
+
+For an audience under disclosure control (``public``) each product is protected **as what it
+is** and **together with every earlier public release of the same data version**: its counts
+become cells of the measures they count (:mod:`esmonitor.disclosure.joint`), protected jointly
+with the cells already in the release ledger (:mod:`esmonitor.disclosure.ledger`), and the new
+release is recorded there in the same step. Whatever cannot be protected jointly is refused
+with a message that says why. Figures derived from counts (rates, means, money) are shown only
+where every count they are computed from is published.
+
+Every output made from synthetic data carries :data:`SYNTHETIC_NOTICE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from esmonitor.disclosure import ledger
+from esmonitor.disclosure.access import Policy, Scope, resolve_policy
+from esmonitor.disclosure.joint import (
+    PERIOD_CHAIN,
+    PLACE_CHAIN,
+    Measure,
+    ReleaseRefused,
+    canonical_key,
+    check_acyclic,
+    family_of,
+    protect_jointly,
+    super_table,
+    with_coarser_periods,
+)
+from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY
+from esmonitor.disclosure.table import TOTAL, CellKey
+from esmonitor.errors import WarehouseError
+from esmonitor.warehouse import Warehouse
+
+SYNTHETIC_NOTICE = {
+    "en": "synthetic data for demonstration: not Ontario's figures",
+    "fr": "données synthétiques de démonstration : ce ne sont pas les chiffres de l'Ontario",
+}
+NOTICE_FIELD = "synthetic_data"
+GRAIN_COLUMN = {"month": "month", "quarter": "quarter", "fiscal_year": "fiscal_year"}
+
+
+@dataclass
+class Part:
+    """The cells one product puts out for one measure: key, value and row of the product each
+    belongs to; the parts of one ``group`` share one suppression pattern by row."""
+
+    measure: Measure
+    keys: list[CellKey]
+    values: np.ndarray
+    rows: np.ndarray
+    group: str
+
+
+@dataclass
+class Gate:
+    """What one command run may show (see the module docstring)."""
+
+    warehouse: Path
+    policy: Policy
+    command: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    _synthetic: bool | None = None
+    _cache: dict[Any, pl.DataFrame] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, warehouse: Path, command: str, audience: str | None = None, min_count: float | None = None,
+             publish_zeros: bool = False, parameters: Mapping[str, Any] | None = None) -> Gate:
+        return cls(Path(warehouse), resolve_policy(audience, min_count, publish_zeros), command,
+                   dict(parameters or {}))
+
+    # -- the policy ----------------------------------------------------------------------------
+    @property
+    def audience(self) -> str:
+        return str(self.policy.audience)
+
+    @property
+    def public(self) -> bool:
+        """Whether output is under disclosure control (and recorded in the ledger)."""
+        return self.policy.audience.is_public
+
+    @property
+    def whole_province(self) -> bool:
+        """Province or admin: every pseudonymized record, no disclosure control."""
+        return self.policy.audience.tier in ("province", "admin")
+
+    @property
+    def min_count(self) -> float:
+        return self.policy.min_count
+
+    def require_records(self, what: str) -> None:
+        self.policy.require_records(what)
+
+    def require(self, tier: str, what: str) -> None:
+        self.policy.require(tier, what)
+
+    def scope(self, w: Warehouse) -> Scope:
+        return self.policy.scope(w)
+
+    # -- synthetic data ------------------------------------------------------------------------
+    def synthetic(self, w: Warehouse | None = None) -> bool:
+        """Whether the warehouse's data were made by ``esmonitor synth``."""
+        if self._synthetic is None:
+            if w is not None:
+                self._synthetic = w.synthetic() is not None
+            else:
+                with Warehouse(self.warehouse, read_only=True) as opened:
+                    self._synthetic = opened.synthetic() is not None
+        return self._synthetic
+
+    def stamp(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A JSON payload with the synthetic-data notice added when the data are synthetic."""
+        if not self.synthetic():
+            return payload
+        return {NOTICE_FIELD: dict(SYNTHETIC_NOTICE), **payload}
+
+    def stamp_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A table with a column stating that its data are synthetic (when they are)."""
+        if not self.synthetic():
+            return frame
+        return frame.with_columns(pl.lit(SYNTHETIC_NOTICE["en"]).alias(NOTICE_FIELD))
+
+    # -- indicators ----------------------------------------------------------------------------
+    def indicators(self, frames: Any, ids: Sequence[str] | None, by: Sequence[str], grain: str,
+                   start: date | None = None, end: date | None = None, as_of: date | None = None) -> pl.DataFrame:
+        """The indicator table for this audience. Public: with every margin, each count column of
+        each indicator protected jointly with the ledger (one pattern per indicator), whole
+        periods only, at the data's own as-of date."""
+        from esmonitor.indicators.catalogue import BY_ID
+        from esmonitor.indicators.engine import compute_many
+
+        window = {"start": start, "end": end}
+        if not self.public:
+            return compute_many(frames, ids, by=list(by), grain=grain, **window)
+        from esmonitor.disclosure.release import COUNT_COLUMNS, HIERARCHY, VALUE_COLUMNS, indicator_margins
+        from esmonitor.disclosure.table import build_table
+
+        self._whole_periods(grain, start, end)
+        self._data_as_of(frames, as_of)
+
+        def compute(breakdowns: list[str], period_grain: str) -> pl.DataFrame:
+            return compute_many(frames, ids, by=breakdowns, grain=period_grain, **window)
+
+        table = compute(list(by), grain)
+        margins = indicator_margins(compute, list(by), grain)
+        windowed = start is not None or end is not None  # a window's own total is not a period: not released
+        keys = ["period", *by]
+        rows = pl.concat([table, margins], how="diagonal_relaxed").with_columns(
+            pl.col(k).cast(pl.String).fill_null("(missing)") for k in keys)
+        nested = [c for c in HIERARCHY if c in by]
+        hierarchies = [":".join(nested)] if len(nested) > 1 else []
+        dims = [c for c in keys if c not in nested[:-1]]
+        parts: list[Part] = []
+        out_rows: list[pl.DataFrame] = []
+        offset = 0
+        for (name,), part in rows.group_by(["indicator"], maintain_order=True):
+            indicator = BY_ID[str(name)]
+            counts = [c for c in COUNT_COLUMNS[indicator.statistic] if c in part.columns]
+            interior = part.filter(pl.all_horizontal([pl.col(k) != TOTAL for k in keys]))
+            if interior.is_empty():
+                continue
+            # every cell of the grid gets a row: a missing row would tell that the count is zero
+            grid = build_table(interior.select(*keys, pl.lit(0.0).alias("_n")), dims, "_n",
+                               hierarchies=hierarchies).cells.select(keys)
+            if windowed:
+                grid = grid.filter(pl.col("period") != TOTAL)
+            fixed = {c: part[c][0] for c in ("indicator", "grain", "ci_method") if c in part.columns}
+            part = grid.join(part, on=keys, how="left").with_columns(
+                *[pl.lit(v).alias(c) for c, v in fixed.items()], *[pl.col(c).fill_null(0.0) for c in counts])
+            if indicator.statistic in ("count", "distinct", "repeat", "caseload"):
+                part = part.with_columns(pl.col("value").fill_null(0.0))
+            cell_keys = [self._indicator_key(r, by, grain) for r in part.select(keys).iter_rows(named=True)]
+            for column in counts:
+                values = part[column].fill_null(0.0).to_numpy().astype(float)
+                parts.append(Part(self._indicator_measure(frames, indicator.id, column), cell_keys, values,
+                                  np.arange(offset, offset + part.height), indicator.id))
+            out_rows.append(part)
+            offset += part.height
+        if not out_rows:
+            return table.with_columns(pl.lit(PUBLISHED).alias("status"))
+        everything = pl.concat(out_rows, how="diagonal_relaxed")
+        status = self._row_status(self._protect("indicators", parts), parts, everything.height)
+        everything = everything.with_columns(pl.Series("status", status, dtype=pl.String))
+        hidden = pl.col("status") != PUBLISHED
+        return everything.with_columns(pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c)
+                                       for c in VALUE_COLUMNS if c in everything.columns).select(
+            *table.columns, "status")
+
+    def _indicator_key(self, row: dict[str, Any], by: Sequence[str], grain: str) -> CellKey:
+        codes = {b: str(row[b]) for b in by}
+        if grain != "all" and row["period"] not in (TOTAL, "all"):
+            codes[GRAIN_COLUMN[grain]] = str(row["period"])
+        return canonical_key(codes, Measure("", _no_counts).chains)
+
+    def _indicator_measure(self, frames: Any, indicator: str, column: str) -> Measure:
+        from esmonitor.indicators.engine import compute_many
+
+        def counts(columns: list[str]) -> pl.DataFrame:
+            periods = [c for c in PERIOD_CHAIN if c in columns]
+            finest = periods[-1] if periods else "all"
+            others = [c for c in columns if c not in PERIOD_CHAIN]
+            key = (indicator, tuple(others), finest)
+            if key not in self._cache:
+                self._cache[key] = compute_many(frames, [indicator], by=others, grain=finest)
+            t = self._cache[key].with_columns(pl.col(c).cast(pl.String).fill_null("(missing)") for c in others)
+            if periods:
+                t = with_coarser_periods(t.with_columns(pl.col("period").cast(pl.String).alias(finest)), finest,
+                                         periods)
+            return t.select(*columns, pl.col(column).fill_null(0.0).cast(pl.Float64).alias("value"))
+
+        return Measure(f"indicator:{indicator}:{column}", counts)
+
+    def _whole_periods(self, grain: str, start: date | None, end: date | None) -> None:
+        if start is None and end is None:
+            return
+        if grain == "all":
+            raise ReleaseRefused("a public table over all periods covers the whole data: --from and --to are not "
+                                 "allowed with --grain all", hint="use --grain month, quarter or fiscal_year")
+        if start is not None and start != _period_start(start, grain):
+            first = _period_start(start, grain)
+            following = _period_end(start, grain) + timedelta(days=1)
+            raise ReleaseRefused(
+                f"--from {start.isoformat()} starts in the middle of a {_grain_word(grain)}: public output covers "
+                "whole periods only (two releases a day apart would give away that day's counts)",
+                hint=f"use --from {first.isoformat()} or --from {following.isoformat()}")
+        if end is not None and end != _period_end(end, grain):
+            last = _period_end(end, grain)
+            before = _period_start(end, grain) - timedelta(days=1)
+            raise ReleaseRefused(
+                f"--to {end.isoformat()} ends in the middle of a {_grain_word(grain)}: public output covers whole "
+                "periods only (two releases a day apart would give away that day's counts)",
+                hint=f"use --to {before.isoformat()} or --to {last.isoformat()}")
+
+    def _data_as_of(self, frames: Any, as_of: date | None) -> None:
+        if as_of is None:
+            return
+        from esmonitor.indicators.outcomes import resolve_as_of
+
+        with Warehouse(self.warehouse, read_only=True) as w:
+            default = resolve_as_of(w, None)
+        if as_of != default:
+            raise ReleaseRefused(f"--as-of {as_of.isoformat()}: public output is computed at the data's own as-of "
+                                 f"date ({default.isoformat()}); two as-of dates side by side would give away "
+                                 "the outcomes decided between them", hint="leave --as-of out")
+
+    # -- generic joint protection --------------------------------------------------------------
+    @contextmanager
+    def _ledger(self) -> Iterator[Warehouse]:
+        try:
+            w = Warehouse(self.warehouse)
+        except WarehouseError as err:
+            raise ReleaseRefused(f"public output is recorded in the release ledger inside the warehouse, and "
+                                 f"{self.warehouse} cannot be written ({err})",
+                                 hint="run where the warehouse can be written, or close the other program "
+                                      "using it") from None
+        try:
+            yield w
+        finally:
+            w.close()
+
+    def _protect(self, product: str, parts: Sequence[Part], publish_zeros: bool | None = None) -> list[np.ndarray]:
+        """Each part's cell statuses, protected jointly with the ledger; the release recorded."""
+        zeros = self.policy.publish_zeros if publish_zeros is None else publish_zeros
+        with self._ledger() as w:
+            data_version = w.data_version()
+            synthetic = self.synthetic(w)
+            before = ledger.earlier(w, data_version, sorted({p.measure.id for p in parts}))
+            tables = {}
+            for p in parts:
+                old = before[p.measure.id]
+                check_acyclic([_families(r.keys, p.measure) for r in old] + [_families(p.keys, p.measure)],
+                              p.measure.id)
+                tables[p.measure.id] = super_table(p.measure, [k for r in old for k in r.keys] + p.keys)
+            groups = {p.group for p in parts}
+            size = max((int(p.rows.max()) + 1 for p in parts if p.rows.size), default=0)
+            forced = {g: np.zeros(size, dtype=bool) for g in groups}
+            statuses: list[np.ndarray] = []
+            for _ in range(12):
+                statuses = [protect_jointly(p.measure, before[p.measure.id], p.keys, p.values, self.min_count,
+                                            zeros, forced[p.group][p.rows],
+                                            prebuilt=tables[p.measure.id]) for p in parts]
+                grown = False
+                for p, s in zip(parts, statuses, strict=True):
+                    hidden_rows = p.rows[s != PUBLISHED]
+                    if (~forced[p.group][hidden_rows]).any():
+                        forced[p.group][hidden_rows] = True
+                        grown = True
+                if not grown:
+                    break
+            ledger.record(w, data_version=data_version, audience=self.audience, min_count=self.min_count,
+                          publish_zeros=zeros, product=product, command=self.command,
+                          parameters=self.parameters, synthetic=synthetic,
+                          cells={p.measure.id: (p.keys, p.values.tolist(), s.tolist())
+                                 for p, s in zip(parts, statuses, strict=True)})
+        return statuses
+
+    @staticmethod
+    def _row_status(statuses: Sequence[np.ndarray], parts: Sequence[Part], rows: int) -> list[str]:
+        primary = np.zeros(rows, dtype=bool)
+        hidden = np.zeros(rows, dtype=bool)
+        for p, s in zip(parts, statuses, strict=True):
+            primary[p.rows[s == PRIMARY]] = True
+            hidden[p.rows[s != PUBLISHED]] = True
+        return np.where(primary, PRIMARY, np.where(hidden, SECONDARY, PUBLISHED)).tolist()
+
+    # -- tables of counts ----------------------------------------------------------------------
+    def count_part(self, measure: Measure, frame: pl.DataFrame, dims: Sequence[str], value: str = "value",
+                   group: str | None = None) -> tuple[Part, pl.DataFrame]:
+        """A table of counts (interior rows over ``dims``) with every margin, as one part of a
+        release, and its cells (dimension columns with Total, value)."""
+        from esmonitor.disclosure.table import build_table
+
+        table = build_table(frame.select(*dims, value), list(dims), value,
+                            hierarchies=_hierarchies(dims, measure.chains))
+        cells = table.cells.drop("cell")
+        keys = [canonical_key({c: str(v) for c, v in r.items()}, measure.chains)
+                for r in cells.select(table.columns).iter_rows(named=True)]
+        return Part(measure, keys, table.values, np.arange(len(keys)), group or measure.id), cells
+
+    def protect_parts(self, product: str, parts: Sequence[tuple[Part, pl.DataFrame]],
+                      publish_zeros: bool | None = None) -> list[pl.DataFrame]:
+        """Each table of :meth:`count_part` with a ``status`` column, protected jointly with the
+        ledger and recorded as one release; hidden values emptied."""
+        statuses = self._protect(product, [p for p, _ in parts], publish_zeros)
+        out = []
+        for (_, cells), status in zip(parts, statuses, strict=True):
+            cells = cells.with_columns(pl.Series("status", status.tolist(), dtype=pl.String))
+            out.append(cells.with_columns(pl.when(pl.col("status") == PUBLISHED).then(pl.col("value"))
+                                          .alias("value")))
+        return out
+
+    def frame_measure(self, measure_id: str, frame: pl.DataFrame,
+                      chains: tuple[tuple[str, ...], ...] = (PERIOD_CHAIN, PLACE_CHAIN)) -> Measure:
+        """A measure that counts the rows of ``frame`` (one row per person, answer, payment...)."""
+
+        def counts(columns: list[str]) -> pl.DataFrame:
+            if not columns:
+                return pl.DataFrame({"value": [float(frame.height)]})
+            return frame.group_by(columns).len().select(
+                *[pl.col(c).cast(pl.String).fill_null("(missing)") for c in columns],
+                pl.col("len").cast(pl.Float64).alias("value"))
+
+        return Measure(measure_id, counts, chains)
+
+    def counted(self, measure_id: str, frame: pl.DataFrame, dims: Sequence[str],
+                chains: tuple[tuple[str, ...], ...] = (PERIOD_CHAIN, PLACE_CHAIN),
+                group: str | None = None) -> tuple[Part, pl.DataFrame]:
+        """:meth:`count_part` of the rows of ``frame`` counted over ``dims``."""
+        measure = self.frame_measure(measure_id, frame, chains)
+        interior = measure.counts(list(dims))
+        return self.count_part(measure, interior, dims, group=group)
+
+    # -- products ------------------------------------------------------------------------------
+    def checkpoint_counts(self, result: pl.DataFrame) -> pl.DataFrame:
+        """Funded-outcome checkpoints by checkpoint and status (columns checkpoint, status, len;
+        public: hidden counts empty)."""
+        counts = result.group_by("checkpoint", "status").len()
+        if not self.public:
+            return counts
+        frame = result.select(pl.col("checkpoint").cast(pl.String), pl.col("status").alias("outcome"))
+        (cells,) = self.protect_parts("outcomes", [self.counted("outcomes:checkpoint_status", frame,
+                                                                ["checkpoint", "outcome"], chains=())])
+        return cells.filter((pl.col("checkpoint") != TOTAL) & (pl.col("outcome") != TOTAL)).select(
+            pl.col("checkpoint").cast(pl.Int64), pl.col("outcome").alias("status"), pl.col("value").alias("len"))
+
+    def funding(self, result: Any, groups: Sequence[str], rewards: pl.DataFrame,
+                served: pl.DataFrame | None = None, second: Any = None) -> dict[str, Any]:
+        """A funding model's payments for this audience: ``totals`` by ``groups``, ``envelopes``
+        (catchment × fiscal year), ``rewards`` (per client served, by stream) and ``shown``
+        (whether each piece of money is shown). Public: the checkpoints paid (by the groups,
+        catchment, fiscal year, stream and checkpoint) and the clients served (by provider and
+        stream) are protected as one release, and an amount is shown only where every count it
+        is computed from through the payment schedule is published (with ``second``, a second
+        model's payments on the same outcomes, both models' counts must be)."""
+        groups = list(groups)
+        totals = result.totals(groups)
+        envelopes = result.envelopes
+        if not self.public:
+            return {"totals": totals, "envelopes": envelopes, "rewards": rewards, "served": served}
+        dims = list(dict.fromkeys([*groups, "catchment_id", "fiscal_year", "stream", "checkpoint"]))
+        models = [result] + ([second] if second is not None else [])
+        parts = [self.counted(f"funding:{m.model.id}:{m.model.version}:checkpoints_paid",
+                              m.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
+                 for m in models]
+        if served is not None:
+            mature = served.filter(pl.col("mature_job") & pl.col("stream").is_in(["A", "B", "C"]))
+            parts.append(self.counted("funding:clients_served_a_year_ago", mature, ["provider_id", "stream"]))
+        tables = self.protect_parts("funding", parts)
+        paid = tables[: len(models)]
+
+        def shown(keys: list[str]) -> pl.DataFrame:
+            """Per combination of ``keys``: whether every count of it by stream and checkpoint is published."""
+            flags = None
+            for cells in paid:
+                free = [c for c in ("stream", "checkpoint") if c not in keys]
+                rest = [c for c in dims if c not in keys and c not in free]
+                part = cells.filter(pl.all_horizontal([pl.col(c) != TOTAL for c in [*keys, *free]])
+                                    & pl.all_horizontal([pl.col(c) == TOTAL for c in rest] or [pl.lit(True)]))
+                ok = part.group_by(keys).agg((pl.col("status") == PUBLISHED).all().alias("_shown"))
+                flags = ok if flags is None else flags.join(ok, on=keys, how="full", coalesce=True).with_columns(
+                    (pl.col("_shown").fill_null(False) & pl.col("_shown_right").fill_null(False)).alias("_shown")
+                ).drop("_shown_right")
+            assert flags is not None
+            return flags
+
+        def withhold(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+            framed = frame.with_columns(pl.col(k).cast(pl.String) for k in keys)
+            joined = framed.join(shown(keys), on=keys, how="left").with_columns(pl.col("_shown").fill_null(False))
+            figures = [c for c in frame.columns if c not in keys]
+            return joined.with_columns(
+                *[pl.when(pl.col("_shown")).then(pl.col(c)).otherwise(None).alias(c) for c in figures],
+                pl.when(pl.col("_shown")).then(pl.lit(PUBLISHED)).otherwise(pl.lit(SECONDARY)).alias("status"),
+            ).drop("_shown")
+
+        out: dict[str, Any] = {"totals": withhold(totals, groups),
+                               "envelopes": withhold(envelopes, ["catchment_id", "fiscal_year"])}
+        if served is not None:
+            clients = tables[-1].filter((pl.col("provider_id") == TOTAL) & (pl.col("stream") != TOTAL))
+            per = withhold(rewards, ["stream"]).join(
+                clients.select("stream", pl.col("status").alias("_clients")), on="stream", how="left")
+            ok = (pl.col("status") == PUBLISHED) & (pl.col("_clients") == PUBLISHED)
+            out["rewards"] = per.with_columns(
+                *[pl.when(ok).then(pl.col(c)).otherwise(None).alias(c) for c in rewards.columns if c != "stream"],
+                pl.when(ok).then(pl.lit(PUBLISHED)).otherwise(pl.lit(SECONDARY)).alias("status")).drop("_clients")
+            by_provider = tables[-1].filter((pl.col("provider_id") != TOTAL) & (pl.col("stream") != TOTAL))
+            out["providers_shown"] = sorted(set(by_provider["provider_id"].to_list()) - set(
+                by_provider.filter(pl.col("status") != PUBLISHED)["provider_id"].to_list()))
+        else:
+            out["rewards"] = withhold(rewards, ["stream"])
+        return out
+
+    def survey(self, frame: pl.DataFrame, summary: pl.DataFrame, by: Sequence[str],
+               compare_on: str | None = None) -> tuple[pl.DataFrame, set[str] | None]:
+        """The closed-question summary for this audience. Public: each question's answers by
+        the groups and choice (with every margin) are protected jointly with the ledger; a
+        group's n is shown when its total is published, a choice's count when its cell is, and
+        the mean, agree share and their intervals only when all five counts are (they are
+        computed from them). With ``compare_on``, also the groups of that column whose whole
+        distribution is published for every question (comparisons are shown only between
+        those)."""
+        from esmonitor.voices.closed import LIKERT, protect_summary
+
+        by = list(by)
+        if self.whole_province:
+            return summary, None
+        if not self.public:  # an SSM's own catchments: protected on their own
+            return protect_summary(summary, by=by, min_count=self.min_count), None
+        likert = frame.filter(pl.col("value").is_in(list(LIKERT))).with_columns(pl.col("value").alias("choice"))
+        chains = (("rollout", "phase", "catchment_id"),)
+        parts = []
+        questions = sorted(summary["question"].unique().to_list()) if summary.height else []
+        for q in questions:
+            answers = likert.filter(pl.col("question") == q)
+            parts.append(self.counted(f"survey:{q}", answers, [*by, "choice"], chains=chains))
+            if compare_on is not None and compare_on not in by:
+                parts.append(self.counted(f"survey:{q}", answers, [compare_on, "choice"], chains=chains,
+                                          group=f"compare:{q}"))
+        tables = self.protect_parts("survey summary", parts) if parts else []
+        out = []
+        comparable: set[str] | None = None
+        figures = ["n", "mean", "mean_low", "mean_high", "agree", "agree_low", "agree_high"]
+        for q, cells in zip(questions, tables[:: 2 if compare_on is not None and compare_on not in by else 1],
+                            strict=True):
+            rows = summary.filter(pl.col("question") == q).with_columns(pl.col(by).cast(pl.String))
+            inner = cells.filter(pl.all_horizontal([pl.col(g) != TOTAL for g in by]))
+            total = inner.filter(pl.col("choice") == TOTAL).select(*by, pl.col("status"))
+            whole = inner.filter(pl.col("choice") != TOTAL).group_by(by).agg(
+                (pl.col("status") == PUBLISHED).all().alias("_whole"))
+            rows = rows.join(total, on=by, how="left").join(whole, on=by, how="left").with_columns(
+                pl.col("_whole").fill_null(False))
+            shown_n = pl.col("status") == PUBLISHED
+            rows = rows.with_columns(
+                pl.when(shown_n).then(pl.col("n")).otherwise(None).alias("n"),
+                *[pl.when(pl.col("_whole") & shown_n).then(pl.col(c)).otherwise(None).alias(c)
+                  for c in figures if c != "n" and c in rows.columns])
+            for choice in LIKERT:
+                cell = inner.filter(pl.col("choice") == choice).select(*by, pl.col("status").alias("_s"))
+                rows = rows.join(cell, on=by, how="left").with_columns(
+                    pl.when(pl.col("_s") == PUBLISHED).then(pl.col(f"n_{choice}")).otherwise(None)
+                    .alias(f"n_{choice}")).drop("_s")
+            out.append(rows.drop("_whole"))
+        if compare_on is not None:
+            comparable = None
+            blocks = tables[1::2] if compare_on not in by else tables
+            for cells in blocks:
+                inner = cells.filter((pl.col(compare_on) != TOTAL) & (pl.col("choice") != TOTAL)
+                                     & pl.all_horizontal([pl.col(c) == TOTAL for c in cells.columns
+                                                          if c not in (compare_on, "choice", "value", "status")]
+                                                         or [pl.lit(True)]))
+                bad = set(inner.filter(pl.col("status") != PUBLISHED)[compare_on].to_list())
+                ok = set(inner[compare_on].to_list()) - bad
+                comparable = ok if comparable is None else comparable & ok
+        result = pl.concat(out, how="diagonal_relaxed") if out else summary
+        return result, comparable if compare_on is not None else None
+
+    def ratings(self, result: Any, clients: pl.DataFrame, outcome: str) -> tuple[Any, int]:
+        """Provider ratings for this audience, and how many were withheld. Narrower than the
+        province: its own providers, and others with at least K clients on each side of the
+        outcome. Public: the clients by provider and outcome are protected jointly with the
+        ledger; a provider is shown when both its counts are published, and the number of
+        clients is that of the providers shown."""
+        import dataclasses
+
+        from esmonitor.evaluation.providers import ratings_for
+
+        if self.whole_province:
+            return result, 0
+        if not self.public:
+            with Warehouse(self.warehouse, read_only=True) as w:
+                scope = self.scope(w)
+            return ratings_for(result, clients, scope.column, scope.values, self.min_count)
+        frame = clients.with_columns(pl.when(pl.col(outcome).cast(pl.Boolean)).then(pl.lit("achieved"))
+                                     .otherwise(pl.lit("not_achieved")).alias("outcome"))
+        (cells,) = self.protect_parts("provider ratings", [self.counted(
+            f"ratings:{outcome}", frame, ["provider_id", "outcome"])])
+        inner = cells.filter((pl.col("provider_id") != TOTAL) & (pl.col("outcome") != TOTAL))
+        hidden = set(inner.filter(pl.col("status") != PUBLISHED)["provider_id"].to_list())
+        kept = tuple(p for p in result.providers if p.provider not in hidden)
+        return dataclasses.replace(result, providers=kept, n_clients=sum(p.n for p in kept)), \
+            len(result.providers) - len(kept)
+
+    def rollout(self, data: dict[str, Any], frames: Any) -> dict[str, Any]:
+        """The rollout evaluation for this audience. Public: each unit's synthetic-control gaps
+        are shown only for the quarters whose indicator cell (unit × quarter) is published in a
+        protected release of the indicator by unit and quarter."""
+        if not self.public or "skipped" in data or not data.get("synthetic_controls"):
+            return data
+        column = "catchment_id" if data["level"] == "catchment" else "provider_id"
+        table = self.indicators(frames, [data["indicator"]], [column], "quarter")
+        published = {(r[column], r["period"]) for r in table.filter(pl.col("status") == PUBLISHED)
+                     .select(column, "period").iter_rows(named=True)}
+        controls = {}
+        for unit, sc in data["synthetic_controls"].items():
+            gaps = [g | {"gap": g["gap"] if (unit, g.get("period")) in published else None} for g in sc["gaps"]]
+            controls[unit] = sc | {"gaps": gaps}
+        return data | {"synthetic_controls": controls}
+
+    def quality(self, rules: pl.DataFrame) -> pl.DataFrame:
+        """Quarantined rows by file and rule (columns file_name, rule, rows). Public: protected
+        with their margins (each file's total), zeros published (a rule that never fired says
+        nothing about a person)."""
+        if self.whole_province:
+            return rules.with_columns(pl.lit(PUBLISHED).alias("status"))
+        measure = Measure("quality:quarantined_rows", lambda columns: rules.group_by(columns).agg(
+            pl.col("rows").sum().cast(pl.Float64).alias("value")) if columns else pl.DataFrame(
+            {"value": [float(rules["rows"].sum())]}), ())
+        part = self.count_part(measure, rules.select("file_name", "rule", pl.col("rows").alias("value")),
+                               ["file_name", "rule"])
+        if not self.public:
+            from esmonitor.disclosure.release import disclose_frame
+
+            cells = disclose_frame(rules, ["file_name", "rule"], "rows", min_count=self.min_count,
+                                   publish_zeros=True).cells
+            return cells.with_columns(pl.when(pl.col("status") == PUBLISHED).then(pl.col("value"))
+                                      .alias("value")).rename({"value": "rows"})
+        (cells,) = self.protect_parts("data quality", [part], publish_zeros=True)
+        return cells.rename({"value": "rows"})
+
+    def themes(self, found: dict[str, Any]) -> dict[str, Any]:
+        """Themes of open answers for this audience: narrower than the province, only themes of
+        at least K answers (quotes already come only from groups of K respondents)."""
+        if self.whole_province:
+            return found
+        return {lang: block | {"themes": [t for t in block["themes"] if t["size"] >= self.min_count]}
+                for lang, block in found.items()}
+
+
+def _no_counts(columns: list[str]) -> pl.DataFrame:  # pragma: no cover - a Measure used only for its chains
+    raise AssertionError("no counts")
+
+
+def _families(keys: Sequence[CellKey], measure: Measure) -> frozenset[str]:
+    return frozenset(family_of(c, measure.chains) for key in keys for c, _ in key)
+
+
+def _hierarchies(dims: Sequence[str], chains: Sequence[Sequence[str]]) -> list[str]:
+    out = []
+    for chain in chains:
+        used = [c for c in chain if c in dims]
+        if len(used) > 1:
+            out.append(":".join(used))
+    return out
+
+
+def _grain_word(grain: str) -> str:
+    return {"month": "month", "quarter": "quarter", "fiscal_year": "fiscal year"}[grain]
+
+
+def _period_start(day: date, grain: str) -> date:
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def _period_end(day: date, grain: str) -> date:
+    start = _period_start(day, grain)
+    months = {"month": 1, "quarter": 3, "fiscal_year": 12}[grain]
+    year, month = divmod(start.month - 1 + months, 12)
+    return date(start.year + year, month + 1, 1) - timedelta(days=1)
+

@@ -1,0 +1,282 @@
+"""Protecting a new release together with everything already published from the same data.
+
+One *measure* (the referrals, one indicator's numerator, the checkpoints a funding model pays,
+the answers to one survey question, ...) may be released many times: by provider and quarter, by
+catchment and fiscal year, by stream. Each release is safe on its own, yet an attacker combines
+them: a catchment's quarter is the sum of its providers' quarters, a fiscal year the sum of its
+four quarters. What links the releases is that all of them are sums of the same records.
+
+So every released cell is placed in one **super table** of the measure: the table over the
+common refinement of every release (in each family of nested columns — period
+``fiscal_year:quarter:month``, place ``ssm_id:catchment_id:provider_id:site_id``, or a single
+column such as ``stream`` — the finest level any release used, with every coarser level used as
+a level of the hierarchy). A released cell is the super table's cell whose key (the most specific
+code in each family) is the same. The super table's equations are then every additive relation
+between all released cells, and:
+
+* the **new release** is protected by :func:`esmonitor.disclosure.suppression.protect` on the
+  super table, with the cells earlier releases published *locked* (they cannot be taken back),
+  the cells they hid kept hidden, the cells nobody released hidden (an attacker does not know
+  them; they cost nothing to hide), and as primary cells the new release's small cells **and
+  every earlier release's primary cells** (a new release must not narrow an old secret);
+* the **audit** (:func:`attack`) runs the attacker over the super table with only the published
+  cells known: every primary cell of every release gets its interval.
+
+Counts of distinct people (one client in two quarters is one client in their fiscal year) are
+not exactly additive: the super table sums the finest cells, the model an attacker would use if
+the counts were additive. For a hidden cell this model is the stricter one (a sum pins a cell that
+an inequality only bounds), so protection against it is protection against the true relations.
+
+Vorob'ev's theorem (1962) says when the linked margins hold everything an attacker can use: when
+the releases' families form an acyclic hypergraph (e.g. {period, place}, {period, place,
+stream}, {period, source}), every set of consistent margins is the margin of some non-negative
+table, so the super table's equations and non-negativity are the complete description. A set of
+releases whose families form a cycle ({place, stream}, {place, social assistance}, {stream,
+social assistance}) would add constraints the margins do not show; :func:`check_acyclic` refuses
+such a release.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from esmonitor.disclosure.attacker import feasible_intervals
+from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY, primary_cells, protect
+from esmonitor.disclosure.table import TOTAL, CellKey, Table, build_table
+from esmonitor.errors import EsmonitorError, UserInputError
+
+PERIOD_CHAIN = ("fiscal_year", "quarter", "month")
+PLACE_CHAIN = ("ssm_id", "catchment_id", "provider_id", "site_id")
+TOL = 1e-7
+
+
+class ReleaseRefused(UserInputError):
+    """A public release that cannot be protected together with what is already published."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What is counted, and how to count it by any set of columns (the finest combination of
+    ``columns``: one row per combination with its count in ``value``, codes as text)."""
+
+    id: str
+    counts: Callable[[list[str]], pl.DataFrame]
+    chains: tuple[tuple[str, ...], ...] = (PERIOD_CHAIN, PLACE_CHAIN)
+
+
+@dataclass(frozen=True)
+class Released:
+    """Cells of one measure released by one release: keys, values and statuses."""
+
+    keys: list[CellKey]
+    values: np.ndarray
+    status: np.ndarray  # published, primary, secondary
+
+
+def key_text(key: CellKey) -> str:
+    """A cell key as stored in the ledger: sorted [column, code] pairs in JSON."""
+    return json.dumps(sorted([list(p) for p in key]), ensure_ascii=False)
+
+
+def key_from_text(text: str) -> CellKey:
+    return frozenset((str(c), str(v)) for c, v in json.loads(text))
+
+
+def canonical_key(codes: dict[str, str], chains: Sequence[Sequence[str]]) -> CellKey:
+    """The cell's identity across releases: in each family the most specific code that is not
+    Total (a column outside every chain is a family of its own)."""
+    out: list[tuple[str, str]] = []
+    chained: set[str] = set()
+    for chain in chains:
+        chained.update(chain)
+        for column in reversed(chain):
+            value = codes.get(column)
+            if value is not None and value != TOTAL:
+                out.append((column, value))
+                break
+    out += [(c, v) for c, v in codes.items() if c not in chained and v != TOTAL]
+    return frozenset(out)
+
+
+def families(keys: Iterable[CellKey], chains: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """The super table's dimensions: per chain, the columns any key uses (coarsest first); then
+    every other column, alone."""
+    used = {c for key in keys for c, _ in key}
+    out = [tuple(c for c in chain if c in used) for chain in chains]
+    chained = {c for chain in chains for c in chain}
+    return [f for f in out if f] + [(c,) for c in sorted(used - chained)]
+
+
+def family_of(column: str, chains: Sequence[Sequence[str]]) -> str:
+    for chain in chains:
+        if column in chain:
+            return chain[0]
+    return column
+
+
+def check_acyclic(release_families: Sequence[frozenset[str]], measure: str) -> None:
+    """Refuse a set of releases whose families form a cycle (GYO reduction: repeatedly drop a
+    family found in one release only, and a release contained in another; acyclic when nothing
+    is left but one release)."""
+    edges = [set(e) for e in {frozenset(e) for e in release_families if e}]
+    changed = True
+    while changed and len(edges) > 1:
+        changed = False
+        counts: dict[str, int] = {}
+        for e in edges:
+            for v in e:
+                counts[v] = counts.get(v, 0) + 1
+        for e in edges:
+            lone = {v for v in e if counts[v] == 1}
+            if lone:
+                e -= lone
+                changed = True
+        kept: list[set[str]] = []
+        for i, e in enumerate(edges):
+            inside = any(e <= f and (e != f or j < i) for j, f in enumerate(edges) if j != i)
+            if e and not inside:
+                kept.append(e)
+            else:
+                changed = True
+        edges = kept
+    if len(edges) > 1:
+        raise ReleaseRefused(
+            f"{measure}: the releases of these data would break it down by "
+            f"{'; '.join(' × '.join(sorted(e)) for e in edges)}, which form a cycle: together they say more "
+            "than their shared totals, and they cannot be protected jointly here",
+            hint="publish these breakdowns as one table (e.g. --by with all their columns), or from new data")
+
+
+def super_table(measure: Measure, keys: Iterable[CellKey]) -> tuple[Table, dict[CellKey, int]]:
+    """The measure's table over the common refinement of ``keys`` (see the module docstring) and
+    each key's cell in it."""
+    keys = list(keys)
+    dims = families(keys, measure.chains)
+    columns = [c for d in dims for c in d]
+    if not columns:  # only the grand total was ever released
+        interior = measure.counts([]).with_columns(pl.lit("all").alias("_all"))
+        table = build_table(interior, ["_all"], "value")
+        total: CellKey = frozenset()
+        return table, {total: int(np.flatnonzero([k == total for k in table.keys])[0])}
+    interior = measure.counts(columns)
+    interior = interior.with_columns(pl.col(c).cast(pl.String).fill_null("(missing)") for c in columns)
+    table = build_table(interior.select(*columns, "value"), [d[-1] for d in dims], "value",
+                        hierarchies=[":".join(d) for d in dims if len(d) > 1])
+    index = {k: i for i, k in enumerate(table.keys)}
+    missing = [k for k in keys if k not in index]
+    if missing:
+        raise EsmonitorError(f"{measure.id}: released cell {dict(missing[0])} is not a cell of the measure's "
+                             "table (the data changed under the same data version?)")
+    return table, index
+
+
+def protect_jointly(measure: Measure, earlier: Sequence[Released], new_keys: list[CellKey],
+                    new_values: np.ndarray, min_count: float, publish_zeros: bool,
+                    forced: np.ndarray | None = None,
+                    prebuilt: tuple[Table, dict[CellKey, int]] | None = None) -> np.ndarray:
+    """The status of each new cell (published, primary, secondary) such that no primary cell of
+    the new release or of any earlier one can be narrowed below ``min_count`` by everything
+    published together. ``forced`` marks new cells that must be hidden anyway (their row is hidden
+    for another measure of the same indicator); ``prebuilt`` is the super table of these keys."""
+    table, index = prebuilt or super_table(measure, [k for r in earlier for k in r.keys] + new_keys)
+    n = len(table)
+    old_published = np.zeros(n, dtype=bool)
+    old_hidden = np.zeros(n, dtype=bool)
+    old_primary = np.zeros(n, dtype=bool)
+    released = np.zeros(n, dtype=bool)
+    for r in earlier:
+        ids = np.fromiter((index[k] for k in r.keys), dtype=np.int64, count=len(r.keys))
+        released[ids] = True
+        old_published[ids[r.status == PUBLISHED]] = True
+        old_hidden[ids[r.status != PUBLISHED]] = True
+        old_primary[ids[r.status == PRIMARY]] = True
+    new_ids = np.fromiter((index[k] for k in new_keys), dtype=np.int64, count=len(new_keys))
+    values = np.zeros(n)
+    values[new_ids] = new_values
+    new = np.zeros(n, dtype=bool)
+    new[new_ids] = True
+    new_primary = new & primary_cells(values, min_count, publish_zeros) & ~old_published
+    primary = old_primary | new_primary
+    hidden = ~(new | released) | old_hidden
+    if forced is not None:
+        hidden[new_ids[np.asarray(forced, dtype=bool)]] = True
+    hidden &= ~primary
+    try:
+        result = protect(table, primary, min_count, hidden=hidden, locked=old_published & ~primary)
+    except EsmonitorError as err:
+        raise ReleaseRefused(f"{measure.id}: this release cannot be protected together with the releases "
+                             f"already made from these data ({err})",
+                             hint="ask for a coarser breakdown or grain, or for the breakdowns already "
+                                  "released (esmonitor releases lists them)") from None
+    suppressed = result.suppressed
+    status = np.where(primary, PRIMARY, np.where(suppressed, SECONDARY, PUBLISHED))
+    clash = new & old_published & (status != PUBLISHED)
+    if clash.any():  # cannot happen: locked cells stay published
+        raise EsmonitorError(f"{measure.id}: a published cell would be hidden again")
+    return np.asarray(status[new_ids])
+
+
+@dataclass(frozen=True)
+class Exposure:
+    key: CellKey
+    value: float
+    low: float
+    high: float
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+
+def attack(measure: Measure, releases: Sequence[Released]) -> list[Exposure]:
+    """Every primary cell of ``releases`` with its interval, from everything they published."""
+    table, index = super_table(measure, [k for r in releases for k in r.keys])
+    n = len(table)
+    published = np.zeros(n, dtype=bool)
+    primary = np.zeros(n, dtype=bool)
+    for r in releases:
+        ids = np.fromiter((index[k] for k in r.keys), dtype=np.int64, count=len(r.keys))
+        published[ids[r.status == PUBLISHED]] = True
+        primary[ids[r.status == PRIMARY]] = True
+    if (published & primary).any():
+        raise EsmonitorError(f"{measure.id}: a cell is published by one release and primary in another")
+    cells = np.flatnonzero(primary)
+    values = table.values
+    intervals = feasible_intervals(table.equations, values, ~published, cells=cells)
+    return [Exposure(table.keys[c], float(values[c]), intervals[int(c)].low, intervals[int(c)].high)
+            for c in cells.tolist()]
+
+
+def exposed(found: Sequence[Exposure], min_count: float) -> list[Exposure]:
+    return [e for e in found if e.width < min_count - TOL]
+
+
+# -- period labels --------------------------------------------------------------------------------
+def quarter_of_month(month: str) -> str:
+    year, m = int(month[:4]), int(month[5:7])
+    return f"{year}Q{(m - 1) // 3 + 1}"
+
+
+def fiscal_year_of_quarter(quarter: str) -> str:
+    year, q = int(quarter[:4]), int(quarter[5])
+    start = year - 1 if q == 1 else year
+    return f"FY{start}-{(start + 1) % 100:02d}"
+
+
+def with_coarser_periods(frame: pl.DataFrame, finest: str, wanted: Sequence[str]) -> pl.DataFrame:
+    """Add the coarser period columns of ``wanted`` derived from the ``finest`` one."""
+    out = frame
+    if finest == "month" and ("quarter" in wanted or "fiscal_year" in wanted):
+        out = out.with_columns(pl.col("month").map_elements(quarter_of_month, return_dtype=pl.String)
+                               .alias("quarter"))
+    if finest in ("month", "quarter") and "fiscal_year" in wanted:
+        out = out.with_columns(pl.col("quarter").map_elements(fiscal_year_of_quarter, return_dtype=pl.String)
+                               .alias("fiscal_year"))
+    return out

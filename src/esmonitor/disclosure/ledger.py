@@ -1,0 +1,135 @@
+"""The release ledger: every public release made from the warehouse, and every cell it put out.
+
+A statistical agency keeps a register of the tables it released from each version of its data,
+and protects a new table together with everything already out. esmonitor keeps that register in
+the warehouse itself (tables ``_releases`` and ``_release_cells``): for each public release its
+data version, code version, audience, K, zero handling, product, command and parameters, and for
+each cell its measure, key, true value and status (published, primary, secondary). The gate
+(:mod:`esmonitor.disclosure.gate`) reads the earlier releases of the same data version before it
+protects a new one (:func:`esmonitor.disclosure.joint.protect_jointly`) and records the new one
+in the same step.
+
+The ledger holds the true values of hidden cells: it is as confidential as the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from esmonitor.disclosure.joint import Released, key_from_text, key_text
+from esmonitor.disclosure.table import CellKey
+from esmonitor.warehouse import Warehouse
+from esmonitor.warehouse.schema import RELEASE_CELLS_TABLE, RELEASES_TABLE
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    release_id: str
+    data_version: str
+    code_version: str
+    audience: str
+    min_count: float
+    publish_zeros: bool
+    product: str
+    command: str
+    parameters: dict[str, Any]
+    synthetic: bool
+    created_at: datetime
+    cells: int
+
+
+def code_version() -> str:
+    return f"esmonitor {metadata.version('esmonitor')}"
+
+
+def _exists(w: Warehouse, table: str) -> bool:
+    query = exp.select(exp.func("count", exp.Star())).from_(exp.to_table("information_schema.tables")).where(
+        exp.column("table_name").eq(exp.Literal.string(table)))
+    return bool(w.scalar(query))
+
+
+def earlier(w: Warehouse, data_version: str, measures: Sequence[str]) -> dict[str, list[Released]]:
+    """The cells of every earlier release of ``data_version``, by measure (one entry per release)."""
+    if not measures or not _exists(w, RELEASE_CELLS_TABLE):
+        return {m: [] for m in measures}
+    query = (exp.select("c.release_id", "c.measure", "c.cell", "c.value", "c.status")
+             .from_(exp.alias_(exp.to_table(RELEASE_CELLS_TABLE), "c"))
+             .join(exp.alias_(exp.to_table(RELEASES_TABLE), "r"), on="c.release_id = r.release_id")
+             .where(exp.and_(exp.column("data_version", "r").eq(exp.Literal.string(data_version)),
+                             exp.column("measure", "c").isin(*[exp.Literal.string(m) for m in measures])))
+             .order_by("c.release_id", "c.measure", "c.cell"))
+    frame = pl.DataFrame(w.arrow(query))
+    out: dict[str, list[Released]] = {m: [] for m in measures}
+    if frame.is_empty():
+        return out
+    for (_, measure), part in frame.group_by(["release_id", "measure"], maintain_order=True):
+        out[str(measure)].append(Released([key_from_text(t) for t in part["cell"].to_list()],
+                                          part["value"].to_numpy().astype(float),
+                                          np.asarray(part["status"].to_list(), dtype=object)))
+    return out
+
+
+def record(w: Warehouse, *, data_version: str, audience: str, min_count: float, publish_zeros: bool,
+           product: str, command: str, parameters: Mapping[str, Any], synthetic: bool,
+           cells: Mapping[str, tuple[Sequence[CellKey], Sequence[float], Sequence[str]]]) -> str:
+    """Write one release and its cells (by measure: keys, values, statuses); returns its id."""
+    release_id = f"{datetime.now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    rows: dict[str, list[Any]] = {"release_id": [], "measure": [], "cell": [], "value": [], "status": []}
+    for measure, (keys, values, status) in cells.items():
+        seen: set[str] = set()
+        for key, value, s in zip(keys, values, status, strict=True):
+            text = key_text(key)
+            if text in seen:
+                continue
+            seen.add(text)
+            rows["release_id"].append(release_id)
+            rows["measure"].append(measure)
+            rows["cell"].append(text)
+            rows["value"].append(float(value))
+            rows["status"].append(str(s))
+    with w.transaction():
+        w.insert_arrow(RELEASES_TABLE, pa.table({
+            "release_id": [release_id], "data_version": [data_version], "code_version": [code_version()],
+            "audience": [audience], "min_count": [float(min_count)], "publish_zeros": [publish_zeros],
+            "product": [product], "command": [command],
+            "parameters": [json.dumps(dict(parameters), default=str, sort_keys=True)],
+            "synthetic": [synthetic], "created_at": [datetime.now()], "cells": [len(rows["cell"])]}))
+        if rows["cell"]:
+            w.insert_arrow(RELEASE_CELLS_TABLE, pa.table(rows))
+    return release_id
+
+
+def releases(w: Warehouse, data_version: str | None = None) -> list[ReleaseRecord]:
+    """Every release in the ledger (of one data version, or all), oldest first."""
+    if not _exists(w, RELEASES_TABLE):
+        return []
+    query = exp.select("*").from_(RELEASES_TABLE).order_by("created_at", "release_id")
+    if data_version is not None:
+        query = query.where(exp.column("data_version").eq(exp.Literal.string(data_version)))
+    frame = pl.DataFrame(w.arrow(query))
+    return [ReleaseRecord(**{**r, "parameters": json.loads(r["parameters"] or "{}")})
+            for r in frame.iter_rows(named=True)]
+
+
+def cells(w: Warehouse, data_version: str) -> pl.DataFrame:
+    """Every cell released from ``data_version``: release, measure, cell key (JSON), value, status."""
+    if not _exists(w, RELEASE_CELLS_TABLE):
+        return pl.DataFrame(schema={"release_id": pl.String, "measure": pl.String, "cell": pl.String,
+                                    "value": pl.Float64, "status": pl.String})
+    query = (exp.select("c.release_id", "c.measure", "c.cell", "c.value", "c.status")
+             .from_(exp.alias_(exp.to_table(RELEASE_CELLS_TABLE), "c"))
+             .join(exp.alias_(exp.to_table(RELEASES_TABLE), "r"), on="c.release_id = r.release_id")
+             .where(exp.column("data_version", "r").eq(exp.Literal.string(data_version)))
+             .order_by("c.measure", "c.release_id", "c.cell"))
+    return pl.DataFrame(w.arrow(query))
