@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from esmonitor.errors import UserInputError
 from esmonitor.evaluation.panel import as_polars, require_binary, require_columns, require_numeric
@@ -68,7 +69,8 @@ def _propensity(x: np.ndarray, d: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # perfect-separation and convergence notes: checked below
         fit = sm.Logit(d, _design(x)).fit(disp=0, maxiter=200)
-    return np.clip(np.asarray(fit.predict(_design(x))), 1e-6, 1 - 1e-6)
+    p: NDArray[np.float64] = np.asarray(fit.predict(_design(x)), dtype=np.float64)
+    return np.clip(p, 1e-6, 1 - 1e-6)
 
 
 def _arm_predictions(x: np.ndarray, y: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -34,6 +34,9 @@ import polars as pl
 from esmonitor.errors import UserInputError
 from esmonitor.evaluation.panel import as_polars, require_columns, require_numeric
 from esmonitor.indicators.stats import Z95
+
+if TYPE_CHECKING:
+    from esmonitor.indicators.engine import Frames
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ def _catchment_info() -> pl.DataFrame:
                          "ies_start": [c.ies_start for c in cs]})
 
 
-def provider_inputs(frames: Any, unemployment_monthly: pl.DataFrame) -> pl.DataFrame:
+def provider_inputs(frames: Frames, unemployment_monthly: pl.DataFrame) -> pl.DataFrame:
     """One row per client whose action plan began at least a year before the as-of date: the
     provider, whether the client started a job, and the risk factors of the adjustment model.
     ``ies_phase`` (before, transition, IES) is in the model so a provider is not credited or
@@ -250,7 +253,7 @@ def provider_inputs(frames: Any, unemployment_monthly: pl.DataFrame) -> pl.DataF
     return df.select("client_id", "provider_id", "catchment_id", "plan_start", SYSTEM_OUTCOME, *SYSTEM_COVARIATES)
 
 
-def creaming_diagnostics(frames: Any, grain: str = "fiscal_year") -> pl.DataFrame:
+def creaming_diagnostics(frames: Frames, grain: str = "fiscal_year") -> pl.DataFrame:
     """Each provider's intakes against its referrals, by period of referral: how many of the
     people referred to it were taken in, the social-assistance share among referrals and among
     intakes (a selection ratio below 1 means people on social assistance, who are more often in

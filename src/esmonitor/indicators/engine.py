@@ -102,7 +102,7 @@ class Frames:
         """The same frames keeping only rows whose ``column`` (e.g. provider_id) is in ``values``."""
         keep = pl.col(column).is_in(list(values))
         return Frames(**{name: None if (f := getattr(self, name)) is None else f.filter(keep)
-                         for name in FRAME_NAMES}, as_of=self.as_of)  # type: ignore[arg-type]
+                         for name in FRAME_NAMES}, as_of=self.as_of)
 
     def get(self, name: str) -> pl.DataFrame:
         frame = getattr(self, name)
@@ -207,7 +207,7 @@ def frames_from(warehouse: Warehouse, as_of: date | None = None,
         "referral": referral, "client": client, "starter": starter, "outcome": outcome,
         "plan": plan, "exiter": exiter}
     built = {name: (builders[name]() if name in wanted else None) for name in FRAME_NAMES}
-    return Frames(**built, as_of=as_of)  # type: ignore[arg-type]
+    return Frames(**built, as_of=as_of)
 
 
 def _quarter_window(exit_date: pl.Expr, offset: int) -> tuple[pl.Expr, pl.Expr]:

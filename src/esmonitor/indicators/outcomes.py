@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import cast
 
 import polars as pl
 import sqlglot
@@ -252,7 +253,8 @@ def inputs_from(warehouse: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def data_as_of(warehouse: Warehouse) -> date | None:
     """The latest event date in the warehouse: the default as-of date of the outcome engine."""
-    return warehouse.scalar(sqlglot.parse_one(AS_OF_QUERY, read="duckdb"))
+    # the engine returns a DATE (None in an empty warehouse) for this query
+    return cast(date | None, warehouse.scalar(sqlglot.parse_one(AS_OF_QUERY, read="duckdb")))
 
 
 def resolve_as_of(warehouse: Warehouse, as_of: date | None) -> date:

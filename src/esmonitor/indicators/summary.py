@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import sqlglot.expressions as exp
 
@@ -26,8 +27,8 @@ class Summary:
 
 
 def _rows(w: Warehouse, query: exp.Expr) -> list[dict[str, object]]:
-    table = w.arrow(query)
-    return table.to_pylist()
+    # pyarrow has no type information: to_pylist() is one dict per row, column name -> value
+    return cast(list[dict[str, object]], w.arrow(query).to_pylist())
 
 
 def summarise(w: Warehouse) -> Summary:

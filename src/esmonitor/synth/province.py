@@ -19,6 +19,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from esmonitor.errors import UserInputError
 from esmonitor.model import reference
@@ -154,7 +155,7 @@ def _yes_no_pna(rng: np.random.Generator, prevalence: np.ndarray | float, n: int
     return code, yes
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
+def _logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return 1.0 / (1.0 + np.exp(-x))
 
 

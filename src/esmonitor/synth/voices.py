@@ -186,7 +186,8 @@ def write_voices(out: Path, seed: int, respondents: dict[str, int] | None = None
 _FORMATS = {"job_seeker": "kobo-csv", "esp_staff": "kobo-xlsx", "ssm_staff": "limesurvey", "employer": "limesurvey"}
 
 
-def _write_survey(out: Path, name: str, role: str, instrument: Any, rows: list, wave: str,
+def _write_survey(out: Path, name: str, role: str, instrument: Any, rows: list[tuple[str, str, dict[str, Any]]],
+                  wave: str,
                   rng: np.random.Generator) -> Path:
     import polars as pl
 

@@ -13,7 +13,7 @@ group's figures are published only if its count is, and each choice's count only
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -48,7 +48,9 @@ def answers_frame(warehouse: Any) -> pl.DataFrame:
              .join(table("survey_response", "r"), using=["response_id"])
              .join(table("catchment", "c"), using=["catchment_id"], join_type="left")
              .join(equity.subquery("e"), using=["response_id"], join_type="left"))
-    return cast(pl.DataFrame, pl.from_arrow(warehouse.arrow(query)))
+    frame = pl.from_arrow(warehouse.arrow(query))
+    assert isinstance(frame, pl.DataFrame)  # an Arrow table becomes a frame, never a series
+    return frame
 
 
 def poststratify(frame: pl.DataFrame, population: dict[str, float], unit: str = "catchment_id") -> pl.DataFrame:

@@ -193,11 +193,12 @@ class Warehouse:
     # -- metadata ------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         try:
-            return self.scalar(
+            value = self.scalar(
                 exp.select("value").from_(schema.META_TABLE).where(exp.column("key").eq(exp.Literal.string(key)))
             )
         except duckdb.CatalogException:
             return None
+        return None if value is None else str(value)
 
     def set_meta(self, key: str, value: str) -> None:
         self.execute(exp.delete(schema.META_TABLE, exp.column("key").eq(exp.Literal.string(key))))
