@@ -97,11 +97,14 @@ def _voices_into(warehouse: Path, root: Path) -> None:
 @pytest.fixture(scope="module")
 def edition(loaded_50k: LoadedProvince, tmp_path_factory: pytest.TempPathFactory) -> Edition:
     """The public report (K = 10) of a 50,000-client province with its surveys, both languages
-    and formats, made by the command."""
+    and formats, made by the command. Its data come from ``esmonitor synth``, and the warehouse
+    says so (the survey exports' manifest marks it; marked here too, whatever the loader does)."""
     root = tmp_path_factory.mktemp("report")
     warehouse = root / "w.duckdb"
     shutil.copy(loaded_50k.warehouse, warehouse)
     _voices_into(warehouse, root)
+    with Warehouse(warehouse) as w:
+        w.mark_synthetic({"generator": "esmonitor synth", "seed": 7, "clients": 50_000})
     notes = root / "notes.txt"
     notes.write_text("# summary\nAnalysts read 4242 as a special number. <script>alert(1)</script>\n\n"
                      "# recommendations\n- Publish waits quarterly.\n", "utf-8")
@@ -520,6 +523,73 @@ def test_pdf_pages_show_text_and_charts(edition: Edition, lang: str, tmp_path: P
     assert all(words(t["title"])[:30] in printed for t in data["tables"].values())  # every table is printed
 
 
+# -- synthetic data ----------------------------------------------------------------------------------
+
+#: the notice every edition made from synthetic data carries (spaces normalised, lower case)
+NOTICE = {"en": "synthetic data for demonstration: not ontario's figures",
+          "fr": "données synthétiques de démonstration : ce ne sont pas les chiffres de l'ontario"}
+
+
+def _plain(text: str) -> str:
+    """Lower case, every run of spaces (non-breaking ones too; pdftotext writes them as spaces) one space."""
+    return re.sub(r"[\s\u00a0\u202f]+", " ", text).lower()
+
+
+def _part(html: str, pattern: str) -> str:
+    match = re.search(pattern, html, re.S)
+    assert match, pattern
+    return _plain(visible_text(match.group(0)))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_an_edition_of_synthetic_data_says_so_on_the_cover_in_the_summary_and_on_every_page(
+        edition: Edition, lang: str) -> None:
+    with Warehouse(edition.warehouse, read_only=True) as w:
+        assert w.synthetic() is not None
+    html = edition.html[lang].read_text("utf-8")
+    notice, other = NOTICE[lang], NOTICE["fr" if lang == "en" else "en"]
+    assert embedded(html)["synthetic"] is True
+    assert notice in _part(html, r'<header class="cover">.*?</header>')
+    assert notice in _part(html, r'<section id="summary".*?</section>')
+    # on screen: a banner held at the foot of the window, whatever part of the report is shown
+    assert _part(html, r'<p class="synthetic-banner" role="note">.*?</p>') == notice
+    assert other not in _plain(visible_text(html))
+    if lang == "fr":  # French typography: a non-breaking space before the colon
+        assert "démonstration\u00a0: ce ne sont pas" in html
+    # in print: every page carries it (a running footer); the first page also has the cover's
+    pages = [_plain(p) for p in pdf_text(edition.pdf[lang])]
+    assert len(pages) >= 15
+    missing = [i + 1 for i, p in enumerate(pages) if notice not in p]
+    assert not missing, f"pages without the notice: {missing}"
+    assert pages[0].count(notice) >= 2
+
+
+def test_an_edition_of_data_not_marked_synthetic_says_nothing_of_it(dirty_ingested: Ingested,
+                                                                   tmp_path: Path) -> None:
+    """The same evidence with ``synthetic`` off: no notice in either language or format."""
+    from dataclasses import replace
+
+    from esmonitor.disclosure.access import Policy, resolve_audience
+    from esmonitor.report.evidence import gather
+    from esmonitor.report.publish import write_reports
+
+    evidence = gather(dirty_ingested.warehouse, Policy(resolve_audience("public")), min_count=K, save=False)
+    assert evidence.synthetic  # made by esmonitor synth: its extracts' manifest marks the warehouse
+    written = write_reports(replace(evidence, synthetic=False), tmp_path)
+    assert sorted((w.lang, w.format) for w in written) == [("en", "html"), ("en", "pdf"), ("fr", "html"),
+                                                           ("fr", "pdf")]
+    for w in written:
+        notices = (NOTICE["en"], NOTICE["fr"], "synthetic data", "données synthétiques")
+        if w.format == "html":
+            html = w.path.read_text("utf-8")
+            assert embedded(html)["synthetic"] is False
+            assert 'class="synthetic' not in html
+            text = _plain(visible_text(html))
+        else:
+            text = _plain(" ".join(pdf_text(w.path)))
+        assert not [n for n in notices if n in text], w.path.name
+
+
 # -- the command ------------------------------------------------------------------------------------
 
 def test_report_command_errors(edition: Edition, tmp_path: Path) -> None:
@@ -534,6 +604,7 @@ def test_report_command_errors(edition: Edition, tmp_path: Path) -> None:
     bad.write_text("# summary\nfine\n\n# conclusions\nnot a section\n", "utf-8")
     code, output = _cli("report", "-w", w, "--commentary", str(bad), "--out", str(tmp_path), "--audience", "public",
                         "--format", "html", "--lang", "en")
+    output = " ".join(output.split())  # the console wraps long messages (a long path) at its width
     assert code == 2 and "line 4" in output and "conclusions" in output and "recommendations" in output
     code, output = _cli("report", "-w", w, "--audience", "province", "--out", str(tmp_path),
                         env={"ESMONITOR_AUDIENCE": "public"})
