@@ -395,7 +395,7 @@ class Gate:
             return {"totals": totals, "envelopes": envelopes, "rewards": rewards, "served": served}
         dims = list(dict.fromkeys([*groups, "catchment_id", "fiscal_year", "stream", "checkpoint"]))
         models = [result] + ([second] if second is not None else [])
-        parts = [self.counted(f"funding:{m.model.id}:{m.model.version}:checkpoints_paid",
+        parts = [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
                               m.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
                  for m in models]
         if served is not None:
@@ -510,30 +510,39 @@ class Gate:
         return result, comparable if compare_on is not None else None
 
     def ratings(self, result: Any, clients: pl.DataFrame, outcome: str) -> tuple[Any, int]:
-        """Provider ratings for this audience, and how many were withheld. Narrower than the
-        province: its own providers, and others with at least K clients on each side of the
-        outcome. Public: the clients by provider and outcome are protected jointly with the
-        ledger; a provider is shown when both its counts are published, and the number of
-        clients is that of the providers shown."""
+        """Provider ratings for this audience, and how many were withheld (see
+        :meth:`hidden_providers`); public: the number of clients is that of the providers shown."""
         import dataclasses
 
-        from esmonitor.evaluation.providers import ratings_for
+        with Warehouse(self.warehouse, read_only=True) as w:
+            own = self.scope(w).providers(w) or set()
+        hidden = self.hidden_providers(clients, outcome, own)
+        if hidden is None:
+            return result, 0
+        kept = tuple(p for p in result.providers if p.provider not in hidden)
+        return dataclasses.replace(result, providers=kept, n_clients=sum(p.n for p in kept)), \
+            len(result.providers) - len(kept)
+
+    def hidden_providers(self, clients: pl.DataFrame, outcome: str, own: set[str]) -> set[str] | None:
+        """The providers whose rating this audience may not see (None: it sees every one).
+        Narrower than the province: its ``own`` providers are shown, others only with at least K
+        clients on each side of the outcome. Public: the clients by provider and outcome are
+        protected jointly with the ledger, and a provider is shown when both its counts are."""
+        from esmonitor.evaluation.providers import shown_to_all
 
         if self.whole_province:
-            return result, 0
+            return None
         if not self.public:
-            with Warehouse(self.warehouse, read_only=True) as w:
-                scope = self.scope(w)
-            return ratings_for(result, clients, scope.column, scope.values, self.min_count)
+            sides = clients.group_by("provider_id").agg(pl.len().alias("n"), pl.col(outcome).cast(pl.Float64).mean()
+                                                         .alias("observed"))
+            return {str(r["provider_id"]) for r in sides.iter_rows(named=True)
+                    if r["provider_id"] not in own and not shown_to_all(r["n"], r["observed"], self.min_count)}
         frame = clients.with_columns(pl.when(pl.col(outcome).cast(pl.Boolean)).then(pl.lit("achieved"))
                                      .otherwise(pl.lit("not_achieved")).alias("outcome"))
         (cells,) = self.protect_parts("provider ratings", [self.counted(
             f"ratings:{outcome}", frame, ["provider_id", "outcome"])])
         inner = cells.filter((pl.col("provider_id") != TOTAL) & (pl.col("outcome") != TOTAL))
-        hidden = set(inner.filter(pl.col("status") != PUBLISHED)["provider_id"].to_list())
-        kept = tuple(p for p in result.providers if p.provider not in hidden)
-        return dataclasses.replace(result, providers=kept, n_clients=sum(p.n for p in kept)), \
-            len(result.providers) - len(kept)
+        return {str(p) for p in inner.filter(pl.col("status") != PUBLISHED)["provider_id"].to_list()}
 
     def rollout(self, data: dict[str, Any], frames: Any) -> dict[str, Any]:
         """The rollout evaluation for this audience. Public: each unit's synthetic-control gaps
@@ -579,6 +588,16 @@ class Gate:
             return found
         return {lang: block | {"themes": [t for t in block["themes"] if t["size"] >= self.min_count]}
                 for lang, block in found.items()}
+
+
+def _events(trail: pl.DataFrame) -> str:
+    """The identity of a set of paid checkpoints (two models that pay the same events count the
+    same thing, whatever they pay for them)."""
+    import hashlib
+
+    pairs = trail.select(pl.concat_str([pl.col("client_id"), pl.col("checkpoint").cast(pl.String)], separator="|")
+                         .sort().alias("e"))["e"].to_list()
+    return hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
 
 
 def _no_counts(columns: list[str]) -> pl.DataFrame:  # pragma: no cover - a Measure used only for its chains
