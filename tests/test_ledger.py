@@ -1,0 +1,197 @@
+"""The release gate and its ledger: a deployment's floor, whole periods, and public releases
+protected jointly with every earlier release of the same data (attacked by a second,
+independent linear program over the finest cells)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.optimize import linprog
+
+from esmonitor.disclosure import ledger
+from esmonitor.disclosure.access import AccessDenied, resolve_policy
+from esmonitor.disclosure.gate import Gate
+from esmonitor.disclosure.joint import ReleaseRefused, attack, exposed, fiscal_year_of_quarter
+from esmonitor.disclosure.release import public_indicators
+from esmonitor.indicators.engine import Frames, frames_from
+from esmonitor.synth import SynthConfig, generate
+from esmonitor.synth.loader import load_province
+from esmonitor.warehouse import Warehouse
+
+K = 10
+RELEASES = ((["provider_id"], "quarter"), (["provider_id"], "fiscal_year"), (["catchment_id"], "quarter"))
+
+
+def _province(folder: Path, clients: int) -> tuple[Path, Frames]:
+    path = folder / "w.duckdb"
+    with Warehouse(path) as w:
+        load_province(w, generate(SynthConfig(clients=clients, seed=11)))
+        frames = frames_from(w, needed=["referral"])
+    return path, frames
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Frames]:
+    return _province(tmp_path_factory.mktemp("ledger"), 2_000)
+
+
+@pytest.fixture(scope="module")
+def larger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Frames]:
+    return _province(tmp_path_factory.mktemp("ledger-larger"), 20_000)
+
+
+def _clear(path: Path) -> None:
+    with Warehouse(path) as w:
+        w.execute("DELETE FROM _release_cells")
+        w.execute("DELETE FROM _releases")
+
+
+# -- the deployment's policy --------------------------------------------------------------------------
+def test_the_floor_can_be_raised_never_lowered(tmp_path: Path) -> None:
+    assert resolve_policy("public").min_count == 10
+    assert resolve_policy("public", 15).min_count == 15
+    with pytest.raises(AccessDenied, match="below the floor of K = 10"):
+        resolve_policy("public", 1)
+    with pytest.raises(AccessDenied, match="zero counts"):
+        resolve_policy("public", publish_zeros=True)
+    pinned = {"ESMONITOR_AUDIENCE": "public"}
+    assert str(resolve_policy(None, environ=pinned).audience) == "public"
+    with pytest.raises(AccessDenied, match="limited to public"):
+        resolve_policy("province", environ=pinned)
+    with pytest.raises(AccessDenied):
+        resolve_policy(None, 1, environ=pinned)
+    policy = tmp_path / "policy.toml"
+    policy.write_text('audience = "public"\nmin_count = 5\npublish_zeros = true\n', "utf-8")
+    env = {"ESMONITOR_POLICY": str(policy)}
+    chosen = resolve_policy(None, environ=env)
+    assert (str(chosen.audience), chosen.min_count, chosen.publish_zeros) == ("public", 5, False)
+    assert resolve_policy(None, 5, publish_zeros=True, environ=env).publish_zeros
+    with pytest.raises(AccessDenied, match="floor of K = 5"):
+        resolve_policy(None, 4, environ=env)
+    with pytest.raises(AccessDenied, match="limited to public"):
+        resolve_policy("admin", environ=env)
+    assert resolve_policy("admin", 1).min_count == 1  # no disclosure control for the whole province
+
+
+def test_a_bad_policy_file_is_refused_with_its_rule(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.toml"
+    bad.write_text("min_count = 0\n", "utf-8")
+    with pytest.raises(Exception, match="at least 1"):
+        resolve_policy("public", environ={"ESMONITOR_POLICY": str(bad)})
+    bad.write_text("min_count = 10\nmin_cont = 3\n", "utf-8")
+    with pytest.raises(Exception, match="unknown setting"):
+        resolve_policy("public", environ={"ESMONITOR_POLICY": str(bad)})
+    with pytest.raises(Exception, match="cannot be read"):
+        resolve_policy("public", environ={"ESMONITOR_POLICY": str(tmp_path / "none.toml")})
+
+
+# -- whole periods ---------------------------------------------------------------------------------------
+def test_a_window_moved_by_a_day_is_refused(province: tuple[Path, Frames]) -> None:
+    path, frames = province
+    _clear(path)
+    gate = Gate.open(path, "indicators", "public")
+    with pytest.raises(ReleaseRefused, match="middle of a quarter") as err:
+        gate.indicators(frames, ["referrals"], ["catchment_id"], "quarter", start=date(2023, 4, 2))
+    assert "--from 2023-04-01" in (err.value.hint or "")
+    with pytest.raises(ReleaseRefused, match="middle of a fiscal year"):
+        gate.indicators(frames, ["referrals"], ["catchment_id"], "fiscal_year", end=date(2024, 3, 30))
+    table = gate.indicators(frames, ["referrals"], ["catchment_id"], "quarter", start=date(2023, 4, 1),
+                            end=date(2024, 3, 31))
+    assert set(table["period"].to_list()) == {"2023Q2", "2023Q3", "2023Q4", "2024Q1"}  # no window total
+    with pytest.raises(ReleaseRefused, match="as-of"):
+        gate.indicators(frames, ["referrals"], ["catchment_id"], "quarter", as_of=date(2024, 1, 1))
+
+
+# -- joint protection ----------------------------------------------------------------------------------
+def _independent_attack(releases: list[pl.DataFrame], parents: dict[str, str], cells: list[dict[str, str]],
+                        ) -> list[tuple[float, float]]:
+    """min and max of each cell in ``cells`` over non-negative provider × quarter counts that
+    agree with every published cell of ``releases`` (SciPy's linprog: a second implementation)."""
+    atoms = sorted({(r["provider_id"], r["period"]) for t in releases for r in t.iter_rows(named=True)
+                    if r.get("provider_id") not in (None, "Total") and r["grain"] == "quarter"
+                    and r["period"] != "Total"})
+    index = {a: i for i, a in enumerate(atoms)}
+
+    def members(row: dict[str, str]) -> np.ndarray:
+        vector = np.zeros(len(atoms))
+        for (provider, quarter), i in index.items():
+            if "provider_id" in row and row["provider_id"] != "Total" and row["provider_id"] != provider:
+                continue
+            if "catchment_id" in row and row["catchment_id"] != "Total" and row["catchment_id"] != parents[provider]:
+                continue
+            period = row["period"]
+            if period != "Total" and period not in (quarter, fiscal_year_of_quarter(quarter)):
+                continue
+            vector[i] = 1.0
+        return vector
+
+    rows, rhs = [], []
+    for t in releases:
+        for r in t.filter(pl.col("status") == "published").iter_rows(named=True):
+            rows.append(members(r))
+            rhs.append(r["value"])
+    a, b = np.array(rows), np.array(rhs)
+    out = []
+    for cell in cells:
+        c = members(cell)
+        low = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        high = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+        assert low.status == 0 and high.status in (0, 3)
+        out.append((low.fun, np.inf if high.status == 3 else -high.fun))
+    return out
+
+
+def _primaries(releases: list[pl.DataFrame], truth: list[pl.DataFrame], seed: int, n: int,
+               among: slice = slice(None)) -> list[dict[str, str]]:
+    rows = [{k: v for k, v in r.items() if k in ("provider_id", "catchment_id", "period") and v is not None}
+            | {"_true": t}
+            for rel, tru in list(zip(releases, truth, strict=True))[among]
+            for r, t in zip(rel.iter_rows(named=True), tru["value"].to_list(), strict=True)
+            if r["status"] == "primary" and 0 < t < K]
+    rng = np.random.default_rng(seed)
+    return [rows[i] for i in rng.choice(len(rows), size=min(n, len(rows)), replace=False)]
+
+
+def test_releases_protected_jointly_narrow_no_primary_cell(province: tuple[Path, Frames]) -> None:
+    path, frames = province
+    _clear(path)
+    gate = Gate.open(path, "indicators", "public")
+    released = [gate.indicators(frames, ["referrals"], by, grain) for by, grain in RELEASES]
+    with Warehouse(path, read_only=True) as w:
+        parents = dict(w.fetchall("SELECT provider_id, catchment_id FROM provider"))
+        records = ledger.releases(w, w.data_version())
+        old = ledger.earlier(w, w.data_version(), ["indicator:referrals:value"])["indicator:referrals:value"]
+    assert [r.product for r in records] == ["indicators"] * 3 and all(r.min_count == K for r in records)
+    # the ledger's own attack over every release at once
+    found = attack(gate._indicator_measure(frames, "referrals", "value"), old)
+    assert len(found) > 100 and not exposed(found, K)
+    # a second attacker over the finest cells, on what the public holds
+    truth = [public_indicators(frames, ["referrals"], by, grain, min_count=1, publish_zeros=True)
+             for by, grain in RELEASES]
+    truth = [t.join(r.select("period", *by), on=["period", *by], how="semi") for t, (by, _), r in
+             zip(truth, RELEASES, released, strict=True)]
+    truth = [r.select("period", *by).join(t, on=["period", *by], how="left").select(pl.col("value").fill_null(0.0))
+             for t, (by, _), r in zip(truth, RELEASES, released, strict=True)]
+    cells = _primaries(released, truth, seed=3, n=40)
+    assert len(cells) == 40
+    for cell, (low, high) in zip(cells, _independent_attack(released, parents, cells), strict=True):
+        assert low - 1e-6 <= cell["_true"] <= high + 1e-6
+        assert high - low >= K - 1e-6, cell
+
+
+def test_the_same_releases_protected_alone_expose_cells(larger: tuple[Path, Frames]) -> None:
+    """The attack the gate answers: each release protected on its own leaks when combined."""
+    path, frames = larger
+    alone = [public_indicators(frames, ["referrals"], by, grain) for by, grain in RELEASES]
+    with Warehouse(path, read_only=True) as w:
+        parents = dict(w.fetchall("SELECT provider_id, catchment_id FROM provider"))
+    truth = [public_indicators(frames, ["referrals"], by, grain, min_count=1, publish_zeros=True)
+             .select(pl.col("value")) for by, grain in RELEASES]
+    cells = _primaries(alone, truth, seed=4, n=60, among=slice(1, None))  # coarser cells: sums of finer ones
+    narrow = [c for c, (low, high) in zip(cells, _independent_attack(alone, parents, cells), strict=True)
+              if high - low < K - 1e-6]
+    assert narrow, "releases protected one at a time should be narrowed when combined"
