@@ -12,7 +12,7 @@ from esmonitor.cli import app
 
 runner = CliRunner()
 COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "evaluate", "data-model", "demo",
-            "disclose", "disclosure-audit", "voices", "funding", "report"]
+            "disclose", "disclosure-audit", "voices", "funding", "report", "cli-docs"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -150,3 +150,92 @@ def test_indicators_command_formats_and_demo_tables(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "unknown grain" in bad.output
     listed = runner.invoke(app, ["indicators", "--list"])
     assert listed.exit_code == 0 and "wioa_employment_q2" in listed.output
+
+
+def test_errors_survive_pipes_and_logs(tmp_path: Path) -> None:
+    """Off a terminal, a message is never hard-wrapped: a long path stays whole, on one line with
+    its message, whatever the width of the window the tests run in."""
+    deep = tmp_path
+    while len(str(deep)) < 150:
+        deep = deep / "a-rather-long-folder-name"
+    deep.mkdir(parents=True)
+    assert len(str(deep)) >= 150
+    missing = deep / "nowhere.duckdb"
+    result = runner.invoke(app, ["summary", "--warehouse", str(missing)], env={"COLUMNS": "40"})
+    assert result.exit_code == 4
+    assert f"Error: no warehouse at {missing}" in result.output.splitlines()
+    cells = deep / "cells.csv"
+    cells.write_text("x,y\n1,2\n", "utf-8")
+    result = runner.invoke(app, ["disclose", str(cells), "--dims", "a", "--value", "n"], env={"COLUMNS": "40"})
+    assert result.exit_code == 2
+    [line] = [x for x in result.output.splitlines() if x.startswith("Error:")]
+    assert line.startswith(f"Error: {cells}: ") and "'a'" in line and "'n'" in line
+
+
+def test_tables_take_their_natural_width_off_a_terminal() -> None:
+    from esmonitor.indicators.catalogue import CATALOGUE
+
+    result = runner.invoke(app, ["indicators", "--list"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert len(rows) == len(CATALOGUE)  # one line per indicator: no cell wrapped or cut short
+    for indicator, line in zip(CATALOGUE, rows, strict=True):
+        assert f"│ {indicator.id} " in line and indicator.en in line and "…" not in line
+
+
+def test_consoles_wrap_and_fit_on_a_terminal() -> None:
+    """On a terminal Rich behaves as usual: text wraps and tables fit the window."""
+    import io
+
+    from rich.table import Table
+
+    from esmonitor.cli.common import PlainConsole
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    console = PlainConsole(file=screen, width=40, color_system=None)
+    console.print("word " * 20)
+    table = Table(title="t")
+    table.add_column("a")
+    table.add_row("x " * 60)
+    console.print(table)
+    assert max(len(line) for line in screen.getvalue().splitlines()) <= 40
+    piped = io.StringIO()
+    console = PlainConsole(file=piped, width=40, color_system=None)
+    console.print("word " * 20)
+    console.print(table)
+    lines = piped.getvalue().splitlines()
+    assert lines[0].rstrip() == ("word " * 20).rstrip() and any(("x " * 60).strip() in line for line in lines)
+
+
+def test_start_up_loads_no_numerical_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, esmonitor.cli; from typer.main import get_command; get_command(esmonitor.cli.app); "
+            "print(sorted(m for m in ('numpy', 'polars', 'duckdb', 'pyarrow') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_warehouse_variable_is_the_warehouse_s() -> None:
+    from esmonitor.cli.common import WAREHOUSE_ENV
+    from esmonitor.warehouse.core import WAREHOUSE_ENV as CORE_ENV
+
+    assert WAREHOUSE_ENV == CORE_ENV
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json", ".xlsx"])
+def test_one_writer_for_every_file_format(tmp_path: Path, suffix: str) -> None:
+    import polars as pl
+
+    from esmonitor.cli.output import write_frame
+
+    frame = pl.DataFrame({"catchment": ["a", "b"], "n": [3, 12], "rate": [0.25, None]})
+    path = tmp_path / f"cells{suffix}"
+    write_frame(frame, path)
+    read = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".json": pl.read_json, ".xlsx": pl.read_excel}[suffix]
+    assert read(path).to_dicts() == frame.to_dicts()

@@ -1,0 +1,144 @@
+"""Numbers from the warehouse: ``outcomes`` (the funded-outcome engine) and ``indicators`` (the
+catalogue)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from esmonitor.cli.common import (
+    AudienceOpt,
+    MinCountOpt,
+    PublishZerosOpt,
+    WarehouseOpt,
+    console,
+    out,
+    parse_date,
+    policy_for,
+    user_errors,
+)
+from esmonitor.cli.output import check_format, emit_frame
+
+
+@user_errors
+def outcomes(
+    warehouse: WarehouseOpt,
+    client: Annotated[str | None, typer.Argument(help="A client pseudonym: explain its checkpoints.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date YYYY-MM-DD (default: latest date in the data).")] = None,
+    rules_doc: Annotated[Path | None, typer.Option(help="Write the rules as Markdown to this file and exit.")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
+) -> None:
+    """Funded outcomes at 1, 3, 6 and 12 months (IES rules); with CLIENT, why each was reached or not."""
+    if rules_doc is not None:
+        from esmonitor.indicators.docs import render_outcomes_markdown
+
+        rules_doc.write_text(render_outcomes_markdown(), "utf-8")
+        console.print(f"Wrote {rules_doc}")
+        return
+    import polars as pl
+
+    from esmonitor.indicators.outcomes import explain as explain_client
+    from esmonitor.indicators.outcomes import funded_outcomes, inputs_from, resolve_as_of
+    from esmonitor.warehouse import Warehouse
+
+    policy = policy_for(audience)
+    if client:
+        policy.require_records("a client's checkpoints")
+    with Warehouse(warehouse, read_only=True) as w:
+        used_as_of = resolve_as_of(w, parse_date(as_of))
+        starters, spells = inputs_from(w)
+        allowed = policy.scope(w).client_ids(w)
+    if allowed is not None:  # another provider's clients are as invisible as unknown ones
+        starters = starters.filter(pl.col("client_id").is_in(sorted(allowed)))
+        spells = spells.filter(pl.col("client_id").is_in(sorted(allowed)))
+    result = funded_outcomes(starters, spells, used_as_of)
+    if client:
+        out.print("\n".join(explain_client(result, spells, client)), highlight=False)
+        return
+    table = Table(title=f"Funded outcomes by checkpoint (as of {used_as_of}; job starters)")
+    for col in ("checkpoint", "achieved", "not achieved", "unknown", "pending", "rate, decided"):
+        table.add_column(col, justify="right")
+    counts = result.group_by("checkpoint", "status").len()
+    if policy.needs_disclosure_control:
+        from esmonitor.disclosure.release import disclose_frame
+
+        cells = disclose_frame(counts.select(pl.col("checkpoint").cast(pl.String), pl.col("status").alias("outcome"),
+                                             "len"), ["checkpoint", "outcome"], "len", min_count=min_count).cells
+        counts = cells.filter((pl.col("checkpoint") != "Total") & (pl.col("outcome") != "Total")).select(
+            pl.col("checkpoint").cast(pl.Int64), pl.col("outcome").alias("status"),
+            pl.when(pl.col("status") == "published").then(pl.col("value")).alias("len"))
+        table.title = f"{table.title}; public: counts below {min_count:g}, and cells that would reveal them, hidden"
+    for k in sorted(result["checkpoint"].unique().to_list()):
+        by = {r["status"]: r["len"] for r in counts.filter(counts["checkpoint"] == k).iter_rows(named=True)}
+        parts = [by.get(s, 0) for s in ("achieved", "not_achieved", "unknown", "pending")]
+        decided = None if None in parts[:3] else sum(parts[:3])
+        rate = f"{100 * parts[0] / decided:.1f} %" if decided else "-"
+        table.add_row(f"{k} months", *["suppressed" if v is None else f"{v:,.0f}" for v in parts], rate)
+    out.print(table)
+
+
+@user_errors
+def indicators(
+    warehouse: WarehouseOpt,
+    ids: Annotated[str | None, typer.Option("--id", help="Comma-separated indicator ids (default: all).")] = None,
+    by: Annotated[str | None, typer.Option(help="Comma-separated breakdowns, e.g. catchment_id,stream.")] = None,
+    grain: Annotated[str, typer.Option(help="month, quarter, fiscal_year or all.")] = "quarter",
+    start: Annotated[str | None, typer.Option("--from", help="First date YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date YYYY-MM-DD.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date of the outcome engine.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, parquet or json.")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the catalogue and exit.")] = False,
+    catalogue_doc: Annotated[Path | None, typer.Option(help="Write docs/indicators.md here and exit.")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
+    publish_zeros: PublishZerosOpt = False,
+) -> None:
+    """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval).
+
+    With --audience public the table comes with its margins (Total rows) and every count, rate
+    and mean passes the disclosure layer (a status column says which rows are published); with
+    provider:<id> or ssm:<id> only that provider's or catchment's clients count."""
+    from esmonitor.indicators.catalogue import BY_ID, CATALOGUE
+    from esmonitor.indicators.engine import compute_many, frames_from
+    from esmonitor.warehouse import Warehouse
+
+    if catalogue_doc is not None:
+        from esmonitor.indicators.docs import render_catalogue_markdown
+
+        catalogue_doc.write_text(render_catalogue_markdown(), "utf-8")
+        console.print(f"Wrote {catalogue_doc}")
+        return
+    if list_:
+        listing = Table(title="Indicator catalogue")
+        for col in ("id", "English", "Français", "statistic"):
+            listing.add_column(col)
+        for i in CATALOGUE:
+            listing.add_row(i.id, i.en, i.fr, i.statistic)
+        out.print(listing)
+        return
+    check_format(fmt, out_file, allowed=("table", "csv", "parquet", "json"))
+    chosen = ids.split(",") if ids else None
+    needed = sorted({BY_ID[i].frame for i in chosen if i in BY_ID}) if chosen else None
+    policy = policy_for(audience)
+    with Warehouse(warehouse, read_only=True) as w:
+        scope = policy.scope(w)
+        frames = frames_from(w, parse_date(as_of), needed=needed)
+    if scope.column is not None:
+        frames = frames.only(scope.column, sorted(scope.values))
+    breakdowns = by.split(",") if by else []
+    window = {"start": parse_date(start), "end": parse_date(end)}
+    if policy.needs_disclosure_control:
+        from esmonitor.disclosure.release import public_indicators
+
+        table = public_indicators(frames, chosen, breakdowns, grain, min_count=min_count,
+                                  publish_zeros=publish_zeros, **window)
+    else:
+        table = compute_many(frames, chosen, by=breakdowns, grain=grain, **window)
+    emit_frame(table, fmt, out_file, title=f"Indicators by {grain} (as of {frames.as_of})")
+    if out_file:
+        console.print(f"Wrote {table.height:,} rows to {out_file}")
