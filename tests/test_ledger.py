@@ -195,3 +195,23 @@ def test_the_same_releases_protected_alone_expose_cells(larger: tuple[Path, Fram
     narrow = [c for c, (low, high) in zip(cells, _independent_attack(alone, parents, cells), strict=True)
               if high - low < K - 1e-6]
     assert narrow, "releases protected one at a time should be narrowed when combined"
+
+
+def test_a_pinned_public_account_cannot_lower_the_floor_or_shift_a_window(province: tuple[Path, Frames],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+
+    path, _ = province
+    monkeypatch.setenv("ESMONITOR_AUDIENCE", "public")
+    runner = CliRunner()
+    base = ["indicators", "-w", str(path), "--id", "referrals", "--by", "catchment_id", "--format", "csv"]
+    low = runner.invoke(app, [*base, "--min-count", "1", "--publish-zeros"])
+    assert low.exit_code == 3 and "below the floor of K = 10" in low.output and "Traceback" not in low.output
+    zeros = runner.invoke(app, [*base, "--publish-zeros"])
+    assert zeros.exit_code == 3 and "zero counts" in zeros.output
+    shifted = runner.invoke(app, [*base, "--grain", "quarter", "--from", "2023-04-02"])
+    assert shifted.exit_code == 3 and "middle of a quarter" in shifted.output and "--from 2023-04-01" in shifted.output
+    ratings = runner.invoke(app, ["evaluate", "providers", "-w", str(path), "--min-count", "1", "--json"])
+    assert ratings.exit_code == 3 and "floor" in ratings.output

@@ -126,11 +126,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def policy_for(audience: str | None) -> Policy:
-    """The access policy of an --audience (or of the account's default audience)."""
-    from esmonitor.disclosure.access import Policy, resolve_audience
+def policy_for(audience: str | None, min_count: float | None = None, publish_zeros: bool = False) -> Policy:
+    """The policy of an --audience (or of the account's default audience), with K and zero
+    handling no weaker than the deployment's floor (ESMONITOR_POLICY; default K = 10, zeros
+    protected): asking for less under disclosure control is refused with the reason."""
+    from esmonitor.disclosure.access import resolve_policy
 
-    return Policy(resolve_audience(audience))
+    return resolve_policy(audience, min_count, publish_zeros)
 
 
 def parse_date(value: str | None) -> date | None:

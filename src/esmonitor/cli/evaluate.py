@@ -352,7 +352,7 @@ def evaluate_providers(
         from esmonitor.indicators.engine import frames_from
         from esmonitor.warehouse import Warehouse
 
-        policy = policy_for(audience)
+        policy = policy_for(audience, min_count)
         if creaming and policy.audience.is_public:
             policy.require("provider", "the creaming diagnostics (counts by provider and period)")
         with Warehouse(warehouse, read_only=True) as w, console.status("Rating providers…"):

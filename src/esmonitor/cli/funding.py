@@ -96,7 +96,7 @@ def funding_report(
     from esmonitor.funding.payments import pay
     from esmonitor.funding.report import creaming_gap, creaming_watch, funding_inputs, incentives, mix_shift
 
-    policy = policy_for(audience)
+    policy = policy_for(audience, min_count)
     if trail is not None:
         policy.require_records("the payment trail (one row per client checkpoint)")
     groups = _funding_by(by)
@@ -178,7 +178,7 @@ def funding_simulate(
     from esmonitor.funding.model import load_model
     from esmonitor.funding.report import compare, creaming_gap, flat, run
 
-    policy = policy_for(audience)
+    policy = policy_for(audience, min_count)
     frames = _funding_frames(warehouse, policy)
     first = load_model(model)
     second = load_model(vs) if vs else flat(first)

@@ -45,7 +45,7 @@ def outcomes(
     from esmonitor.indicators.outcomes import funded_outcomes, inputs_from, resolve_as_of
     from esmonitor.warehouse import Warehouse
 
-    policy = policy_for(audience)
+    policy = policy_for(audience, min_count)
     if client:
         policy.require_records("a client's checkpoints")
     with Warehouse(warehouse, read_only=True) as w:
@@ -124,7 +124,7 @@ def indicators(
     check_format(fmt, out_file, allowed=("table", "csv", "parquet", "json"))
     chosen = ids.split(",") if ids else None
     needed = sorted({BY_ID[i].frame for i in chosen if i in BY_ID}) if chosen else None
-    policy = policy_for(audience)
+    policy = policy_for(audience, min_count, publish_zeros)
     with Warehouse(warehouse, read_only=True) as w:
         scope = policy.scope(w)
         frames = frames_from(w, parse_date(as_of), needed=needed)
@@ -132,7 +132,12 @@ def indicators(
         frames = frames.only(scope.column, sorted(scope.values))
     breakdowns = by.split(",") if by else []
     window = {"start": parse_date(start), "end": parse_date(end)}
-    if policy.needs_disclosure_control:
+    if policy.needs_disclosure_control:  # whole periods only, at the data's own as-of date
+        from esmonitor.disclosure.gate import Gate
+
+        gate = Gate(warehouse, policy, "indicators")
+        gate.check_window(grain, window["start"], window["end"])
+        gate.check_as_of(parse_date(as_of))
         from esmonitor.disclosure.release import public_indicators
 
         table = public_indicators(frames, chosen, breakdowns, grain, min_count=min_count,

@@ -34,7 +34,7 @@ def report_cmd(
     from esmonitor.report.evidence import gather
     from esmonitor.report.publish import write_reports
 
-    policy = policy_for(audience)
+    policy = policy_for(audience, min_count)
     languages = tuple(x.strip() for x in lang.split(",") if x.strip())
     formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
     started = time.perf_counter()

@@ -161,7 +161,7 @@ def voices_summary(
     from esmonitor.voices.closed import answers_frame, compare, likert_summary, poststratify, protect_summary
     from esmonitor.warehouse import Warehouse
 
-    policy = policy_for(audience)
+    policy = policy_for(audience, min_count)
     groups = [g for g in by.split(",") if g]
     allowed = ("wave", "role", "catchment_id", "phase", "rollout", "francophone", "indigenous", "disability")
     unknown = [g for g in groups if g not in allowed]

@@ -151,8 +151,8 @@ class Gate:
         from esmonitor.disclosure.release import COUNT_COLUMNS, HIERARCHY, VALUE_COLUMNS, indicator_margins
         from esmonitor.disclosure.table import build_table
 
-        self._whole_periods(grain, start, end)
-        self._data_as_of(frames, as_of)
+        self.check_window(grain, start, end)
+        self.check_as_of(as_of)
 
         def compute(breakdowns: list[str], period_grain: str) -> pl.DataFrame:
             return compute_many(frames, ids, by=breakdowns, grain=period_grain, **window)
@@ -226,7 +226,7 @@ class Gate:
 
         return Measure(f"indicator:{indicator}:{column}", counts)
 
-    def _whole_periods(self, grain: str, start: date | None, end: date | None) -> None:
+    def check_window(self, grain: str, start: date | None, end: date | None) -> None:
         if start is None and end is None:
             return
         if grain == "all":
@@ -247,7 +247,7 @@ class Gate:
                 "periods only (two releases a day apart would give away that day's counts)",
                 hint=f"use --to {before.isoformat()} or --to {last.isoformat()}")
 
-    def _data_as_of(self, frames: Any, as_of: date | None) -> None:
+    def check_as_of(self, as_of: date | None) -> None:
         if as_of is None:
             return
         from esmonitor.indicators.outcomes import resolve_as_of
