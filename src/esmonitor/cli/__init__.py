@@ -72,6 +72,3 @@ app.command()(demo.demo)
 app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(voices.app, name="voices")
 app.add_typer(funding.app, name="funding")
-
-if __name__ == "__main__":  # pragma: no cover
-    app()

@@ -159,7 +159,3 @@ def cli_docs(
 ) -> None:
     """Print every command, option and default as Markdown (source of docs/cli.md)."""
     write_generated(render_markdown(), out_file, check, REGENERATE)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    typer.run(cli_docs)
