@@ -569,11 +569,11 @@ def test_an_edition_of_data_not_marked_synthetic_says_nothing_of_it(dirty_ingest
     """The same evidence with ``synthetic`` off: no notice in either language or format."""
     from dataclasses import replace
 
-    from esmonitor.disclosure.access import Policy, resolve_audience
+    from esmonitor.disclosure.access import resolve_policy
     from esmonitor.report.evidence import gather
     from esmonitor.report.publish import write_reports
 
-    evidence = gather(dirty_ingested.warehouse, Policy(resolve_audience("public")), min_count=K, save=False)
+    evidence = gather(dirty_ingested.warehouse, resolve_policy("public", K), min_count=K, save=False)
     assert evidence.synthetic  # made by esmonitor synth: its extracts' manifest marks the warehouse
     written = write_reports(replace(evidence, synthetic=False), tmp_path)
     assert sorted((w.lang, w.format) for w in written) == [("en", "html"), ("en", "pdf"), ("fr", "html"),
