@@ -215,3 +215,21 @@ def test_a_pinned_public_account_cannot_lower_the_floor_or_shift_a_window(provin
     assert shifted.exit_code == 3 and "middle of a quarter" in shifted.output and "--from 2023-04-01" in shifted.output
     ratings = runner.invoke(app, ["evaluate", "providers", "-w", str(path), "--min-count", "1", "--json"])
     assert ratings.exit_code == 3 and "floor" in ratings.output
+
+
+def test_two_tables_of_one_measure_in_one_release_are_protected_together(province: tuple[Path, Frames]) -> None:
+    """A product that puts out one measure twice (by provider, and by catchment × source) is one
+    set of cells: the attacker over both finds no primary cell narrower than K."""
+    path, frames = province
+    _clear(path)
+    gate = Gate.open(path, "test", "public")
+    referrals = frames.get("referral")
+    parts = [gate.counted("test:referrals", referrals, ["provider_id"]),
+             gate.counted("test:referrals", referrals, ["catchment_id", "source"])]
+    tables = gate.protect_parts("test", parts)
+    assert all("status" in t.columns for t in tables)
+    with Warehouse(path, read_only=True) as w:
+        old = ledger.earlier(w, w.data_version(), ["test:referrals"])["test:referrals"]
+    assert len(old) == 1 and len(old[0].keys) == len(set(parts[0][0].keys) | set(parts[1][0].keys))
+    found = attack(gate.frame_measure("test:referrals", referrals), old)
+    assert found and not exposed(found, K)

@@ -206,7 +206,7 @@ class Gate:
         codes = {b: str(row[b]) for b in by}
         if grain != "all" and row["period"] not in (TOTAL, "all"):
             codes[GRAIN_COLUMN[grain]] = str(row["period"])
-        return canonical_key(codes, Measure("", _no_counts).chains)
+        return canonical_key(codes, (PERIOD_CHAIN, PLACE_CHAIN))
 
     def _indicator_measure(self, frames: Any, indicator: str, column: str) -> Measure:
         from esmonitor.indicators.engine import compute_many
@@ -275,39 +275,57 @@ class Gate:
             w.close()
 
     def _protect(self, product: str, parts: Sequence[Part], publish_zeros: bool | None = None) -> list[np.ndarray]:
-        """Each part's cell statuses, protected jointly with the ledger; the release recorded."""
+        """Each part's cell statuses, protected jointly with the ledger and with each other (the
+        parts of one measure are one set of cells); the release recorded."""
         zeros = self.policy.publish_zeros if publish_zeros is None else publish_zeros
+        measures: dict[str, list[int]] = {}  # measure id -> the parts that count it
+        for i, p in enumerate(parts):
+            measures.setdefault(p.measure.id, []).append(i)
         with self._ledger() as w:
             data_version = w.data_version()
             synthetic = self.synthetic(w)
-            before = ledger.earlier(w, data_version, sorted({p.measure.id for p in parts}))
-            tables = {}
+            before = ledger.earlier(w, data_version, sorted(measures))
+            merged: dict[str, tuple[Measure, list[CellKey], np.ndarray]] = {}
+            for measure_id, members in measures.items():
+                measure = parts[members[0]].measure
+                keys = [k for i in members for k in parts[i].keys]
+                values = np.concatenate([parts[i].values for i in members])
+                old = before[measure_id]
+                check_acyclic([_families(r.keys, measure) for r in old]
+                              + [_families(parts[i].keys, measure) for i in members], measure_id)
+                merged[measure_id] = (measure, keys, values)
+            tables = {m: super_table(measure, [k for r in before[m] for k in r.keys] + keys)
+                      for m, (measure, keys, _) in merged.items()}
+            forced = {p.group: np.zeros(0, dtype=bool) for p in parts}
             for p in parts:
-                old = before[p.measure.id]
-                check_acyclic([_families(r.keys, p.measure) for r in old] + [_families(p.keys, p.measure)],
-                              p.measure.id)
-                tables[p.measure.id] = super_table(p.measure, [k for r in old for k in r.keys] + p.keys)
-            groups = {p.group for p in parts}
-            size = max((int(p.rows.max()) + 1 for p in parts if p.rows.size), default=0)
-            forced = {g: np.zeros(size, dtype=bool) for g in groups}
-            statuses: list[np.ndarray] = []
+                size = int(p.rows.max()) + 1 if p.rows.size else 0
+                if forced[p.group].size < size:
+                    forced[p.group] = np.zeros(size, dtype=bool)
+            statuses: list[np.ndarray] = [np.empty(0, dtype=object)] * len(parts)
             for _ in range(12):
-                statuses = [protect_jointly(p.measure, before[p.measure.id], p.keys, p.values, self.min_count,
-                                            zeros, forced[p.group][p.rows],
-                                            prebuilt=tables[p.measure.id]) for p in parts]
+                for measure_id, (measure, keys, values) in merged.items():
+                    members = measures[measure_id]
+                    found = protect_jointly(measure, before[measure_id], keys, values, self.min_count, zeros,
+                                            np.concatenate([forced[parts[i].group][parts[i].rows] for i in members]),
+                                            prebuilt=tables[measure_id])
+                    bounds = np.cumsum([0] + [len(parts[i].keys) for i in members])
+                    for i, lo, hi in zip(members, bounds[:-1], bounds[1:], strict=True):
+                        statuses[i] = found[lo:hi]
                 grown = False
-                for p, s in zip(parts, statuses, strict=True):
-                    hidden_rows = p.rows[s != PUBLISHED]
+                for p, status in zip(parts, statuses, strict=True):
+                    hidden_rows = p.rows[status != PUBLISHED]
                     if (~forced[p.group][hidden_rows]).any():
                         forced[p.group][hidden_rows] = True
                         grown = True
                 if not grown:
                     break
+            cells = {}
+            for measure_id, (_, keys, values) in merged.items():
+                status = np.concatenate([statuses[i] for i in measures[measure_id]])
+                cells[measure_id] = (keys, values.tolist(), status.tolist())
             ledger.record(w, data_version=data_version, audience=self.audience, min_count=self.min_count,
                           publish_zeros=zeros, product=product, command=self.command,
-                          parameters=self.parameters, synthetic=synthetic,
-                          cells={p.measure.id: (p.keys, p.values.tolist(), s.tolist())
-                                 for p, s in zip(parts, statuses, strict=True)})
+                          parameters=self.parameters, synthetic=synthetic, cells=cells)
         return statuses
 
     @staticmethod
@@ -463,20 +481,20 @@ class Gate:
             return protect_summary(summary, by=by, min_count=self.min_count), None
         likert = frame.filter(pl.col("value").is_in(list(LIKERT))).with_columns(pl.col("value").alias("choice"))
         chains = (("rollout", "phase", "catchment_id"),)
-        parts = []
         questions = sorted(summary["question"].unique().to_list()) if summary.height else []
+        separate = compare_on is not None and compare_on not in by
+        summaries, comparisons = [], []
         for q in questions:
             answers = likert.filter(pl.col("question") == q)
-            parts.append(self.counted(f"survey:{q}", answers, [*by, "choice"], chains=chains))
-            if compare_on is not None and compare_on not in by:
-                parts.append(self.counted(f"survey:{q}", answers, [compare_on, "choice"], chains=chains,
-                                          group=f"compare:{q}"))
-        tables = self.protect_parts("survey summary", parts) if parts else []
+            summaries.append(self.counted(f"survey:{q}", answers, [*by, "choice"], chains=chains))
+            if separate:
+                assert compare_on is not None
+                comparisons.append(self.counted(f"survey:{q}", answers, [compare_on, "choice"], chains=chains,
+                                                group=f"compare:{q}"))
+        tables = self.protect_parts("survey summary", summaries + comparisons) if questions else []
         out = []
-        comparable: set[str] | None = None
         figures = ["n", "mean", "mean_low", "mean_high", "agree", "agree_low", "agree_high"]
-        for q, cells in zip(questions, tables[:: 2 if compare_on is not None and compare_on not in by else 1],
-                            strict=True):
+        for q, cells in zip(questions, tables[: len(summaries)], strict=True):
             rows = summary.filter(pl.col("question") == q).with_columns(pl.col(by).cast(pl.String))
             inner = cells.filter(pl.all_horizontal([pl.col(g) != TOTAL for g in by]))
             total = inner.filter(pl.col("choice") == TOTAL).select(*by, pl.col("status"))
@@ -495,19 +513,16 @@ class Gate:
                     pl.when(pl.col("_s") == PUBLISHED).then(pl.col(f"n_{choice}")).otherwise(None)
                     .alias(f"n_{choice}")).drop("_s")
             out.append(rows.drop("_whole"))
+        comparable: set[str] | None = None
         if compare_on is not None:
-            comparable = None
-            blocks = tables[1::2] if compare_on not in by else tables
-            for cells in blocks:
+            for cells in tables[len(summaries):] if separate else tables:
+                others = [c for c in cells.columns if c not in (compare_on, "choice", "value", "status")]
                 inner = cells.filter((pl.col(compare_on) != TOTAL) & (pl.col("choice") != TOTAL)
-                                     & pl.all_horizontal([pl.col(c) == TOTAL for c in cells.columns
-                                                          if c not in (compare_on, "choice", "value", "status")]
-                                                         or [pl.lit(True)]))
-                bad = set(inner.filter(pl.col("status") != PUBLISHED)[compare_on].to_list())
-                ok = set(inner[compare_on].to_list()) - bad
+                                     & pl.all_horizontal([pl.col(c) == TOTAL for c in others] or [pl.lit(True)]))
+                ok = set(inner[compare_on].to_list()) - set(
+                    inner.filter(pl.col("status") != PUBLISHED)[compare_on].to_list())
                 comparable = ok if comparable is None else comparable & ok
-        result = pl.concat(out, how="diagonal_relaxed") if out else summary
-        return result, comparable if compare_on is not None else None
+        return (pl.concat(out, how="diagonal_relaxed") if out else summary), comparable
 
     def ratings(self, result: Any, clients: pl.DataFrame, outcome: str) -> tuple[Any, int]:
         """Provider ratings for this audience, and how many were withheld (see
@@ -566,11 +581,6 @@ class Gate:
         nothing about a person)."""
         if self.whole_province:
             return rules.with_columns(pl.lit(PUBLISHED).alias("status"))
-        measure = Measure("quality:quarantined_rows", lambda columns: rules.group_by(columns).agg(
-            pl.col("rows").sum().cast(pl.Float64).alias("value")) if columns else pl.DataFrame(
-            {"value": [float(rules["rows"].sum())]}), ())
-        part = self.count_part(measure, rules.select("file_name", "rule", pl.col("rows").alias("value")),
-                               ["file_name", "rule"])
         if not self.public:
             from esmonitor.disclosure.release import disclose_frame
 
@@ -578,6 +588,11 @@ class Gate:
                                    publish_zeros=True).cells
             return cells.with_columns(pl.when(pl.col("status") == PUBLISHED).then(pl.col("value"))
                                       .alias("value")).rename({"value": "rows"})
+        measure = Measure("quality:quarantined_rows", lambda columns: rules.group_by(columns).agg(
+            pl.col("rows").sum().cast(pl.Float64).alias("value")) if columns else pl.DataFrame(
+            {"value": [float(rules["rows"].sum())]}), ())
+        part = self.count_part(measure, rules.select("file_name", "rule", pl.col("rows").alias("value")),
+                               ["file_name", "rule"])
         (cells,) = self.protect_parts("data quality", [part], publish_zeros=True)
         return cells.rename({"value": "rows"})
 
@@ -598,10 +613,6 @@ def _events(trail: pl.DataFrame) -> str:
     pairs = trail.select(pl.concat_str([pl.col("client_id"), pl.col("checkpoint").cast(pl.String)], separator="|")
                          .sort().alias("e"))["e"].to_list()
     return hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
-
-
-def _no_counts(columns: list[str]) -> pl.DataFrame:  # pragma: no cover - a Measure used only for its chains
-    raise AssertionError("no counts")
 
 
 def _families(keys: Sequence[CellKey], measure: Measure) -> frozenset[str]:

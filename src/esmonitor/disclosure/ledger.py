@@ -59,18 +59,31 @@ def _exists(w: Warehouse, table: str) -> bool:
     return bool(w.scalar(query))
 
 
-def earlier(w: Warehouse, data_version: str, measures: Sequence[str]) -> dict[str, list[Released]]:
-    """The cells of every earlier release of ``data_version``, by measure (one entry per release)."""
-    if not measures or not _exists(w, RELEASE_CELLS_TABLE):
-        return {m: [] for m in measures}
+CELL_SCHEMA = {"release_id": pl.String, "measure": pl.String, "cell": pl.String, "value": pl.Float64,
+               "status": pl.String}
+
+
+def cells(w: Warehouse, data_version: str, measures: Sequence[str] | None = None) -> pl.DataFrame:
+    """Every cell released from ``data_version`` (of ``measures`` only, if given): release,
+    measure, cell key (JSON), value, status; by release, measure and cell."""
+    if not _exists(w, RELEASE_CELLS_TABLE):
+        return pl.DataFrame(schema=CELL_SCHEMA)
+    condition: exp.Expr = exp.column("data_version", "r").eq(exp.Literal.string(data_version))
+    if measures is not None:
+        condition = exp.and_(condition, exp.column("measure", "c").isin(*[exp.Literal.string(m) for m in measures]))
     query = (exp.select("c.release_id", "c.measure", "c.cell", "c.value", "c.status")
              .from_(exp.alias_(exp.to_table(RELEASE_CELLS_TABLE), "c"))
              .join(exp.alias_(exp.to_table(RELEASES_TABLE), "r"), on="c.release_id = r.release_id")
-             .where(exp.and_(exp.column("data_version", "r").eq(exp.Literal.string(data_version)),
-                             exp.column("measure", "c").isin(*[exp.Literal.string(m) for m in measures])))
-             .order_by("c.release_id", "c.measure", "c.cell"))
-    frame = pl.DataFrame(w.arrow(query))
+             .where(condition).order_by("c.release_id", "c.measure", "c.cell"))
+    return pl.DataFrame(w.arrow(query), schema=CELL_SCHEMA)
+
+
+def earlier(w: Warehouse, data_version: str, measures: Sequence[str]) -> dict[str, list[Released]]:
+    """The cells of every earlier release of ``data_version``, by measure (one entry per release)."""
     out: dict[str, list[Released]] = {m: [] for m in measures}
+    if not measures:
+        return out
+    frame = cells(w, data_version, measures)
     if frame.is_empty():
         return out
     for (_, measure), part in frame.group_by(["release_id", "measure"], maintain_order=True):
@@ -121,15 +134,3 @@ def releases(w: Warehouse, data_version: str | None = None) -> list[ReleaseRecor
     return [ReleaseRecord(**{**r, "parameters": json.loads(r["parameters"] or "{}")})
             for r in frame.iter_rows(named=True)]
 
-
-def cells(w: Warehouse, data_version: str) -> pl.DataFrame:
-    """Every cell released from ``data_version``: release, measure, cell key (JSON), value, status."""
-    if not _exists(w, RELEASE_CELLS_TABLE):
-        return pl.DataFrame(schema={"release_id": pl.String, "measure": pl.String, "cell": pl.String,
-                                    "value": pl.Float64, "status": pl.String})
-    query = (exp.select("c.release_id", "c.measure", "c.cell", "c.value", "c.status")
-             .from_(exp.alias_(exp.to_table(RELEASE_CELLS_TABLE), "c"))
-             .join(exp.alias_(exp.to_table(RELEASES_TABLE), "r"), on="c.release_id = r.release_id")
-             .where(exp.column("data_version", "r").eq(exp.Literal.string(data_version)))
-             .order_by("c.measure", "c.release_id", "c.cell"))
-    return pl.DataFrame(w.arrow(query))
