@@ -169,6 +169,10 @@ def test_releases_protected_jointly_narrow_no_primary_cell(province: tuple[Path,
     # the ledger's own attack over every release at once
     found = attack(gate._indicator_measure(frames, "referrals", "value"), old)
     assert len(found) > 100 and not exposed(found, K)
+    # the audit, from the ledger and the reference data alone, finds the same intervals
+    with Warehouse(path, read_only=True) as w:
+        audited = {(a.cell, round(a.low, 6), round(a.high, 6)) for a in ledger.audit(w)}
+    assert audited == {(ledger.key_text(e.key), round(e.low, 6), round(e.high, 6)) for e in found}
     # a second attacker over the finest cells, on what the public holds
     truth = [public_indicators(frames, ["referrals"], by, grain, min_count=1, publish_zeros=True)
              for by, grain in RELEASES]
@@ -233,3 +237,40 @@ def test_two_tables_of_one_measure_in_one_release_are_protected_together(provinc
     assert len(old) == 1 and len(old[0].keys) == len(set(parts[0][0].keys) | set(parts[1][0].keys))
     found = attack(gate.frame_measure("test:referrals", referrals), old)
     assert found and not exposed(found, K)
+
+
+def test_releases_and_the_ledger_audit_commands(province: tuple[Path, Frames]) -> None:
+    """`esmonitor releases` lists the ledger; `disclosure-audit --ledger` attacks it whole, passes
+    on the gate's releases and fails (exit 1) once a release publishes what hid a primary cell."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+
+    path, frames = province
+    _clear(path)
+    gate = Gate.open(path, "indicators", "public", parameters={"by": "provider_id"})
+    gate.indicators(frames, ["referrals"], ["provider_id"], "fiscal_year")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["releases", "-w", str(path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)["releases"]
+    assert [(r["product"], r["min_count"], r["parameters"]) for r in rows] == [
+        ("indicators", 10.0, {"by": "provider_id"})]
+    audited = runner.invoke(app, ["disclosure-audit", "--ledger", "-w", str(path), "--json"])
+    assert audited.exit_code == 0, audited.output
+    report = json.loads(audited.output)
+    assert report["exposed"] == 0 and len(report["cells"]) > 10
+    assert runner.invoke(app, ["releases", "-w", str(path), "--audience", "public"]).exit_code == 3
+    with Warehouse(path) as w:  # a careless second release: the same cells, all published but one primary
+        version = w.data_version()
+        (first,) = ledger.earlier(w, version, ["indicator:referrals:value"])["indicator:referrals:value"]
+        kept = int(np.flatnonzero((first.status == "primary") & (first.values > 0))[0])
+        careless = np.full(first.status.shape, "published", dtype=object)
+        careless[kept] = "primary"
+        ledger.record(w, data_version=version, audience="public", min_count=K, publish_zeros=False,
+                      product="indicators", command="test", parameters={}, synthetic=True,
+                      cells={"indicator:referrals:value": (first.keys, first.values.tolist(), careless.tolist())})
+    leaky = runner.invoke(app, ["disclosure-audit", "--ledger", "-w", str(path), "--json"])
+    assert leaky.exit_code == 1 and json.loads(leaky.output[: leaky.output.rindex("}") + 1])["exposed"] > 0

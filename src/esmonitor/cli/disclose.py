@@ -10,11 +10,14 @@ import typer
 from rich.table import Table
 
 from esmonitor.cli.common import (
+    AudienceOpt,
     JsonOpt,
     MinCountOpt,
     PublishZerosOpt,
+    WarehouseOpt,
     console,
     out,
+    policy_for,
     read_table,
     user_errors,
 )
@@ -117,22 +120,36 @@ def disclose(
 
 @user_errors
 def disclosure_audit(
-    table: Annotated[Path, typer.Argument(help="A published table with its margins (.csv or .parquet): "
-                                               "Total in a dimension column marks a margin, an empty "
-                                               "value a suppressed cell.")],
-    dims: DimsOpt,
-    value: ValueOpt,
+    warehouse: WarehouseOpt,
+    table: Annotated[Path | None, typer.Argument(help="A published table with its margins (.csv or .parquet): "
+                                                      "Total in a dimension column marks a margin, an empty "
+                                                      "value a suppressed cell.")] = None,
+    dims: Annotated[str | None, typer.Option("--dims", help="Comma-separated dimension columns, e.g. "
+                                                            "catchment,stream (with TABLE).")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Column of counts (with TABLE).")] = None,
     hierarchy: HierarchyOpt = None,
     status: Annotated[str | None, typer.Option(help="Column of statuses (published, primary, secondary): "
                                                      "only cells not 'published' are unknown, and only "
                                                      "primary cells must stay K wide.")] = None,
     min_count: MinCountOpt = 10,
+    ledger: Annotated[bool, typer.Option("--ledger", help="Instead of TABLE: attack everything the release "
+                                                          "ledger says was published from the warehouse's "
+                                                          "current data, all releases at once.")] = False,
+    audience: AudienceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Attack a published table: each suppressed cell's interval of values consistent with every
-    published number (linear programming). Exit code 1 if any cell is narrowed below K."""
+    published number (linear programming). Exit code 1 if any cell is narrowed below K. With
+    --ledger: every primary cell of every public release of the current data, attacked with
+    everything published together (province or admin: the ledger holds the hidden values)."""
     from esmonitor.disclosure.release import audit_frame
 
+    if ledger:
+        _audit_ledger(warehouse, audience, min_count, as_json)
+        return
+    if table is None or dims is None or value is None:
+        raise UserInputError("give a TABLE with --dims and --value, or --ledger",
+                             hint="esmonitor disclosure-audit release.csv --dims catchment,stream --value value")
     try:
         found = audit_frame(read_table(table), _dims(dims), value, hierarchy or [], status=status,
                             min_count=min_count)
@@ -147,3 +164,73 @@ def disclosure_audit(
     if exposed:
         console.print(f"[bold red]{exposed} suppressed cell(s) can be narrowed below {min_count:g}[/]")
         raise typer.Exit(1)
+
+
+def _audit_ledger(warehouse: Path, audience: str | None, min_count: float, as_json: bool) -> None:
+    from esmonitor.disclosure import ledger as register
+    from esmonitor.warehouse import Warehouse
+
+    policy = policy_for(audience)
+    policy.require("province", "the release ledger (it holds the values of hidden cells)")
+    started = time.perf_counter()
+    with Warehouse(warehouse, read_only=True) as w:
+        version = w.data_version()
+        found = register.audit(w, version)
+        k = max([min_count, *[r.min_count for r in register.releases(w, version)]])
+    exposed = [a for a in found if a.width < k - 1e-7]
+    if as_json:
+        print_json({"data_version": version, "min_count": k, "exposed": len(exposed),
+                    "cells": [{"measure": a.measure, "cell": a.cell, "value": a.value, "low": a.low,
+                               "high": None if a.high == float("inf") else a.high, "width": a.width,
+                               "exposed": a.width < k - 1e-7} for a in found]})
+    else:
+        shown = Table(title=f"Release ledger of data version {version}: {len(found):,} primary cells attacked "
+                            f"with everything published ({time.perf_counter() - started:.1f} s)")
+        for col in ("measure", "primary cells", "narrowest interval", f"narrower than {k:g}"):
+            shown.add_column(col, justify="left" if col == "measure" else "right")
+        by: dict[str, list[float]] = {}
+        for a in found:
+            by.setdefault(a.measure, []).append(a.width)
+        for measure, widths in sorted(by.items()):
+            shown.add_row(measure, f"{len(widths):,}", f"{min(widths):g}", f"{sum(w < k - 1e-7 for w in widths):,}")
+        out.print(shown)
+    if exposed:
+        console.print(f"[bold red]{len(exposed)} primary cell(s) can be narrowed below {k:g}[/]")
+        raise typer.Exit(1)
+
+
+@user_errors
+def releases(
+    warehouse: WarehouseOpt,
+    every_version: Annotated[bool, typer.Option("--all", help="Releases of every data version, not only of "
+                                                              "the current data.")] = False,
+    audience: AudienceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The release ledger: every public release made from the warehouse (data and code version,
+    audience, K, zero handling, product, command and parameters, number of cells)."""
+    from esmonitor.disclosure import ledger as register
+    from esmonitor.warehouse import Warehouse
+
+    policy_for(audience).require("province", "the release ledger")
+    with Warehouse(warehouse, read_only=True) as w:
+        version = w.data_version()
+        found = register.releases(w, None if every_version else version)
+    rows = [{"release_id": r.release_id, "created_at": r.created_at.isoformat(timespec="seconds"),
+             "data_version": r.data_version, "code_version": r.code_version, "audience": r.audience,
+             "min_count": r.min_count, "publish_zeros": r.publish_zeros, "product": r.product,
+             "command": r.command, "parameters": r.parameters, "synthetic": r.synthetic, "cells": r.cells}
+            for r in found]
+    if as_json:
+        print_json({"data_version": version, "releases": rows})
+        return
+    shown = Table(title=f"Public releases ({'all data versions' if every_version else 'data version ' + version})")
+    for col in ("created", "product", "command", "K", "zeros", "cells", "parameters"):
+        shown.add_column(col, justify="right" if col in ("K", "cells") else "left")
+    for i, r in enumerate(rows):
+        shown.add_row(str(r["created_at"]), str(r["product"]), str(r["command"]), f"{r['min_count']:g}",
+                      "published" if r["publish_zeros"] else "protected", f"{r['cells']:,}",
+                      ", ".join(f"{k}={v}" for k, v in found[i].parameters.items() if v is not None))
+    out.print(shown)
+    if not rows:
+        console.print("No public release recorded for these data yet.")

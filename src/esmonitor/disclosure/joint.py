@@ -258,6 +258,85 @@ def exposed(found: Sequence[Exposure], min_count: float) -> list[Exposure]:
     return [e for e in found if e.width < min_count - TOL]
 
 
+SURVEY_CHAIN = ("rollout", "phase", "catchment_id")
+
+
+def chains_of(measure_id: str) -> tuple[tuple[str, ...], ...]:
+    """The families of nested columns of a measure, from its id (the gate names its measures so):
+    survey answers nest catchment in phase in rollout; funded-outcome and data-quality counts
+    have none; every other measure has the period and place chains."""
+    kind = measure_id.split(":", 1)[0]
+    if kind == "survey":
+        return (SURVEY_CHAIN,)
+    if kind in ("outcomes", "quality"):
+        return ()
+    return (PERIOD_CHAIN, PLACE_CHAIN)
+
+
+def skeleton(measure_id: str, keys: Iterable[CellKey], parents: dict[str, dict[str, str]]) -> Measure:
+    """A measure with the structure of released cells and no data: its counts are zero over the
+    grid of the finest codes released in each family, with the coarser codes of each chain taken
+    from ``parents`` (child column -> code -> parent code) or, for periods, from the labels. An
+    attacker's intervals depend only on this structure and the published values, so the audit
+    needs nothing else."""
+    chains = chains_of(measure_id)
+    keys = list(keys)
+    codes: dict[str, set[str]] = {}
+    for key in keys:
+        for column, code in key:
+            codes.setdefault(column, set()).add(code)
+
+    def counts(columns: list[str]) -> pl.DataFrame:
+        dims = families(keys, chains)
+        grid: pl.DataFrame | None = None
+        for family in dims:
+            finest = family[-1]
+            part = pl.DataFrame({finest: sorted(codes.get(finest, set()))}, schema={finest: pl.String})
+            for child, parent in zip(reversed(family[1:]), reversed(family[:-1]), strict=True):
+                part = part.with_columns(_parent(pl.col(child), child, parent, parents).alias(parent))
+            grid = part if grid is None else grid.join(part, how="cross")
+        assert grid is not None
+        return grid.select(*columns).with_columns(pl.lit(0.0).alias("value"))
+
+    return Measure(measure_id, counts, chains)
+
+
+def _parent(child: pl.Expr, column: str, parent: str, parents: dict[str, dict[str, str]]) -> pl.Expr:
+    if column == "month" and parent == "quarter":
+        return child.map_elements(quarter_of_month, return_dtype=pl.String)
+    if column == "month" and parent == "fiscal_year":
+        return child.map_elements(lambda m: fiscal_year_of_quarter(quarter_of_month(m)), return_dtype=pl.String)
+    if column == "quarter" and parent == "fiscal_year":
+        return child.map_elements(fiscal_year_of_quarter, return_dtype=pl.String)
+    mapping = parents.get(f"{column}>{parent}")
+    if mapping is None:
+        raise EsmonitorError(f"no reference data place {column} codes in {parent}")
+    return child.replace_strict(mapping, default="(missing)", return_dtype=pl.String)
+
+
+def attack_published(measure_id: str, releases: Sequence[Released],
+                     parents: dict[str, dict[str, str]]) -> list[Exposure]:
+    """:func:`attack` on the released cells alone: the structure from :func:`skeleton`, the
+    values of the published cells from the releases (the ledger), nothing else."""
+    measure = skeleton(measure_id, [k for r in releases for k in r.keys], parents)
+    table, index = super_table(measure, [k for r in releases for k in r.keys])
+    values = np.zeros(len(table))
+    truth = np.zeros(len(table))
+    published = np.zeros(len(table), dtype=bool)
+    primary = np.zeros(len(table), dtype=bool)
+    for r in releases:
+        ids = np.fromiter((index[k] for k in r.keys), dtype=np.int64, count=len(r.keys))
+        truth[ids] = r.values
+        shown = r.status == PUBLISHED
+        values[ids[shown]] = r.values[shown]
+        published[ids[shown]] = True
+        primary[ids[r.status == PRIMARY]] = True
+    cells = np.flatnonzero(primary & ~published)
+    intervals = feasible_intervals(table.equations, values, ~published, cells=cells)
+    return [Exposure(table.keys[c], float(truth[c]), intervals[int(c)].low, intervals[int(c)].high)
+            for c in cells.tolist()]
+
+
 # -- period labels --------------------------------------------------------------------------------
 def quarter_of_month(month: str) -> str:
     year, m = int(month[:4]), int(month[5:7])

@@ -134,3 +134,56 @@ def releases(w: Warehouse, data_version: str | None = None) -> list[ReleaseRecor
     return [ReleaseRecord(**{**r, "parameters": json.loads(r["parameters"] or "{}")})
             for r in frame.iter_rows(named=True)]
 
+
+
+def reference_parents(w: Warehouse) -> dict[str, dict[str, str]]:
+    """Which code of a coarser column each code sits in, for the nested columns the gate uses
+    (site in provider in catchment in SSM; catchment in phase in rollout), from the warehouse's
+    reference tables: ``{"child>parent": {code: parent code}}``."""
+    places = pl.DataFrame(w.arrow(
+        exp.select("s.site_id", "p.provider_id", "p.catchment_id", "c.ssm_id", "c.phase")
+        .from_(exp.alias_(exp.to_table("catchment"), "c"))
+        .join(exp.alias_(exp.to_table("provider"), "p"), on="p.catchment_id = c.catchment_id", join_type="left")
+        .join(exp.alias_(exp.to_table("site"), "s"), on="s.provider_id = p.provider_id", join_type="left")))
+    places = places.with_columns(pl.when(pl.col("phase") == "prototype").then(pl.lit("prototype"))
+                                 .otherwise(pl.lit("later")).alias("rollout"))
+    order = ["site_id", "provider_id", "catchment_id", "ssm_id"]
+    out: dict[str, dict[str, str]] = {}
+    pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+    pairs += [("catchment_id", "phase"), ("catchment_id", "rollout"), ("phase", "rollout")]
+    for child, parent in pairs:
+        known = places.select(child, parent).drop_nulls().unique()
+        out[f"{child}>{parent}"] = {str(a): str(b) for a, b in known.iter_rows()}
+    return out
+
+
+@dataclass(frozen=True)
+class AuditedCell:
+    measure: str
+    cell: str
+    value: float
+    low: float
+    high: float
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+
+def audit(w: Warehouse, data_version: str | None = None) -> list[AuditedCell]:
+    """Every primary cell of every release of ``data_version`` (default: the warehouse's data
+    now) with its interval, attacked with everything those releases published at once, measure by
+    measure (the structure from the released cells and the reference data; no unreleased value)."""
+    from esmonitor.disclosure.joint import attack_published
+
+    version = data_version or w.data_version()
+    frame = cells(w, version)
+    parents = reference_parents(w)
+    out: list[AuditedCell] = []
+    for (measure,), part in frame.group_by(["measure"], maintain_order=True):
+        releases = [Released([key_from_text(t) for t in rel["cell"].to_list()], rel["value"].to_numpy().astype(float),
+                             np.asarray(rel["status"].to_list(), dtype=object))
+                    for _, rel in part.group_by(["release_id"], maintain_order=True)]
+        for e in attack_published(str(measure), releases, parents):
+            out.append(AuditedCell(str(measure), key_text(e.key), e.value, e.low, e.high))
+    return out
