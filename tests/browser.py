@@ -156,7 +156,10 @@ class Chromium:
         self._targets: dict[str, str] = {}  # session id -> target id
 
     def __enter__(self) -> Chromium:
-        self._tmp = tempfile.TemporaryDirectory(prefix="esmonitor-chromium-", ignore_cleanup_errors=True)
+        # Chromium puts a Unix socket under TMPDIR, and socket paths are limited to about 100
+        # characters: the browser gets a short folder of its own, whatever TMPDIR the tests run with
+        self._tmp = tempfile.TemporaryDirectory(prefix="esmonitor-chromium-", ignore_cleanup_errors=True,
+                                                dir=_short_temp_root())
         tmp = Path(self._tmp.name)
         to_read, to_write = os.pipe()  # we write commands, Chromium reads them on fd 3
         from_read, from_write = os.pipe()  # Chromium writes replies on fd 4, we read them
@@ -169,7 +172,7 @@ class Chromium:
                 [sys.executable, "-c", _EXEC_WITH_PIPES, str(child_read), str(child_write), self._binary,
                  *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}", "about:blank"],
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                pass_fds=(child_read, child_write), start_new_session=True,
+                pass_fds=(child_read, child_write), start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)},
             )
         except BaseException:
             self._close_fds()
@@ -437,3 +440,14 @@ def page_colour_share(png: Path, chroma: int = 40) -> float:
     """
     pixels = _rgb(png)
     return float((pixels.max(axis=2) - pixels.min(axis=2) >= chroma).mean())
+
+
+def _short_temp_root() -> str | None:
+    """The system's own temporary folder when TMPDIR is long (None: the default one)."""
+    default = tempfile.gettempdir()
+    if len(default) <= 40:
+        return None
+    for candidate in ("/tmp", "/var/tmp"):
+        if os.path.isdir(candidate) and os.access(candidate, os.W_OK):
+            return candidate
+    return None
