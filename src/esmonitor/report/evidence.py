@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from esmonitor.disclosure.access import Policy
+from esmonitor.disclosure.gate import Gate
 from esmonitor.errors import UserInputError
 from esmonitor.indicators.catalogue import BY_ID, GAPS
 from esmonitor.model.reference import fiscal_year_bounds
@@ -86,15 +87,12 @@ def _period_end(label: str, grain: str) -> date:
     return date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
 
 
-def _indicators(frames: Any, ids: tuple[str, ...], by: list[str], grain: str, public: bool,
-                min_count: int) -> pl.DataFrame:
-    from esmonitor.disclosure.release import public_indicators
-    from esmonitor.indicators.engine import compute_many
-
-    if public:
-        table = public_indicators(frames, list(ids), by=by, grain=grain, min_count=min_count)
-    else:
-        table = compute_many(frames, list(ids), by=by, grain=grain).with_columns(pl.lit("published").alias("status"))
+def _indicators(gate: Gate, frames: Any, ids: tuple[str, ...], by: list[str], grain: str) -> pl.DataFrame:
+    """An indicator table through the release gate (public: protected jointly with every earlier
+    public release of these data, and recorded in the ledger)."""
+    table = gate.indicators(frames, list(ids), by, grain)
+    if "status" not in table.columns:
+        table = table.with_columns(pl.lit("published").alias("status"))
     return table.with_columns(pl.col(c).cast(pl.String).fill_null("(missing)") for c in ["period", *by])
 
 
@@ -124,7 +122,9 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
     if fresh and save:
         _save(warehouse_path, fresh)
     progress("computing the indicators")
-    province = _indicators(frames, PROVINCE_IDS, [], grain, public, min_count)
+    gate = Gate(warehouse_path, Policy(policy.audience, min_count, policy.publish_zeros), "report",
+                {"period": period, "min_count": min_count})
+    province = _indicators(gate, frames, PROVINCE_IDS, [], grain)
     known = sorted(p for p in province["period"].unique().to_list() if p not in (TOTAL, "(missing)"))
     if not known:
         raise UserInputError("the warehouse holds no indicator data to report on", hint="run esmonitor ingest first")
@@ -135,8 +135,8 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
         raise UserInputError(f"no data for the period {wanted}", hint="periods with data: " + ", ".join(known))
     periods = [p for p in known if p <= wanted]
     previous = periods[-2] if len(periods) > 1 else None
-    by_source = _indicators(frames, SOURCE_IDS, ["source"], grain, public, min_count)
-    by_catchment = _indicators(frames, CATCHMENT_IDS, ["catchment_id"], grain, public, min_count)
+    by_source = _indicators(gate, frames, SOURCE_IDS, ["source"], grain)
+    by_catchment = _indicators(gate, frames, CATCHMENT_IDS, ["catchment_id"], grain)
     progress("funding")
     funding = _funding(frames, public, min_count, wanted if grain == "fiscal_year" else None)
     reference = [{"catchment_id": c.catchment_id, "name_en": c.name_en, "name_fr": c.name_fr, "phase": c.phase,
