@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from esmonitor.cli import app
+from esmonitor.model.synthetic import SYNTHETIC_NOTICE
 
 runner = CliRunner()
 COMMANDS = ["synth", "ingest", "summary", "quarantine", "outcomes", "indicators", "evaluate", "data-model", "demo",
@@ -78,7 +79,9 @@ def test_demo_end_to_end_small(tmp_path: Path) -> None:
         "rows_quarantined"] == manifest["row_counts"]["client"]
     assert sum(q["rows"] for q in summary["quarantine"]) > 0
     # at 1,500 clients the rollout panel is too thin: the demo says so and goes on
-    assert json.loads((out / "rollout.json").read_text()) == {"skipped": "too little data for the rollout panel"}
+    rollout = json.loads((out / "rollout.json").read_text())
+    assert rollout.pop("synthetic_data") == SYNTHETIC_NOTICE
+    assert rollout == {"skipped": "too little data for the rollout panel"}
     assert "Rollout not evaluated" in result.output
     providers = json.loads((out / "providers.json").read_text())["providers"]
     assert sum(p["n"] for p in providers) > 0
@@ -90,6 +93,16 @@ def test_demo_end_to_end_small(tmp_path: Path) -> None:
     english = next((out / "report").glob("*-en.html")).read_text("utf-8")
     assert "too little data for the rollout panel" in english and '"public": true' in english
     assert (out / "report" / next(p for p in reports if p.endswith("-fr.pdf"))).read_bytes().startswith(b"%PDF")
+    # every file the demo writes (its own extracts aside) says, in English and French, that its data are synthetic
+    written = [p for p in out.rglob("*") if p.suffix in (".json", ".csv") and "extracts" not in p.parts]
+    assert len(written) >= 10
+    for path in written:
+        if path.suffix == ".json":
+            assert json.loads(path.read_text("utf-8"))["synthetic_data"] == SYNTHETIC_NOTICE, path.name
+        else:
+            header, first = path.read_text("utf-8").splitlines()[:2]
+            assert header.split(",")[-1] == "synthetic_data", path.name
+            assert SYNTHETIC_NOTICE["en"] in first and SYNTHETIC_NOTICE["fr"] in first, path.name
     # running the demo again replaces its own warehouse
     again = runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"])
     assert again.exit_code == 0, again.output
@@ -155,7 +168,7 @@ def test_indicators_command_formats_and_demo_tables(tmp_path: Path) -> None:
 def test_errors_survive_pipes_and_logs(tmp_path: Path) -> None:
     """Off a terminal, a message is never hard-wrapped: a long path stays whole, on one line with
     its message, whatever the width of the window the tests run in."""
-    deep = tmp_path
+    deep = tmp_path / "a-rather-long-folder-name"  # a folder of its own even when tmp_path is long already
     while len(str(deep)) < 150:
         deep = deep / "a-rather-long-folder-name"
     deep.mkdir(parents=True)

@@ -21,9 +21,10 @@ from esmonitor.cli.ingest import (
     warehouse_summary,
     write_synthetic,
 )
-from esmonitor.cli.output import write_frame, write_json
+from esmonitor.cli.output import stamped, write_frame, write_json
 from esmonitor.cli.voices import languages, open_answers, print_voices_reports, run_voices_ingest
 from esmonitor.errors import UserInputError
+from esmonitor.model.synthetic import SYNTHETIC_NOTICE
 
 if TYPE_CHECKING:
     from esmonitor.indicators.engine import Frames
@@ -39,6 +40,11 @@ def demo(
     key_file: KeyOpt = None,
 ) -> None:
     """Synthetic province -> validated ingest -> summary, all into one folder."""
+    with stamped(SYNTHETIC_NOTICE):  # every file the demo writes says its data are synthetic
+        _demo(out_dir, clients, seed, warehouse, key_file)
+
+
+def _demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_file: Path | None) -> None:
     from esmonitor.warehouse import Warehouse
 
     started = time.perf_counter()
@@ -73,7 +79,7 @@ def demo(
     console.rule("5. Evaluation: the rollout and the providers")
     _demo_evaluation(warehouse, out_dir)
     console.rule("6. Public release: disclosure control")
-    _demo_public(frames, out_dir)
+    _demo_public(warehouse, frames, out_dir)
     console.rule("7. Voices: surveys of job seekers, providers, managers and employers")
     _demo_voices(warehouse, extracts / "voices", out_dir, key_file or out_dir / "pseudonym.key")
     console.rule("8. Funding: what the IES rules pay and reward")
@@ -133,12 +139,16 @@ def _demo_report(warehouse: Path, out_dir: Path) -> None:
         out.print(f"{w.path}  ({w.bytes / 1024:,.0f} KiB, {w.seconds:.1f} s)")
 
 
-def _demo_public(frames: Frames, out_dir: Path, min_count: int = 10) -> None:
-    """The indicators by catchment and fiscal year, with margins, as the public may see them."""
-    from esmonitor.disclosure.release import public_indicators
+def _demo_public(warehouse: Path, frames: Frames, out_dir: Path, min_count: int = 10) -> None:
+    """The indicators by catchment and fiscal year, with margins, as the public may see them
+    (through the release gate: recorded in the ledger, and protected jointly with the report)."""
+    from esmonitor.disclosure.access import Audience, Policy
+    from esmonitor.disclosure.gate import Gate
 
     started = time.perf_counter()
-    table = public_indicators(frames, by=["catchment_id"], grain="fiscal_year", min_count=min_count)
+    gate = Gate(warehouse, Policy(Audience("public"), min_count), "demo",
+                {"by": "catchment_id", "grain": "fiscal_year"})
+    table = gate.indicators(frames, None, ["catchment_id"], "fiscal_year")
     (out_dir / "public").mkdir(exist_ok=True)
     write_frame(table, out_dir / "public" / "indicators-by-catchment.csv")
     counts = dict(table.group_by("status").len().iter_rows())

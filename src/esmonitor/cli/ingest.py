@@ -235,11 +235,16 @@ def export_quarantine(warehouse: Path, target: Path) -> int:
     with Warehouse(warehouse, read_only=True) as w:
         rows = w.fetchall("SELECT file_name, source_row, column_name, value, rule, message, record, "
                           "batch_id FROM quarantine ORDER BY file_name, source_row, column_name")
+    from esmonitor.cli.output import current_notice
+    from esmonitor.model.synthetic import NOTICE_FIELD, notice_text
+
     target.parent.mkdir(parents=True, exist_ok=True)
+    stamp = [notice_text()] if current_notice() else []
     with target.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "row", "column", "value", "rule", "message", "record", "batch_id"])
-        writer.writerows(rows)
+        writer.writerow(["file", "row", "column", "value", "rule", "message", "record", "batch_id",
+                         *([NOTICE_FIELD] if stamp else [])])
+        writer.writerows([*row, *stamp] for row in rows)
     return len(rows)
 
 

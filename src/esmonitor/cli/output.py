@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from esmonitor.cli.common import console, out
 from esmonitor.errors import UserInputError
+from esmonitor.model.synthetic import NOTICE_FIELD, notice_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,6 +28,37 @@ FILE_FORMATS = ("csv", "parquet", "json", "xlsx")
 FORMATS = ("table", *FILE_FORMATS)
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".xlsx": "xlsx"}
 _BINARY = ("parquet", "xlsx")  # formats that cannot go to stdout
+_NOTICE: list[Mapping[str, str]] = []  # the notice every output carries inside ``stamped``
+
+
+@contextmanager
+def stamped(notice: Mapping[str, str] | None) -> Iterator[None]:
+    """Every frame and payload written inside says what ``notice`` says (data made by
+    ``esmonitor synth``): a column of tables, the first field of JSON objects."""
+    if notice is None:
+        yield
+        return
+    _NOTICE.append(notice)
+    try:
+        yield
+    finally:
+        _NOTICE.pop()
+
+
+def current_notice() -> Mapping[str, str] | None:
+    return _NOTICE[-1] if _NOTICE else None
+
+
+def _stamp_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
+    return frame if not _NOTICE else frame.with_columns(pl.lit(notice_text()).alias(NOTICE_FIELD))
+
+
+def _stamp_payload(payload: Any) -> Any:
+    if _NOTICE and isinstance(payload, dict):
+        return {NOTICE_FIELD: dict(_NOTICE[-1]), **payload}
+    return payload
 
 
 def format_of(path: Path) -> str:
@@ -48,6 +81,7 @@ def check_format(fmt: str, path: Path | None, allowed: Collection[str] = FORMATS
 def write_frame(frame: pl.DataFrame, path: Path, fmt: str | None = None) -> None:
     """Write a frame to a file, in ``fmt`` or else in the format its suffix names."""
     fmt = fmt or format_of(path)
+    frame = _stamp_frame(frame)
     if fmt == "csv":
         frame.write_csv(path)
     elif fmt == "parquet":
@@ -87,18 +121,19 @@ def emit_frame(frame: pl.DataFrame, fmt: str, path: Path | None, title: str | No
     elif path is not None:
         write_frame(frame, path, fmt)
     elif fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+        sys.stdout.write(_stamp_frame(frame).write_csv())
     else:
-        sys.stdout.write(frame.write_json() + "\n")
+        sys.stdout.write(_stamp_frame(frame).write_json() + "\n")
 
 
 def print_json(payload: Any) -> None:
     """A JSON payload on stdout (dates and other values JSON lacks as strings)."""
-    out.print_json(data=payload, default=str)
+    out.print_json(data=_stamp_payload(payload), default=str)
 
 
 def write_json(payload: Any, path: Path, *, indent: int = 2, ensure_ascii: bool = False) -> None:
-    path.write_text(json.dumps(payload, indent=indent, default=str, ensure_ascii=ensure_ascii), "utf-8")
+    path.write_text(json.dumps(_stamp_payload(payload), indent=indent, default=str, ensure_ascii=ensure_ascii),
+                    "utf-8")
 
 
 def write_generated(text: str, path: Path | None, check: bool, command: str) -> None:

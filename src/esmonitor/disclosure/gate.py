@@ -46,13 +46,9 @@ from esmonitor.disclosure.joint import (
 from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY
 from esmonitor.disclosure.table import TOTAL, CellKey
 from esmonitor.errors import WarehouseError
+from esmonitor.model.synthetic import NOTICE_FIELD, SYNTHETIC_NOTICE, notice_text
 from esmonitor.warehouse import Warehouse
 
-SYNTHETIC_NOTICE = {
-    "en": "synthetic data for demonstration: not Ontario's figures",
-    "fr": "données synthétiques de démonstration : ce ne sont pas les chiffres de l'Ontario",
-}
-NOTICE_FIELD = "synthetic_data"
 GRAIN_COLUMN = {"month": "month", "quarter": "quarter", "fiscal_year": "fiscal_year"}
 
 
@@ -134,7 +130,7 @@ class Gate:
         """A table with a column stating that its data are synthetic (when they are)."""
         if not self.synthetic():
             return frame
-        return frame.with_columns(pl.lit(SYNTHETIC_NOTICE["en"]).alias(NOTICE_FIELD))
+        return frame.with_columns(pl.lit(notice_text()).alias(NOTICE_FIELD))
 
     # -- indicators ----------------------------------------------------------------------------
     def indicators(self, frames: Any, ids: Sequence[str] | None, by: Sequence[str], grain: str,
