@@ -167,7 +167,7 @@ def test_releases_protected_jointly_narrow_no_primary_cell(province: tuple[Path,
         old = ledger.earlier(w, w.data_version(), ["indicator:referrals:value"])["indicator:referrals:value"]
     assert [r.product for r in records] == ["indicators"] * 3 and all(r.min_count == K for r in records)
     # the ledger's own attack over every release at once
-    found = attack(gate._indicator_measure(frames, "referrals", "value"), old)
+    found = attack(gate.indicator_measure(frames, "referrals", "value"), old)
     assert len(found) > 100 and not exposed(found, K)
     # the audit, from the ledger and the reference data alone, finds the same intervals
     with Warehouse(path, read_only=True) as w:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -173,9 +173,20 @@ def _audit_ledger(warehouse: Path, audience: str | None, min_count: float, as_js
     policy = policy_for(audience)
     policy.require("province", "the release ledger (it holds the values of hidden cells)")
     started = time.perf_counter()
+    from esmonitor.disclosure.gate import Gate
+    from esmonitor.indicators.engine import frames_from
+
     with Warehouse(warehouse, read_only=True) as w:
         version = w.data_version()
-        found = register.audit(w, version)
+        frames = frames_from(w)
+        gate = Gate(warehouse, policy, "disclosure-audit")
+
+        def measure_for(measure_id: str) -> Any:
+            kind, _, rest = measure_id.partition(":")
+            indicator, _, column = rest.rpartition(":")
+            return gate.indicator_measure(frames, indicator, column) if kind == "indicator" else None
+
+        found = register.audit(w, version, measure_for)
         k = max([min_count, *[r.min_count for r in register.releases(w, version)]])
     exposed = [a for a in found if a.width < k - 1e-7]
     if as_json:

@@ -184,7 +184,7 @@ class Gate:
             cell_keys = [self._indicator_key(r, by, grain) for r in part.select(keys).iter_rows(named=True)]
             for column in counts:
                 values = part[column].fill_null(0.0).to_numpy().astype(float)
-                parts.append(Part(self._indicator_measure(frames, indicator.id, column), cell_keys, values,
+                parts.append(Part(self.indicator_measure(frames, indicator.id, column), cell_keys, values,
                                   np.arange(offset, offset + part.height), indicator.id))
             out_rows.append(part)
             offset += part.height
@@ -204,7 +204,7 @@ class Gate:
             codes[GRAIN_COLUMN[grain]] = str(row["period"])
         return canonical_key(codes, (PERIOD_CHAIN, PLACE_CHAIN))
 
-    def _indicator_measure(self, frames: Any, indicator: str, column: str) -> Measure:
+    def indicator_measure(self, frames: Any, indicator: str, column: str) -> Measure:
         from esmonitor.indicators.engine import compute_many
 
         def counts(columns: list[str]) -> pl.DataFrame:

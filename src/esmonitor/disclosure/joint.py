@@ -245,13 +245,20 @@ def attack(measure: Measure, releases: Sequence[Released]) -> list[Exposure]:
         ids = np.fromiter((index[k] for k in r.keys), dtype=np.int64, count=len(r.keys))
         published[ids[r.status == PUBLISHED]] = True
         primary[ids[r.status == PRIMARY]] = True
-    if (published & primary).any():
-        raise EsmonitorError(f"{measure.id}: a cell is published by one release and primary in another")
-    cells = np.flatnonzero(primary)
     values = table.values
+    return _exposures(table, values, values, published, primary)
+
+
+def _exposures(table: Table, values: np.ndarray, truth: np.ndarray, published: np.ndarray,
+               primary: np.ndarray) -> list[Exposure]:
+    """Each primary cell's interval given the published cells; a primary cell that another
+    release published is known exactly (an interval of width 0)."""
+    cells = np.flatnonzero(primary & ~published)
     intervals = feasible_intervals(table.equations, values, ~published, cells=cells)
-    return [Exposure(table.keys[c], float(values[c]), intervals[int(c)].low, intervals[int(c)].high)
-            for c in cells.tolist()]
+    found = [Exposure(table.keys[c], float(truth[c]), intervals[int(c)].low, intervals[int(c)].high)
+             for c in cells.tolist()]
+    return found + [Exposure(table.keys[c], float(truth[c]), float(truth[c]), float(truth[c]))
+                    for c in np.flatnonzero(primary & published).tolist()]
 
 
 def exposed(found: Sequence[Exposure], min_count: float) -> list[Exposure]:
@@ -331,10 +338,7 @@ def attack_published(measure_id: str, releases: Sequence[Released],
         values[ids[shown]] = r.values[shown]
         published[ids[shown]] = True
         primary[ids[r.status == PRIMARY]] = True
-    cells = np.flatnonzero(primary & ~published)
-    intervals = feasible_intervals(table.equations, values, ~published, cells=cells)
-    return [Exposure(table.keys[c], float(truth[c]), intervals[int(c)].low, intervals[int(c)].high)
-            for c in cells.tolist()]
+    return _exposures(table, values, truth, published, primary)
 
 
 # -- period labels --------------------------------------------------------------------------------

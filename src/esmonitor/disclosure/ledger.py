@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
@@ -27,7 +27,7 @@ import polars as pl
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from esmonitor.disclosure.joint import Released, key_from_text, key_text
+from esmonitor.disclosure.joint import Measure, Released, key_from_text, key_text
 from esmonitor.disclosure.table import CellKey
 from esmonitor.warehouse import Warehouse
 from esmonitor.warehouse.schema import RELEASE_CELLS_TABLE, RELEASES_TABLE
@@ -170,11 +170,16 @@ class AuditedCell:
         return self.high - self.low
 
 
-def audit(w: Warehouse, data_version: str | None = None) -> list[AuditedCell]:
+def audit(w: Warehouse, data_version: str | None = None,
+          measure_for: Callable[[str], Measure | None] | None = None) -> list[AuditedCell]:
     """Every primary cell of every release of ``data_version`` (default: the warehouse's data
     now) with its interval, attacked with everything those releases published at once, measure by
-    measure (the structure from the released cells and the reference data; no unreleased value)."""
-    from esmonitor.disclosure.joint import attack_published
+    measure: the structure from the released cells and the reference data, no unreleased value.
+    ``measure_for`` may give a measure's own counts (an indicator's, from the data): the attack
+    then runs on the additive model the protection used, which counts of distinct people need
+    (their published margins are not the sums of their cells, so the structure alone would
+    contradict them)."""
+    from esmonitor.disclosure.joint import attack, attack_published
 
     version = data_version or w.data_version()
     frame = cells(w, version)
@@ -184,6 +189,8 @@ def audit(w: Warehouse, data_version: str | None = None) -> list[AuditedCell]:
         releases = [Released([key_from_text(t) for t in rel["cell"].to_list()], rel["value"].to_numpy().astype(float),
                              np.asarray(rel["status"].to_list(), dtype=object))
                     for _, rel in part.group_by(["release_id"], maintain_order=True)]
-        for e in attack_published(str(measure), releases, parents):
+        own = measure_for(str(measure)) if measure_for is not None else None
+        found = attack(own, releases) if own is not None else attack_published(str(measure), releases, parents)
+        for e in found:
             out.append(AuditedCell(str(measure), key_text(e.key), e.value, e.low, e.high))
     return out
