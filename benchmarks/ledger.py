@@ -112,7 +112,7 @@ def main() -> int:
     joint_s, alone_s = release(*NEW)
     t0 = time.perf_counter()
     with Warehouse(path, read_only=True) as w:
-        audited = ledger.audit(w)
+        audited = ledger.audit(w, measure_for=gate.measure_for(frames_from(w)))
     audit_s = time.perf_counter() - t0
     narrowest = min((a.width for a in audited), default=float("inf"))
     results.update(joint_s=joint_s, alone_s=alone_s, ratio=joint_s / alone_s, audit_s=audit_s,

@@ -15,7 +15,17 @@ from scipy.optimize import linprog
 from esmonitor.disclosure import ledger
 from esmonitor.disclosure.access import AccessDenied, resolve_policy
 from esmonitor.disclosure.gate import Gate
-from esmonitor.disclosure.joint import ReleaseRefused, attack, exposed, fiscal_year_of_quarter
+from esmonitor.disclosure.joint import (
+    PERIOD_CHAIN,
+    PLACE_CHAIN,
+    ReleaseRefused,
+    attack,
+    canonical_key,
+    exposed,
+    fiscal_year_of_quarter,
+    quarter_of_month,
+    super_table,
+)
 from esmonitor.disclosure.release import public_indicators
 from esmonitor.indicators.engine import Frames, frames_from
 from esmonitor.synth import SynthConfig, generate
@@ -185,6 +195,84 @@ def test_releases_protected_jointly_narrow_no_primary_cell(province: tuple[Path,
     for cell, (low, high) in zip(cells, _independent_attack(released, parents, cells), strict=True):
         assert low - 1e-6 <= cell["_true"] <= high + 1e-6
         assert high - low >= K - 1e-6, cell
+
+
+def _month_attack(releases: list[pl.DataFrame], parents: dict[str, str], providers: list[str], sources: list[str],
+                  months: list[str], cells: list[dict[str, str]]) -> list[tuple[float, float]]:
+    """min and max of each cell over non-negative provider × source × month counts (the full
+    table, not the linked tables the gate uses) that agree with every published cell."""
+    from scipy import sparse
+
+    atoms = [(p, s, m) for p in providers for s in sources for m in months]
+    quarter = {m: quarter_of_month(m) for m in months}
+
+    def members(row: dict[str, str]) -> list[int]:
+        out = []
+        for i, (provider, source, month) in enumerate(atoms):
+            if row.get("provider_id", "Total") not in ("Total", provider):
+                continue
+            if row.get("catchment_id", "Total") not in ("Total", parents[provider]):
+                continue
+            if row.get("source", "Total") not in ("Total", source):
+                continue
+            if row["period"] not in ("Total", month, quarter[month], fiscal_year_of_quarter(quarter[month])):
+                continue
+            out.append(i)
+        return out
+
+    rows, cols, rhs = [], [], []
+    for t in releases:
+        for r in t.filter(pl.col("status") == "published").iter_rows(named=True):
+            found = members(r)
+            rows += [len(rhs)] * len(found)
+            cols += found
+            rhs.append(r["value"])
+    a = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(rhs), len(atoms)))
+    out = []
+    for cell in cells:
+        c = np.zeros(len(atoms))
+        c[members(cell)] = 1.0
+        low = linprog(c, A_eq=a, b_eq=np.array(rhs), bounds=(0, None), method="highs")
+        high = linprog(-c, A_eq=a, b_eq=np.array(rhs), bounds=(0, None), method="highs")
+        assert low.status == 0 and high.status in (0, 3)
+        out.append((low.fun, np.inf if high.status == 3 else -high.fun))
+    return out
+
+
+def test_releases_of_different_breakdowns_are_linked_through_what_they_share(province: tuple[Path, Frames]) -> None:
+    """Releases by provider × fiscal year, by source × quarter and by catchment × month are
+    protected as three linked tables (not their product); the attacker over the full provider ×
+    source × month table finds the same interval for each primary cell, and none narrower than K."""
+    path, frames = province
+    _clear(path)
+    gate = Gate.open(path, "indicators", "public")
+    breakdowns = ((["provider_id"], "fiscal_year"), (["source"], "quarter"), (["catchment_id"], "month"))
+    released = [gate.indicators(frames, ["referrals"], by, grain) for by, grain in breakdowns]
+    with Warehouse(path, read_only=True) as w:
+        parents = dict(w.fetchall("SELECT provider_id, catchment_id FROM provider"))
+        old = ledger.earlier(w, w.data_version(), ["indicator:referrals:value"])["indicator:referrals:value"]
+    measure = gate.indicator_measure(frames, "referrals", "value")
+    joint = super_table(measure, [r.keys for r in old])
+    assert len(joint.system.tables) == 3
+    found = {frozenset(dict(e.key).items()): e for e in attack(measure, old)}
+    assert found and not exposed(list(found.values()), K)
+    providers = sorted(released[0].filter(pl.col("provider_id") != "Total")["provider_id"].unique().to_list())
+    sources = sorted(released[1].filter(pl.col("source") != "Total")["source"].unique().to_list())
+    months = sorted(released[2].filter(pl.col("period") != "Total")["period"].unique().to_list())
+    hidden = [{k: v for k, v in r.items() if k in ("provider_id", "source", "catchment_id", "period")}
+              for t in released for r in t.filter(pl.col("status") == "primary").iter_rows(named=True)]
+    rng = np.random.default_rng(5)
+    cells = [hidden[i] for i in rng.choice(len(hidden), size=min(25, len(hidden)), replace=False)]
+    assert len(cells) >= 20
+    for cell, (low, high) in zip(cells, _month_attack(released, parents, providers, sources, months, cells),
+                                 strict=True):
+        assert high - low >= K - 1e-6, cell
+        codes = {k: v for k, v in cell.items() if k != "period" and v != "Total"}
+        period = cell["period"]
+        if period != "Total":
+            codes["month" if len(period) == 7 else "quarter" if "Q" in period else "fiscal_year"] = period
+        mine = found[frozenset(canonical_key(codes, (PERIOD_CHAIN, PLACE_CHAIN)))]
+        assert (round(mine.low, 5), round(mine.high, 5)) == (round(low, 5), round(high, 5)), cell
 
 
 def test_the_same_releases_protected_alone_expose_cells(larger: tuple[Path, Frames]) -> None:

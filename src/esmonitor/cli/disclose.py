@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -181,12 +181,7 @@ def _audit_ledger(warehouse: Path, audience: str | None, min_count: float, as_js
         frames = frames_from(w)
         gate = Gate(warehouse, policy, "disclosure-audit")
 
-        def measure_for(measure_id: str) -> Any:
-            kind, _, rest = measure_id.partition(":")
-            indicator, _, column = rest.rpartition(":")
-            return gate.indicator_measure(frames, indicator, column) if kind == "indicator" else None
-
-        found = register.audit(w, version, measure_for)
+        found = register.audit(w, version, gate.measure_for(frames))
         k = max([min_count, *[r.min_count for r in register.releases(w, version)]])
     exposed = [a for a in found if a.width < k - 1e-7]
     if as_json:

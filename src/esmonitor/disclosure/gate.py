@@ -19,7 +19,7 @@ Every output made from synthetic data carries :data:`SYNTHETIC_NOTICE`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -222,6 +222,17 @@ class Gate:
 
         return Measure(f"indicator:{indicator}:{column}", counts)
 
+    def measure_for(self, frames: Any) -> Callable[[str], Measure | None]:
+        """For the ledger audit: a measure's own counts from the data, for the measures whose
+        released margins are not sums of their cells (indicators: counts of distinct people), so
+        the attack runs on the additive model the protection used; None for the others."""
+        def measure(measure_id: str) -> Measure | None:
+            kind, _, rest = measure_id.partition(":")
+            indicator, _, column = rest.rpartition(":")
+            return self.indicator_measure(frames, indicator, column) if kind == "indicator" else None
+
+        return measure
+
     def check_window(self, grain: str, start: date | None, end: date | None) -> None:
         if start is None and end is None:
             return
@@ -290,8 +301,8 @@ class Gate:
                 check_acyclic([_families(r.keys, measure) for r in old]
                               + [_families(parts[i].keys, measure) for i in members], measure_id)
                 merged[measure_id] = (measure, keys, values)
-            tables = {m: super_table(measure, [k for r in before[m] for k in r.keys] + keys)
-                      for m, (measure, keys, _) in merged.items()}
+            tables = {m: super_table(measure, [r.keys for r in before[m]] + [parts[i].keys for i in measures[m]])
+                      for m, (measure, _, _) in merged.items()}
             forced = {p.group: np.zeros(0, dtype=bool) for p in parts}
             for p in parts:
                 size = int(p.rows.max()) + 1 if p.rows.size else 0

@@ -41,13 +41,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from esmonitor.disclosure.attacker import feasible_intervals
 from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY, primary_cells, protect
-from esmonitor.disclosure.table import TOTAL, CellKey, Table, build_table
+from esmonitor.disclosure.table import TOTAL, CellKey, System, Table, build_table, link
 from esmonitor.errors import EsmonitorError, UserInputError
 
 PERIOD_CHAIN = ("fiscal_year", "quarter", "month")
@@ -122,30 +123,8 @@ def family_of(column: str, chains: Sequence[Sequence[str]]) -> str:
 
 
 def check_acyclic(release_families: Sequence[frozenset[str]], measure: str) -> None:
-    """Refuse a set of releases whose families form a cycle (GYO reduction: repeatedly drop a
-    family found in one release only, and a release contained in another; acyclic when nothing
-    is left but one release)."""
-    edges = [set(e) for e in {frozenset(e) for e in release_families if e}]
-    changed = True
-    while changed and len(edges) > 1:
-        changed = False
-        counts: dict[str, int] = {}
-        for e in edges:
-            for v in e:
-                counts[v] = counts.get(v, 0) + 1
-        for e in edges:
-            lone = {v for v in e if counts[v] == 1}
-            if lone:
-                e -= lone
-                changed = True
-        kept: list[set[str]] = []
-        for i, e in enumerate(edges):
-            inside = any(e <= f and (e != f or j < i) for j, f in enumerate(edges) if j != i)
-            if e and not inside:
-                kept.append(e)
-            else:
-                changed = True
-        edges = kept
+    """Refuse a set of releases whose families form a cycle (see :func:`is_acyclic`)."""
+    edges = _gyo(release_families)
     if len(edges) > 1:
         raise ReleaseRefused(
             f"{measure}: the releases of these data would break it down by "
@@ -154,38 +133,183 @@ def check_acyclic(release_families: Sequence[frozenset[str]], measure: str) -> N
             hint="publish these breakdowns as one table (e.g. --by with all their columns), or from new data")
 
 
-def super_table(measure: Measure, keys: Iterable[CellKey]) -> tuple[Table, dict[CellKey, int]]:
-    """The measure's table over the common refinement of ``keys`` (see the module docstring) and
-    each key's cell in it."""
-    keys = list(keys)
-    dims = families(keys, measure.chains)
-    columns = [c for d in dims for c in d]
-    if not columns:  # only the grand total was ever released
-        interior = measure.counts([]).with_columns(pl.lit("all").alias("_all"))
-        table = build_table(interior, ["_all"], "value")
-        total: CellKey = frozenset()
-        return table, {total: int(np.flatnonzero([k == total for k in table.keys])[0])}
-    interior = measure.counts(columns)
-    interior = interior.with_columns(pl.col(c).cast(pl.String).fill_null("(missing)") for c in columns)
-    table = build_table(interior.select(*columns, "value"), [d[-1] for d in dims], "value",
-                        hierarchies=[":".join(d) for d in dims if len(d) > 1])
-    index = {k: i for i, k in enumerate(table.keys)}
+@dataclass
+class Joint:
+    """The cells an attacker relates across a measure's releases: one table per clique (see
+    :func:`cliques`), linked where they share cells."""
+
+    system: System
+    index: dict[CellKey, int]
+
+    @property
+    def keys(self) -> list[CellKey]:
+        out: list[CellKey] = [frozenset()] * len(self.system.values)
+        for key, i in self.index.items():
+            out[i] = key
+        return out
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.system.values
+
+    @property
+    def equations(self) -> Any:
+        return self.system.equations
+
+    def __len__(self) -> int:
+        return len(self.system.values)
+
+
+def release_edge(keys: Iterable[CellKey], levels: Sequence[tuple[str, ...]]) -> frozenset[str]:
+    """The columns one release fixes: in each family, every level used by the measure's releases
+    (``levels``, coarsest first) down to the finest level this release uses (a count by provider
+    is also a count by catchment, whatever the release shows)."""
+    used = {c for key in keys for c, _ in key}
+    out: set[str] = set()
+    for family in levels:
+        deepest = max((i for i, c in enumerate(family) if c in used), default=-1)
+        out.update(family[: deepest + 1])
+    return frozenset(out)
+
+
+def is_acyclic(edges: Iterable[frozenset[str]]) -> bool:
+    """Whether a hypergraph is acyclic (GYO reduction: repeatedly drop a vertex found in one edge
+    only, and an edge contained in another; acyclic when at most one edge is left)."""
+    return len(_gyo(edges)) <= 1
+
+
+def _gyo(edges: Iterable[frozenset[str]]) -> list[set[str]]:
+    """What is left of ``edges`` after the GYO reduction."""
+    work = [set(e) for e in {frozenset(e) for e in edges if e}]
+    changed = True
+    while changed and len(work) > 1:
+        changed = False
+        counts: dict[str, int] = {}
+        for e in work:
+            for v in e:
+                counts[v] = counts.get(v, 0) + 1
+        for e in work:
+            lone = {v for v in e if counts[v] == 1}
+            if lone:
+                e -= lone
+                changed = True
+        kept: list[set[str]] = []
+        for i, e in enumerate(work):
+            inside = any(e <= f and (e != f or j < i) for j, f in enumerate(work) if j != i)
+            if e and not inside:
+                kept.append(e)
+            else:
+                changed = True
+        work = kept
+    return work
+
+
+def cliques(edges: Sequence[frozenset[str]], chains: Sequence[Sequence[str]]) -> list[frozenset[str]]:
+    """The tables an attacker needs, as sets of columns: the maximal release edges when they form
+    an acyclic hypergraph (Vorob'ev: margins consistent on what two tables share are then the
+    margins of one non-negative table, so the linked tables say all the full table would);
+    otherwise the releases of each set of families merged; otherwise one table of everything."""
+    def maximal(sets: Iterable[frozenset[str]]) -> list[frozenset[str]]:
+        unique = sorted(set(sets), key=lambda e: (-len(e), sorted(e)))
+        out: list[frozenset[str]] = []
+        for e in unique:
+            if not any(e <= f for f in out):
+                out.append(e)
+        return out or [frozenset()]
+
+    found = maximal(edges)
+    if is_acyclic(found):
+        return found
+    by_families: dict[frozenset[str], frozenset[str]] = {}
+    for e in edges:
+        fams = frozenset(family_of(c, chains) for c in e)
+        by_families[fams] = by_families.get(fams, frozenset()) | e
+    found = maximal(by_families.values())
+    if is_acyclic(found):
+        return found
+    return [frozenset().union(*edges)]
+
+
+def super_table(measure: Measure, releases: Sequence[Sequence[CellKey]]) -> Joint:
+    """Everything an attacker relates across the cells of ``releases`` (each a list of keys): one
+    table of the measure per clique of :func:`cliques`, each over its columns with every margin,
+    linked where they share cells. Values come from the measure's finest cells of each table;
+    counts of distinct people are not additive, so two tables may disagree on what they share:
+    each table after the first (in the order of a junction tree) is then scaled, within each cell
+    of what it shares with its parent, to the parent's value there (additive measures are left
+    as they are)."""
+    keys = [k for r in releases for k in r]
+    levels = families(keys, measure.chains)
+    edges = [release_edge(r, levels) for r in releases if r]
+    parts = cliques(edges, measure.chains) if edges else [frozenset()]
+    order = _junction_order(parts)
+    frames: dict[frozenset[str], pl.DataFrame] = {}
+    tables: list[Table] = []
+    for clique, parent in order:
+        columns = [c for family in levels for c in family if c in clique]
+        dims = [tuple(c for c in family if c in clique) for family in levels]
+        dims = [d for d in dims if d]
+        if not columns:
+            interior = measure.counts([]).with_columns(pl.lit("all").alias("_all"))
+            tables.append(build_table(interior, ["_all"], "value"))
+            frames[clique] = interior.select("value")
+            continue
+        interior = measure.counts(columns).with_columns(
+            pl.col(c).cast(pl.String).fill_null("(missing)") for c in columns).select(*columns, "value")
+        if parent is not None:
+            interior = _scaled(interior, frames[parent], [c for c in columns if c in parent])
+        frames[clique] = interior
+        tables.append(build_table(interior, [d[-1] for d in dims], "value",
+                                  hierarchies=[":".join(d) for d in dims if len(d) > 1]))
+    system = link(tables)
+    index: dict[CellKey, int] = {}
+    for t, ids in zip(tables, system.cell_of, strict=True):
+        index.update(zip(t.keys, ids.tolist(), strict=True))
     missing = [k for k in keys if k not in index]
     if missing:
         raise EsmonitorError(f"{measure.id}: released cell {dict(missing[0])} is not a cell of the measure's "
                              "table (the data changed under the same data version?)")
-    return table, index
+    return Joint(system, index)
+
+
+def _junction_order(parts: list[frozenset[str]]) -> list[tuple[frozenset[str], frozenset[str] | None]]:
+    """The cliques in the order of a maximum spanning tree of their intersections (a junction
+    tree when the cliques are acyclic), each with its parent."""
+    order: list[tuple[frozenset[str], frozenset[str] | None]] = [(parts[0], None)]
+    done = [parts[0]]
+    rest = list(parts[1:])
+    while rest:
+        best = max(((len(c & d), -i, j) for i, c in enumerate(rest) for j, d in enumerate(done)))
+        clique = rest.pop(-best[1])
+        order.append((clique, done[best[2]]))
+        done.append(clique)
+    return order
+
+
+def _scaled(interior: pl.DataFrame, parent: pl.DataFrame, shared: list[str]) -> pl.DataFrame:
+    """``interior`` scaled within each combination of ``shared`` to ``parent``'s total there."""
+    if not shared:
+        mine, theirs = float(interior["value"].sum()), float(parent["value"].sum())
+        return interior if mine in (0.0, theirs) else interior.with_columns(pl.col("value") * (theirs / mine))
+    target = parent.group_by(shared).agg(pl.col("value").sum().alias("_target"))
+    out = interior.join(interior.group_by(shared).agg(pl.col("value").sum().alias("_own")), on=shared, how="left") \
+        .join(target, on=shared, how="left")
+    ratio = pl.when((pl.col("_own") > 0) & pl.col("_target").is_not_null()) \
+        .then(pl.col("_target") / pl.col("_own")).otherwise(1.0)
+    return out.with_columns(pl.when(ratio == 1.0).then(pl.col("value")).otherwise(pl.col("value") * ratio)
+                            .alias("value")).drop("_own", "_target")
 
 
 def protect_jointly(measure: Measure, earlier: Sequence[Released], new_keys: list[CellKey],
                     new_values: np.ndarray, min_count: float, publish_zeros: bool,
                     forced: np.ndarray | None = None,
-                    prebuilt: tuple[Table, dict[CellKey, int]] | None = None) -> np.ndarray:
+                    prebuilt: Joint | None = None) -> np.ndarray:
     """The status of each new cell (published, primary, secondary) such that no primary cell of
     the new release or of any earlier one can be narrowed below ``min_count`` by everything
     published together. ``forced`` marks new cells that must be hidden anyway (their row is hidden
     for another measure of the same indicator); ``prebuilt`` is the super table of these keys."""
-    table, index = prebuilt or super_table(measure, [k for r in earlier for k in r.keys] + new_keys)
+    table = prebuilt or super_table(measure, [r.keys for r in earlier] + [new_keys])
+    index = table.index
     n = len(table)
     old_published = np.zeros(n, dtype=bool)
     old_hidden = np.zeros(n, dtype=bool)
@@ -209,7 +333,7 @@ def protect_jointly(measure: Measure, earlier: Sequence[Released], new_keys: lis
         hidden[new_ids[np.asarray(forced, dtype=bool)]] = True
     hidden &= ~primary
     try:
-        result = protect(table, primary, min_count, hidden=hidden, locked=old_published & ~primary)
+        result = protect(table.system, primary, min_count, hidden=hidden, locked=old_published & ~primary)
     except EsmonitorError as err:
         raise ReleaseRefused(f"{measure.id}: this release cannot be protected together with the releases "
                              f"already made from these data ({err})",
@@ -237,7 +361,8 @@ class Exposure:
 
 def attack(measure: Measure, releases: Sequence[Released]) -> list[Exposure]:
     """Every primary cell of ``releases`` with its interval, from everything they published."""
-    table, index = super_table(measure, [k for r in releases for k in r.keys])
+    table = super_table(measure, [r.keys for r in releases])
+    index = table.index
     n = len(table)
     published = np.zeros(n, dtype=bool)
     primary = np.zeros(n, dtype=bool)
@@ -249,15 +374,16 @@ def attack(measure: Measure, releases: Sequence[Released]) -> list[Exposure]:
     return _exposures(table, values, values, published, primary)
 
 
-def _exposures(table: Table, values: np.ndarray, truth: np.ndarray, published: np.ndarray,
+def _exposures(table: Joint, values: np.ndarray, truth: np.ndarray, published: np.ndarray,
                primary: np.ndarray) -> list[Exposure]:
     """Each primary cell's interval given the published cells; a primary cell that another
     release published is known exactly (an interval of width 0)."""
     cells = np.flatnonzero(primary & ~published)
     intervals = feasible_intervals(table.equations, values, ~published, cells=cells)
-    found = [Exposure(table.keys[c], float(truth[c]), intervals[int(c)].low, intervals[int(c)].high)
+    keys = table.keys
+    found = [Exposure(keys[c], float(truth[c]), intervals[int(c)].low, intervals[int(c)].high)
              for c in cells.tolist()]
-    return found + [Exposure(table.keys[c], float(truth[c]), float(truth[c]), float(truth[c]))
+    return found + [Exposure(keys[c], float(truth[c]), float(truth[c]), float(truth[c]))
                     for c in np.flatnonzero(primary & published).tolist()]
 
 
@@ -303,7 +429,7 @@ def skeleton(measure_id: str, keys: Iterable[CellKey], parents: dict[str, dict[s
                 part = part.with_columns(_parent(pl.col(child), child, parent, parents).alias(parent))
             grid = part if grid is None else grid.join(part, how="cross")
         assert grid is not None
-        return grid.select(*columns).with_columns(pl.lit(0.0).alias("value"))
+        return grid.select(*columns).unique().with_columns(pl.lit(0.0).alias("value"))
 
     return Measure(measure_id, counts, chains)
 
@@ -326,7 +452,8 @@ def attack_published(measure_id: str, releases: Sequence[Released],
     """:func:`attack` on the released cells alone: the structure from :func:`skeleton`, the
     values of the published cells from the releases (the ledger), nothing else."""
     measure = skeleton(measure_id, [k for r in releases for k in r.keys], parents)
-    table, index = super_table(measure, [k for r in releases for k in r.keys])
+    table = super_table(measure, [r.keys for r in releases])
+    index = table.index
     values = np.zeros(len(table))
     truth = np.zeros(len(table))
     published = np.zeros(len(table), dtype=bool)
