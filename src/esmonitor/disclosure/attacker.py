@@ -66,6 +66,16 @@ def feasible_intervals(equations: sparse.csr_matrix, values: np.ndarray, suppres
                 cell = int(unknown[members[k]])
                 out[cell] = Interval(cell, 0.0, float(caps[k]))
             continue
+        if not np.any(b) and not np.isfinite(caps).any():
+            # nothing published bounds these cells: each is 0 at least, and unbounded above when
+            # some solution of the homogeneous equations moves it (one linear program for all)
+            ray = _rays(sub, targets)
+            bounded = [k for k, up in zip(targets, ray, strict=True) if not up]
+            ends = dict(zip(bounded, _extremes(sub, b, caps, bounded), strict=True)) if bounded else {}
+            for k, up in zip(targets, ray, strict=True):
+                cell = int(unknown[members[k]])
+                out[cell] = Interval(cell, 0.0, np.inf) if up else Interval(cell, 0.0, ends[k][1])
+            continue
         for k, (low, high) in zip(targets, _extremes_parallel(sub, b, caps, targets), strict=True):
             cell = int(unknown[members[k]])
             out[cell] = Interval(cell, low, high)
@@ -100,6 +110,25 @@ def new_highs() -> Any:
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     return h
+
+
+def _rays(a: sparse.csr_matrix, targets: list[int]) -> list[bool]:
+    """For each target, whether some x >= 0 with a x = 0 moves it (its maximum is then
+    unbounded): one linear program for all, max sum of t over a x = 0, x >= 0, t_j <= x_j,
+    t_j <= 1 (x may be scaled at will, so t_j reaches 1 exactly when some solution moves j)."""
+    from scipy.optimize import linprog
+
+    m, n = a.shape
+    k = len(targets)
+    pick = sparse.csr_matrix((np.ones(k), (np.arange(k), np.asarray(targets))), shape=(k, n))
+    equal = sparse.hstack([a, sparse.csr_matrix((m, k))]).tocsr()
+    below = sparse.hstack([-pick, sparse.identity(k, format="csr")]).tocsr()  # t - x <= 0
+    cost = np.concatenate([np.zeros(n), -np.ones(k)])
+    found = linprog(cost, A_ub=below, b_ub=np.zeros(k), A_eq=equal, b_eq=np.zeros(m),
+                    bounds=[(0, None)] * n + [(0, 1)] * k, method="highs")
+    if found.status != 0:
+        return [False] * k
+    return [bool(v > 1 - 1e-6) for v in found.x[n:]]
 
 
 PARALLEL_FROM = 64  # targets in one part before the solves are shared among threads

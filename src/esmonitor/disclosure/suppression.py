@@ -21,6 +21,11 @@ Every cell that either vector moves is hidden; the vectors then prove the interv
 least K wide, whatever fractional values s took. After each round the attacker re-checks every
 primary cell (a pattern chosen for one cell can protect others, and is re-used: hidden cells cost
 nothing), until all hold.
+
+A table whose cells (but the locked ones) are at least half primary, most of which no
+hypercube protects (:data:`MOSTLY_SMALL`; a small province cut finely), is withheld whole: the
+patterns would hide nearly everything anyway, one slow linear program at a time; the attacker
+then checks what the locked cells alone give away.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from esmonitor.disclosure.table import TOTAL, System, Table, link
 from esmonitor.errors import EsmonitorError, UserInputError
 
 PUBLISHED, PRIMARY, SECONDARY = "published", "primary", "secondary"
+MOSTLY_SMALL = 0.5  # share of primary cells, and of those no hypercube protects: the table is withheld whole
 DEAR = 0.25  # a hypercube that would hide a margin above this share of the grand total is left to the LP
 TOL = 1e-7
 
@@ -151,9 +157,17 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
                 proofs[int(ids[cell])] = (which, int(cell), ids[cube.cells])
             else:
                 unproven.add(int(ids[cell]))
+    many = primary.sum()
+    if method == "hypercube" and len(unproven) > MOSTLY_SMALL * many and many >= MOSTLY_SMALL * (~lock).sum():
+        # a table mostly of small counts that hypercubes cannot protect: withheld whole (what the
+        # attacker then knows comes from the locked cells alone, checked below; no pattern could
+        # hide less than nearly everything, one slow linear program at a time)
+        hidden = hidden | ~lock
+        unproven = set(np.flatnonzero(primary).tolist())
+        cleanup = False
     if cleanup and proofs and not unproven:
         hidden = _cleanup(system, all_moves, proofs, hidden, primary | withheld, weight, avoid, need)
-    if method != "hypercube":  # every primary cell to the linear programs
+    if method != "hypercube":  # every primary cell to the linear programs (or to the check)
         unproven = set(np.flatnonzero(primary).tolist())
     hidden, solved, rounds = _repair(system.equations, values, primary, hidden, sorted(unproven), need,
                                      1.0 + values if cost == "value" else np.ones_like(values), lock, max_rounds)
