@@ -8,7 +8,7 @@ inside the commands that need them, so ``esmonitor --help`` starts fast.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import wraps
 from pathlib import Path
@@ -81,8 +81,11 @@ def user_errors(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from esmonitor.cli.output import stamped
+
         try:
-            return fn(*args, **kwargs)
+            with stamped(synthetic_notice(kwargs.get("warehouse"))):
+                return fn(*args, **kwargs)
         except EsmonitorError as err:
             console.print(f"[bold red]Error:[/] {err}")
             if err.hint:
@@ -93,6 +96,22 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def synthetic_notice(warehouse: Any) -> Mapping[str, str] | None:
+    """The synthetic-data notice when ``warehouse`` (a command's --warehouse) holds data made by
+    ``esmonitor synth``: every table, CSV and JSON the command writes then carries it."""
+    if not isinstance(warehouse, Path) or not warehouse.is_file():
+        return None
+    from esmonitor.errors import WarehouseError
+    from esmonitor.model.synthetic import SYNTHETIC_NOTICE
+    from esmonitor.warehouse import Warehouse
+
+    try:
+        with Warehouse(warehouse, read_only=True) as w:
+            return SYNTHETIC_NOTICE if w.synthetic() is not None else None
+    except (WarehouseError, EsmonitorError):
+        return None  # the command itself says what is wrong with the file
 
 
 def progress() -> Progress:

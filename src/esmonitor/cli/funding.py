@@ -15,7 +15,6 @@ from esmonitor.cli.common import (
     WarehouseOpt,
     console,
     out,
-    policy_for,
     user_errors,
 )
 from esmonitor.cli.evaluate import unemployment_monthly
@@ -70,10 +69,13 @@ def _funding_by(by: str) -> list[str]:
     return groups
 
 
-def _public_totals(table: pl.DataFrame, groups: list[str], min_count: float) -> pl.DataFrame:
-    from esmonitor.disclosure.release import protect_totals
+def _only(frame: pl.DataFrame, column: str, shown: list[str] | None) -> pl.DataFrame:
+    """The rows of ``frame`` whose ``column`` is in ``shown`` (None: every row)."""
+    import polars as pl
 
-    return protect_totals(table, groups, "checkpoints", min_count)
+    if shown is None or frame.is_empty():
+        return frame
+    return frame.filter(pl.col(column).is_in(shown))
 
 
 @app.command("report")
@@ -92,49 +94,62 @@ def funding_report(
     fiscal year; the envelope of every catchment-year; and what the rules reward by stream."""
     import polars as pl
 
+    from esmonitor.disclosure.gate import Gate
     from esmonitor.funding.model import load_model
     from esmonitor.funding.payments import pay
-    from esmonitor.funding.report import creaming_gap, creaming_watch, funding_inputs, incentives, mix_shift
+    from esmonitor.funding.report import (
+        creaming_gap,
+        creaming_watch,
+        funding_inputs,
+        incentives,
+        intake_phases,
+        mix_shift,
+    )
 
-    policy = policy_for(audience, min_count)
+    gate = Gate.open(warehouse, "funding report", audience, min_count,
+                     parameters={"model": model, "by": by})
     if trail is not None:
-        policy.require_records("the payment trail (one row per client checkpoint)")
+        gate.require_records("the payment trail (one row per client checkpoint)")
     groups = _funding_by(by)
-    frames = _funding_frames(warehouse, policy)
+    frames = _funding_frames(warehouse, gate.policy)
     outcomes, served, starts = funding_inputs(frames)
     result = pay(outcomes, load_model(model), starts)
     rewards = incentives(result, served)
-    totals = result.totals(groups)
-    shift = mix_shift(served, rewards)
-    if policy.needs_disclosure_control and shift.height:
-        shift = shift.filter(pl.col("clients") >= min_count)
     # the risk adjustment is fitted on every client: not for one provider's or SSM's subset
-    local = _local_share(warehouse, frames, result) if policy.audience.tier in ("public", "province", "admin") \
-        else None
+    local = _local_share(warehouse, frames, result) if gate.whole_province or gate.public else None
     watch = creaming_watch(served, rewards, starts) if rewards.height == 3 else pl.DataFrame()
-    if policy.needs_disclosure_control:
-        totals = _public_totals(totals, groups, min_count)
+    shown = gate.funding(result, groups, rewards, served, intakes=intake_phases(served, starts))
+    totals, envelopes, rewards = shown["totals"], shown["envelopes"], shown["rewards"]
+    shift = mix_shift(served, rewards) if rewards["per_client"].null_count() == 0 else pl.DataFrame()
+    shift = _only(shift, "provider_id", shown["providers_shown"])
+    watch = _only(watch, "catchment_id", shown["watch_shown"])
+    if local is not None and gate.public:  # a catchment's share where every one of its envelopes is shown
+        hidden = set(envelopes.filter(pl.col("status") != "published")["catchment_id"].to_list())
+        local = local.filter(~pl.col("catchment_id").is_in(sorted(hidden)))
     if trail is not None:
         write_frame(result.trail, trail)
-    gap = creaming_gap(rewards) if rewards.height == 3 else None
+    gap = creaming_gap(rewards) if rewards.height == 3 and rewards["per_client"].null_count() == 0 else None
     if as_json:
-        print_json({"model": {"id": result.model.id, "version": result.model.version},
-                    "totals": totals.to_dicts(), "envelopes": result.envelopes.to_dicts(),
+        print_json(gate.stamp({"model": {"id": result.model.id, "version": result.model.version},
+                    "totals": totals.to_dicts(), "envelopes": envelopes.to_dicts(),
                     "per_client_by_stream": rewards.to_dicts(), "creaming_gap": gap,
                     "mix_shift_to_a": shift.to_dicts(),
                     "local_unemployment": local.to_dicts() if local is not None else None,
-                    "creaming_watch": watch.to_dicts()})
+                    "creaming_watch": watch.to_dicts()}))
         return
     print_frame(totals, f"{result.model.name_en} ({result.model.id} {result.model.version}): payments by "
                         f"{', '.join(groups)}", number=",.0f", missing="suppressed",
                 right=("earned", "paid", "checkpoints"))
-    shown = Table(title="Expected payment per client served, by stream (95 % interval)")
+    table = Table(title="Expected payment per client served, by stream (95 % interval)")
     for col in ("stream", "clients", "per client", "interval"):
-        shown.add_column(col)
+        table.add_column(col)
     for r in rewards.iter_rows(named=True):
-        shown.add_row(r["stream"], f"{r['clients']:,}", f"${r['per_client']:,.2f}",
+        if r["per_client"] is None:
+            table.add_row(r["stream"], "suppressed", "suppressed", "")
+            continue
+        table.add_row(r["stream"], f"{r['clients']:,}", f"${r['per_client']:,.2f}",
                       f"${r['low']:,.2f}–${r['high']:,.2f}")
-    out.print(shown)
+    out.print(table)
     if local is not None and local.height:
         spread = local.sort("share_of_paid")
         out.print(f"Payments owed to local unemployment (risk-adjusted, against the province's mean rate): from "
@@ -175,24 +190,32 @@ def funding_simulate(
     provider or stream, and how the creaming gap moves."""
     import polars as pl
 
+    from esmonitor.disclosure.gate import Gate
     from esmonitor.funding.model import load_model
-    from esmonitor.funding.report import compare, creaming_gap, flat, run
+    from esmonitor.funding.report import compare, creaming_gap, flat, funding_inputs, run
 
-    policy = policy_for(audience, min_count)
-    frames = _funding_frames(warehouse, policy)
+    gate = Gate.open(warehouse, "funding simulate", audience, min_count,
+                     parameters={"model": model, "vs": vs, "by": by})
+    groups = _funding_by(by)
+    frames = _funding_frames(warehouse, gate.policy)
     first = load_model(model)
     second = load_model(vs) if vs else flat(first)
     a, rewards_a = run(frames, first)
     b, rewards_b = run(frames, second)
-    table = compare(a, b, _funding_by(by))
-    if policy.needs_disclosure_control:  # the same protection as the report's totals
-        groups = _funding_by(by)
-        counts = a.totals(groups).select(*groups, "checkpoints")
-        table = _public_totals(table.join(counts, on=groups, how="left").with_columns(
-            pl.col("checkpoints").fill_null(0)), groups, min_count).drop("checkpoints", "status")
-    gaps = {m.id: creaming_gap(r) for m, r in ((first, rewards_a), (second, rewards_b)) if r.height == 3}
+    table = compare(a, b, groups)
+    _, served, _ = funding_inputs(frames)
+    shown = gate.funding(a, groups, rewards_a, served, second=b)
+    visible = shown["totals"].filter(pl.col("status") == "published").select(groups)
+    figures = [c for c in table.columns if c not in groups]
+    table = table.with_columns(pl.col(g).cast(pl.String) for g in groups).join(
+        visible.with_columns(pl.lit(True).alias("_shown")), on=groups, how="left").with_columns(
+        *[pl.when(pl.col("_shown")).then(pl.col(c)).otherwise(None).alias(c) for c in figures]).drop("_shown")
+    streams = set(shown["rewards"].filter(pl.col("status") == "published")["stream"].to_list())
+    gaps = {m.id: creaming_gap(r) for m, r in ((first, rewards_a), (second, rewards_b))
+            if r.height == 3 and {"A", "C"} <= streams}
     if as_json:
-        print_json({"models": [first.id, second.id], "difference": table.to_dicts(), "creaming_gap": gaps})
+        print_json(gate.stamp({"models": [first.id, second.id], "difference": table.to_dicts(),
+                               "creaming_gap": gaps}))
         return
     print_frame(table, f"{second.id} against {first.id}, by {by}", number=",.0f", missing="suppressed")
     for name, gap in gaps.items():

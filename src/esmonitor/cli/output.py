@@ -97,8 +97,8 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str | None = None) -> None
 def frame_table(frame: pl.DataFrame, title: str | None = None, *, number: str = ".3f", missing: str = "",
                 right: Collection[str] = ()) -> Table:
     """A frame as a Rich table: floats in the ``number`` format, nulls as ``missing``, the
-    columns in ``right`` right-aligned."""
-    table = Table(title=title)
+    columns in ``right`` right-aligned; inside :func:`stamped`, the notice as its caption."""
+    table = Table(title=title, caption=notice_text() if _NOTICE else None)
     for col in frame.columns:
         table.add_column(col, justify="right" if col in right else "left")
     for row in frame.iter_rows():

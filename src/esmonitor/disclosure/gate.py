@@ -405,19 +405,26 @@ class Gate:
             pl.col("checkpoint").cast(pl.Int64), pl.col("outcome").alias("status"), pl.col("value").alias("len"))
 
     def funding(self, result: Any, groups: Sequence[str], rewards: pl.DataFrame,
-                served: pl.DataFrame | None = None, second: Any = None) -> dict[str, Any]:
+                served: pl.DataFrame | None = None, second: Any = None,
+                intakes: pl.DataFrame | None = None) -> dict[str, Any]:
         """A funding model's payments for this audience: ``totals`` by ``groups``, ``envelopes``
         (catchment × fiscal year), ``rewards`` (per client served, by stream) and ``shown``
         (whether each piece of money is shown). Public: the checkpoints paid (by the groups,
         catchment, fiscal year, stream and checkpoint) and the clients served (by provider and
         stream) are protected as one release, and an amount is shown only where every count it
         is computed from through the payment schedule is published (with ``second``, a second
-        model's payments on the same outcomes, both models' counts must be)."""
+        model's payments on the same outcomes, both models' counts must be). ``providers_shown``:
+        the providers whose clients served by stream are all published (None: every one).
+        ``intakes`` (catchment_id, phase before/after IES, stream_c yes/no: one row per intake)
+        are protected in the same release for the creaming watch; ``watch_shown`` names the
+        catchments whose four counts and the province's four are all published (None: every
+        one)."""
         groups = list(groups)
         totals = result.totals(groups)
         envelopes = result.envelopes
         if not self.public:
-            return {"totals": totals, "envelopes": envelopes, "rewards": rewards, "served": served}
+            return {"totals": totals, "envelopes": envelopes, "rewards": rewards, "providers_shown": None,
+                    "watch_shown": None}
         dims = list(dict.fromkeys([*groups, "catchment_id", "fiscal_year", "stream", "checkpoint"]))
         models = [result] + ([second] if second is not None else [])
         parts = [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
@@ -426,6 +433,8 @@ class Gate:
         if served is not None:
             mature = served.filter(pl.col("mature_job") & pl.col("stream").is_in(["A", "B", "C"]))
             parts.append(self.counted("funding:clients_served_a_year_ago", mature, ["provider_id", "stream"]))
+        if intakes is not None:
+            parts.append(self.counted("funding:intakes", intakes, ["catchment_id", "phase", "stream_c"]))
         tables = self.protect_parts("funding", parts)
         paid = tables[: len(models)]
 
@@ -454,7 +463,18 @@ class Gate:
             ).drop("_shown")
 
         out: dict[str, Any] = {"totals": withhold(totals, groups),
-                               "envelopes": withhold(envelopes, ["catchment_id", "fiscal_year"])}
+                               "envelopes": withhold(envelopes, ["catchment_id", "fiscal_year"]),
+                               "providers_shown": [], "watch_shown": None}
+        if intakes is not None:
+            cells = tables[-1].filter((pl.col("phase") != TOTAL) & (pl.col("stream_c") != TOTAL))
+            province = cells.filter(pl.col("catchment_id") == TOTAL)
+            if (province["status"] == PUBLISHED).all():
+                own = cells.filter(pl.col("catchment_id") != TOTAL)
+                out["watch_shown"] = sorted(set(own["catchment_id"].to_list()) - set(
+                    own.filter(pl.col("status") != PUBLISHED)["catchment_id"].to_list()))
+            else:
+                out["watch_shown"] = []
+            tables = tables[:-1]
         if served is not None:
             clients = tables[-1].filter((pl.col("provider_id") == TOTAL) & (pl.col("stream") != TOTAL))
             per = withhold(rewards, ["stream"]).join(

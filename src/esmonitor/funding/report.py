@@ -166,6 +166,19 @@ def stream_c_shift(clients: pl.DataFrame, ies_start: dict[str, date], group: Seq
     return {"shift": float(did), "se": se, "low": float(did - Z95 * se), "high": float(did + Z95 * se)}
 
 
+def intake_phases(clients: pl.DataFrame, ies_start: dict[str, date], settle_days: int = 60) -> pl.DataFrame:
+    """The intakes :func:`stream_c_shift` counts, one row each: catchment_id, phase (before or
+    after the catchment's IES start plus ``settle_days``) and stream_c (yes or no)."""
+    starts = pl.DataFrame({"catchment_id": list(ies_start), "_start": list(ies_start.values())},
+                          schema={"catchment_id": pl.String, "_start": pl.Date})
+    return (clients.filter(pl.col("stream").is_in(list(STREAMS_ABC)) & pl.col("intake_on").is_not_null())
+            .join(starts, on="catchment_id", how="inner")
+            .select("catchment_id",
+                    pl.when(pl.col("intake_on") >= pl.col("_start") + pl.duration(days=settle_days))
+                    .then(pl.lit("after")).otherwise(pl.lit("before")).alias("phase"),
+                    pl.when(pl.col("stream") == "C").then(pl.lit("yes")).otherwise(pl.lit("no")).alias("stream_c")))
+
+
 def creaming_payoff(shift: dict[str, float], rewards: pl.DataFrame) -> dict[str, float]:
     """What a fall in stream C's share of intakes is worth per intake under the rules: the shift
     times stream C's expected payment per client minus the other streams' (weighted by their
