@@ -16,7 +16,6 @@ from esmonitor.cli.common import (
     console,
     out,
     parse_date,
-    policy_for,
     read_table,
     user_errors,
 )
@@ -26,7 +25,6 @@ from esmonitor.errors import UserInputError
 if TYPE_CHECKING:
     import polars as pl
 
-    from esmonitor.disclosure.access import Scope
     from esmonitor.evaluation.providers import ProviderRatings
     from esmonitor.evaluation.staggered import StaggeredDiD
     from esmonitor.warehouse import Warehouse
@@ -258,18 +256,29 @@ def evaluate_rollout_cmd(
     permutations: Annotated[int, typer.Option(help="Randomization-inference reassignments (0: skip).", min=0)] = 99,
     seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 20240101,
     as_of: Annotated[str | None, typer.Option(help="As-of date of the outcome engine.")] = None,
+    audience: AudienceOpt = None,
+    min_count: MinCountOpt = 10,
     as_json: JsonOpt = False,
 ) -> None:
-    """Did IES change outcomes? Staggered DiD over the phased rollout, with synthetic controls."""
+    """Did IES change outcomes? Staggered DiD over the phased rollout, with synthetic controls.
+
+    For the public, each unit's synthetic-control gap is shown only for the quarters whose
+    indicator cell (unit × quarter) a protected release publishes (recorded in the ledger)."""
+    from esmonitor.disclosure.gate import Gate
     from esmonitor.evaluation.rollout import evaluate_rollout_on
     from esmonitor.indicators.engine import frames_from
     from esmonitor.warehouse import Warehouse
 
+    gate = Gate.open(warehouse, "evaluate rollout", audience, min_count,
+                     parameters={"indicator": indicator, "level": level})
+    when = parse_date(as_of)
+    if gate.public:
+        gate.check_as_of(when)
     with Warehouse(warehouse, read_only=True) as w, console.status("Evaluating the rollout…"):
-        frames = frames_from(w, parse_date(as_of))
+        frames = frames_from(w, when)
         result = evaluate_rollout_on(w, frames, indicator=indicator, level=level, method=method, draws=draws,
                                      permutations=permutations, seed=seed)
-    data = result.as_dict()
+    data = gate.rollout(result.as_dict(), frames)
     if as_json:
         print_json(data)
         return
@@ -348,15 +357,16 @@ def evaluate_providers(
         result = rate_providers(read_table(data), outcome=outcome, provider=provider,
                                 covariates=covariates.split(",") if covariates else (), cutoffs=(inner, outer))
     else:
+        from esmonitor.disclosure.gate import Gate
         from esmonitor.evaluation.providers import creaming_diagnostics, provider_inputs
         from esmonitor.indicators.engine import frames_from
         from esmonitor.warehouse import Warehouse
 
-        policy = policy_for(audience, min_count)
-        if creaming and policy.audience.is_public:
-            policy.require("provider", "the creaming diagnostics (counts by provider and period)")
+        gate = Gate.open(warehouse, "evaluate providers", audience, min_count)
+        if creaming:
+            gate.require("provider", "the creaming diagnostics (counts by provider and period)")
         with Warehouse(warehouse, read_only=True) as w, console.status("Rating providers…"):
-            scope = policy.scope(w)
+            scope = gate.scope(w)
             frames = frames_from(w, needed=["client", "referral"])
             table = provider_inputs(frames, unemployment_monthly(w))
             if table.is_empty():
@@ -367,22 +377,14 @@ def evaluate_providers(
                 scoped = frames if scope.column is None else frames.only(scope.column, sorted(scope.values))
                 write_frame(creaming_diagnostics(scoped), creaming, "csv")
                 console.print(f"Wrote creaming diagnostics to {creaming}")
-        if policy.audience.tier not in ("province", "admin"):
-            result = _ratings_for(result, table, scope, min_count)
+        result, withheld = gate.ratings(result, table, SYSTEM_OUTCOME)
+        if withheld:
+            console.print(f"{withheld} provider rating(s) withheld: their clients on either side of the outcome "
+                          f"are counts under {gate.min_count:g} or hidden to protect them")
     if as_json:
         print_json(result.as_dict())
         return
     _print_providers(result)
-
-
-def _ratings_for(result: ProviderRatings, clients: pl.DataFrame, scope: Scope, min_count: float) -> ProviderRatings:
-    from esmonitor.evaluation.providers import ratings_for
-
-    kept, withheld = ratings_for(result, clients, scope.column, scope.values, min_count)
-    if withheld:
-        console.print(f"{withheld} provider rating(s) withheld: fewer than {min_count:g} clients on one side "
-                      "of the outcome")
-    return kept
 
 
 def unemployment_monthly(w: Warehouse) -> pl.DataFrame:

@@ -41,17 +41,20 @@ def outcomes(
         return
     import polars as pl
 
+    from esmonitor.disclosure.gate import Gate
     from esmonitor.indicators.outcomes import explain as explain_client
     from esmonitor.indicators.outcomes import funded_outcomes, inputs_from, resolve_as_of
     from esmonitor.warehouse import Warehouse
 
-    policy = policy_for(audience, min_count)
+    gate = Gate.open(warehouse, "outcomes", audience, min_count, parameters={"as_of": as_of})
     if client:
-        policy.require_records("a client's checkpoints")
+        gate.require_records("a client's checkpoints")
+    if gate.public:
+        gate.check_as_of(parse_date(as_of))
     with Warehouse(warehouse, read_only=True) as w:
         used_as_of = resolve_as_of(w, parse_date(as_of))
         starters, spells = inputs_from(w)
-        allowed = policy.scope(w).client_ids(w)
+        allowed = gate.scope(w).client_ids(w)
     if allowed is not None:  # another provider's clients are as invisible as unknown ones
         starters = starters.filter(pl.col("client_id").is_in(sorted(allowed)))
         spells = spells.filter(pl.col("client_id").is_in(sorted(allowed)))
@@ -62,16 +65,9 @@ def outcomes(
     table = Table(title=f"Funded outcomes by checkpoint (as of {used_as_of}; job starters)")
     for col in ("checkpoint", "achieved", "not achieved", "unknown", "pending", "rate, decided"):
         table.add_column(col, justify="right")
-    counts = result.group_by("checkpoint", "status").len()
-    if policy.needs_disclosure_control:
-        from esmonitor.disclosure.release import disclose_frame
-
-        cells = disclose_frame(counts.select(pl.col("checkpoint").cast(pl.String), pl.col("status").alias("outcome"),
-                                             "len"), ["checkpoint", "outcome"], "len", min_count=min_count).cells
-        counts = cells.filter((pl.col("checkpoint") != "Total") & (pl.col("outcome") != "Total")).select(
-            pl.col("checkpoint").cast(pl.Int64), pl.col("outcome").alias("status"),
-            pl.when(pl.col("status") == "published").then(pl.col("value")).alias("len"))
-        table.title = f"{table.title}; public: counts below {min_count:g}, and cells that would reveal them, hidden"
+    counts = gate.checkpoint_counts(result)
+    if gate.public:
+        table.title = f"{table.title}; public: small counts, and cells that would reveal them, hidden"
     for k in sorted(result["checkpoint"].unique().to_list()):
         by = {r["status"]: r["len"] for r in counts.filter(counts["checkpoint"] == k).iter_rows(named=True)}
         parts = [by.get(s, 0) for s in ("achieved", "not_achieved", "unknown", "pending")]

@@ -19,7 +19,6 @@ from esmonitor.cli.common import (
     WarehouseOpt,
     console,
     out,
-    policy_for,
     progress,
     read_table,
     user_errors,
@@ -158,10 +157,13 @@ def voices_summary(
     """Closed questions: distribution, mean and share agreeing with 95 % intervals, by group."""
     import polars as pl
 
-    from esmonitor.voices.closed import answers_frame, compare, likert_summary, poststratify, protect_summary
+    from esmonitor.disclosure.gate import Gate
+    from esmonitor.voices.closed import answers_frame, compare, likert_summary, poststratify
     from esmonitor.warehouse import Warehouse
 
-    policy = policy_for(audience, min_count)
+    gate = Gate.open(warehouse, "voices summary", audience, min_count,
+                     parameters={"by": by, "role": role, "compare": compare_groups})
+    policy = gate.policy
     groups = [g for g in by.split(",") if g]
     allowed = ("wave", "role", "catchment_id", "phase", "rollout", "francophone", "indigenous", "disability")
     unknown = [g for g in groups if g not in allowed]
@@ -187,25 +189,25 @@ def voices_summary(
         except (ValueError, pl.exceptions.ColumnNotFoundError) as err:
             raise UserInputError(f"{population}: {err}", hint="columns catchment_id,population") from None
     summary = likert_summary(frame, by=groups, weighted=weighted)
-    if policy.needs_disclosure_control:
-        summary = protect_summary(summary, by=groups, min_count=min_count)
-    comparisons = []
+    column = first = second = None
     if compare_groups:
         column, _, pair = compare_groups.partition(":")
         first, _, second = pair.partition(",")
         if column not in frame.columns or not second:
             raise UserInputError(f"--compare {compare_groups!r} must look like wave:2023,2025")
+    summary, comparable = gate.survey(frame, summary, groups, compare_on=column)
+    comparisons = []
+    if column is not None and first is not None and second is not None:
         for question in sorted(summary["question"].unique().to_list()):
             try:
                 comparisons.append({"question": question, **compare(frame, question, column, first, second)})
             except ValueError:
                 continue
-        if policy.needs_disclosure_control:
-            comparisons = [c for c in comparisons if min(c["n_first"], c["n_second"]) >= min_count]
+        comparisons = gate.comparisons(comparisons, comparable, first, second)
     if out_file is not None:
         write_frame(summary, out_file)
     if as_json:
-        print_json({"summary": summary.to_dicts(), "comparisons": comparisons})
+        print_json(gate.stamp({"summary": summary.to_dicts(), "comparisons": comparisons}))
         return
     shown = Table(title=f"Closed questions by {', '.join(groups)}" + (" (weighted)" if weighted else ""))
     for col in ("question", *groups, "n", "mean (95 % CI)", "agree (95 % CI)"):
@@ -259,15 +261,20 @@ def voices_themes(
     themes: Annotated[int | None, typer.Option("--themes", help="Number of themes (default: chosen).", min=2)] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same themes.")] = 0,
     group: GroupOpt = "role,catchment_id,wave",
+    audience: AudienceOpt = None,
     min_count: MinCountOpt = 10,
     employers: EmployersOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Themes in open answers, per language: label, keywords, size by group, and representative
-    quotes (redacted, and only from groups of at least K respondents)."""
+    quotes (redacted, and only from groups of at least K respondents); narrower than the
+    province, only themes of at least K answers."""
     import polars as pl
 
+    from esmonitor.disclosure.gate import Gate
     from esmonitor.voices.quotes import quoted_themes
+
+    gate = Gate.open(warehouse, "voices themes", audience, min_count)
 
     source: Path
     if data is None:
@@ -285,7 +292,9 @@ def voices_themes(
         raise UserInputError(f"{source}: no column {', '.join(map(repr, missing))} for --group",
                              hint="name the columns a quote is attributed to, e.g. --group role,catchment_id,wave")
     report = {"languages": quoted_themes(frame, text=text, language="_language", group=groups,
-                                         min_count=int(min_count), n_themes=themes, seed=seed, redactor=redactor)}
+                                         min_count=int(gate.min_count), n_themes=themes, seed=seed,
+                                         redactor=redactor)}
+    report["languages"] = gate.themes(report["languages"])
     if as_json:
         print_json(report)
         return

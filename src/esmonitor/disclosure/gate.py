@@ -551,6 +551,17 @@ class Gate:
                 comparable = ok if comparable is None else comparable & ok
         return (pl.concat(out, how="diagonal_relaxed") if out else summary), comparable
 
+    def comparisons(self, found: list[dict[str, Any]], comparable: set[str] | None, first: str,
+                    second: str) -> list[dict[str, Any]]:
+        """Survey comparisons (``n_first``, ``n_second``, difference...) for this audience: the
+        province sees all; the public those whose two groups' distributions are published for
+        every question (``comparable`` from :meth:`survey`); an SSM those of K answers a side."""
+        if self.whole_province:
+            return found
+        if self.public:
+            return found if comparable is not None and {first, second} <= comparable else []
+        return [c for c in found if min(c["n_first"], c["n_second"]) >= self.min_count]
+
     def ratings(self, result: Any, clients: pl.DataFrame, outcome: str) -> tuple[Any, int]:
         """Provider ratings for this audience, and how many were withheld (see
         :meth:`hidden_providers`); public: the number of clients is that of the providers shown."""
