@@ -37,6 +37,9 @@ NUMBER = re.compile(r"\d(?:[\d\u00a0\u202f,.]*\d)?")
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = runner.invoke(app, list(args), env=env)
+    if result.exit_code and result.exc_info and not isinstance(result.exception, SystemExit):
+        import traceback
+        return result.exit_code, result.output + "".join(traceback.format_exception(*result.exc_info))
     return result.exit_code, result.output
 
 

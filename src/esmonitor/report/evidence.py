@@ -98,32 +98,34 @@ def _indicators(gate: Gate, frames: Any, ids: tuple[str, ...], by: list[str], gr
 
 def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_count: int = 10,
            progress: Progress = lambda _: None, save: bool = True) -> Evidence:
-    """The evidence for ``policy``'s audience. Evaluations computed here are saved in the
-    warehouse (when ``save`` and the file can be written) for the next report on the same data."""
+    """The evidence for ``policy``'s audience, every product through one release gate (public:
+    protected jointly with every earlier public release of these data, and recorded in the
+    ledger). Evaluations computed here are saved in the warehouse (when ``save`` and the file
+    can be written) for the next report on the same data."""
     from esmonitor.indicators.engine import frames_from
     from esmonitor.model.reference import catchments
 
     grain, wanted = parse_period(period)
-    public = policy.needs_disclosure_control
+    gate = Gate(warehouse_path, Policy(policy.audience, min_count, policy.publish_zeros), "report",
+                {"period": period, "min_count": min_count})
     with Warehouse(warehouse_path, read_only=True) as w:
-        scope = policy.scope(w)
+        scope = gate.scope(w)
         progress("reading the warehouse")
         everything = frames_from(w)
         frames = everything if scope.column is None else everything.only(scope.column, sorted(scope.values))
         in_scope = scope.catchments(w)
         scoped_catchments = None if in_scope is None else sorted(in_scope)
-        quality = _quality(w, public, min_count)
+        files, rules = _quality_inputs(w)
         versions = _versions(w)
         synthetic = w.synthetic() is not None
         fresh: dict[str, Any] = {}
         rollout, rollout_skipped = _rollout(w, everything, progress, fresh)
-        providers, withheld = _providers(w, everything, policy, scope, min_count, progress, fresh)
-        voices = _voices(w, public, scoped_catchments, min_count, progress)
+        ratings, clients = _ratings(w, everything, gate, progress, fresh)
+        own = scope.providers(w) or set()
+        voices_inputs = _voices_inputs(w, scoped_catchments, progress)
     if fresh and save:
         _save(warehouse_path, fresh)
     progress("computing the indicators")
-    gate = Gate(warehouse_path, Policy(policy.audience, min_count, policy.publish_zeros), "report",
-                {"period": period, "min_count": min_count})
     province = _indicators(gate, frames, PROVINCE_IDS, [], grain)
     known = sorted(p for p in province["period"].unique().to_list() if p not in (TOTAL, "(missing)"))
     if not known:
@@ -137,12 +139,24 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
     previous = periods[-2] if len(periods) > 1 else None
     by_source = _indicators(gate, frames, SOURCE_IDS, ["source"], grain)
     by_catchment = _indicators(gate, frames, CATCHMENT_IDS, ["catchment_id"], grain)
+    if rollout is not None:
+        rollout = gate.rollout(rollout, everything)
+    providers, withheld = None, 0
+    if ratings is not None:
+        hidden = gate.hidden_providers(clients, _outcome(), own) if clients is not None else None
+        if hidden:
+            kept = [p for p in ratings["providers"] if p["provider"] not in hidden]
+            providers, withheld = ratings | {"providers": kept}, len(ratings["providers"]) - len(kept)
+        else:
+            providers = ratings
     progress("funding")
-    funding = _funding(frames, public, min_count, wanted if grain == "fiscal_year" else None)
+    funding = _funding(gate, frames, wanted if grain == "fiscal_year" else None)
+    voices = _voices(gate, voices_inputs)
+    quality = _quality(gate, files, rules)
     reference = [{"catchment_id": c.catchment_id, "name_en": c.name_en, "name_fr": c.name_fr, "phase": c.phase,
                   "ssm": c.ssm, "ssm_id": c.ssm_id, "ies_start": c.ies_start.isoformat(),
                   "transition_start": c.transition_start.isoformat()} for c in catchments()]
-    return Evidence(str(policy.audience), public, min_count, grain, wanted, previous, periods, frames.as_of,
+    return Evidence(str(policy.audience), gate.public, min_count, grain, wanted, previous, periods, frames.as_of,
                     province, by_source, by_catchment, reference, scoped_catchments, rollout, rollout_skipped,
                     providers, withheld, funding, voices, quality, versions, synthetic)
 
@@ -174,23 +188,32 @@ def _rollout(w: Warehouse, frames: Any, progress: Progress,
     return (None, saved["skipped"]) if "skipped" in saved else (saved, None)
 
 
-def _providers(w: Warehouse, frames: Any, policy: Policy, scope: Any, min_count: int,
-               progress: Progress, fresh: dict[str, Any]) -> tuple[dict[str, Any] | None, int]:
-    """Risk-adjusted ratings, fitted on every provider; an audience narrower than the province
-    sees its own providers and those with at least K clients on each side of the outcome."""
+def _outcome() -> str:
+    from esmonitor.evaluation.providers import SYSTEM_OUTCOME
+
+    return SYSTEM_OUTCOME
+
+
+def _ratings(w: Warehouse, frames: Any, gate: Gate, progress: Progress,
+             fresh: dict[str, Any]) -> tuple[dict[str, Any] | None, pl.DataFrame | None]:
+    """Risk-adjusted ratings, fitted on every provider (saved, or computed now), and the
+    clients they are computed from when the audience may not see every rating (the gate then
+    decides which it sees)."""
     from esmonitor.evaluation.providers import (
         SYSTEM_COVARIATES,
         SYSTEM_OUTCOME,
         provider_inputs,
         rate_providers,
-        shown_to_all,
         unemployment_monthly,
     )
 
     ratings = w.saved_result("providers")
+    table = None
+    if ratings is None or not gate.whole_province:
+        table = provider_inputs(frames, unemployment_monthly(w))
     if ratings is None:
         progress("rating providers (risk adjustment and shrinkage)")
-        table = provider_inputs(frames, unemployment_monthly(w))
+        assert table is not None
         try:
             ratings = rate_providers(table, outcome=SYSTEM_OUTCOME, provider="provider_id",
                                      covariates=SYSTEM_COVARIATES).as_dict() if table.height >= 50 else None
@@ -199,33 +222,39 @@ def _providers(w: Warehouse, frames: Any, policy: Policy, scope: Any, min_count:
         ratings = ratings or {"skipped": "too few clients served a year ago or more"}
         fresh["providers"] = ratings
     if ratings.get("skipped"):
-        return None, 0
-    if policy.audience.tier in ("province", "admin"):
-        return ratings, 0
-    own = scope.providers(w) or set()
-    kept = [p for p in ratings["providers"] if p["provider"] in own or shown_to_all(p["n"], p["observed"], min_count)]
-    return ratings | {"providers": kept}, len(ratings["providers"]) - len(kept)
+        return None, None
+    return ratings, None if gate.whole_province else table
 
 
-def _funding(frames: Any, public: bool, min_count: int, year: str | None) -> dict[str, Any] | None:
-    from esmonitor.disclosure.release import protect_totals
+def _funding(gate: Gate, frames: Any, year: str | None) -> dict[str, Any] | None:
+    """The IES model's payments by fiscal year and stream, per client by stream, and against
+    flat stream weights; money shown only where the gate publishes every count behind it."""
     from esmonitor.funding.model import load_model
-    from esmonitor.funding.report import compare, creaming_gap, flat, run
+    from esmonitor.funding.report import compare, creaming_gap, flat, funding_inputs, run
 
     model = load_model("ies")
     result, rewards = run(frames, model)
     if result.trail.is_empty() or rewards.height < 3:
         return None
     flat_result, flat_rewards = run(frames, flat(model))
-    by_year = result.totals(["fiscal_year", "stream"]).with_columns(pl.col("fiscal_year").cast(pl.String))
-    scenario = compare(result, flat_result, ["stream"]).join(
-        result.totals(["stream"]).select("stream", "checkpoints"), on="stream", how="left")
-    if public:
-        by_year = protect_totals(by_year, ["fiscal_year", "stream"], "checkpoints", min_count)
-        scenario = protect_totals(scenario, ["stream"], "checkpoints", min_count)
-        small = pl.col("clients") < min_count
-        rewards = rewards.with_columns(pl.when(small).then(None).otherwise(pl.col(c)).alias(c)
-                                       for c in rewards.columns if c != "stream")
+    _, served, _ = funding_inputs(frames)
+    yearly = gate.funding(result, ["fiscal_year", "stream"], rewards, served, second=flat_result)
+    by_stream = gate.funding(result, ["stream"], rewards, served, second=flat_result)
+    by_year = yearly["totals"].with_columns(pl.col("fiscal_year").cast(pl.String), pl.col("stream").cast(pl.String))
+    if "status" not in by_year.columns:
+        by_year = by_year.with_columns(pl.lit("published").alias("status"))
+    rewards = yearly["rewards"]
+    shown = by_stream["totals"]
+    if "status" in shown.columns:
+        visible = shown.filter(pl.col("status") == "published")["stream"].cast(pl.String).to_list()
+    else:
+        visible = shown["stream"].cast(pl.String).to_list()
+    scenario = compare(result, flat_result, ["stream"]).with_columns(pl.col("stream").cast(pl.String))
+    figures = [c for c in scenario.columns if c != "stream"]
+    ok = pl.col("stream").is_in(visible)
+    scenario = scenario.with_columns(*[pl.when(ok).then(pl.col(c)).otherwise(None).alias(c) for c in figures],
+                                     pl.when(ok).then(pl.lit("published")).otherwise(pl.lit("secondary"))
+                                     .alias("status"))
     by_year = by_year.filter(pl.col("fiscal_year") != "(missing)")
     if year is not None:
         by_year = by_year.filter((pl.col("fiscal_year") <= year) | (pl.col("fiscal_year") == TOTAL))
@@ -236,23 +265,36 @@ def _funding(frames: Any, public: bool, min_count: int, year: str | None) -> dic
             "gap": gap, "flat_gap": flat_gap}
 
 
-def _voices(w: Warehouse, public: bool, catchments: list[str] | None, min_count: int,
-            progress: Progress) -> dict[str, Any] | None:
-    from esmonitor.voices.closed import answers_frame, compare, likert_summary, protect_summary
+def _voices_inputs(w: Warehouse, catchments: list[str] | None, progress: Progress) -> dict[str, Any] | None:
+    """Survey answers (closed and open) of the catchments in scope, read once."""
+    from esmonitor.voices.closed import answers_frame
     from esmonitor.voices.language import detect
-    from esmonitor.voices.quotes import quoted_themes
     from esmonitor.voices.responses import open_answers
 
     frame = answers_frame(w)
     if frame.is_empty():
         return None
     progress("voices: survey answers and themes")
+    answers = open_answers(w)
     if catchments is not None:
         frame = frame.filter(pl.col("catchment_id").is_in(catchments))
-    summary = likert_summary(frame, by=["role", "wave"])
-    protected = public or catchments is not None
-    if protected:
-        summary = protect_summary(summary, by=["role", "wave"], min_count=min_count)
+        answers = answers.filter(pl.col("catchment_id").is_in(catchments))
+    if answers.height:
+        answers = answers.with_columns(pl.Series("language", detect(answers["answer"].to_list())))
+    return {"frame": frame, "answers": answers}
+
+
+def _voices(gate: Gate, inputs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Closed questions by role and wave, the change in job seekers' view of waiting between
+    the first and last wave, and themes of open answers: each as the gate shows it."""
+    from esmonitor.voices.closed import compare, likert_summary
+    from esmonitor.voices.quotes import quoted_themes
+
+    if inputs is None:
+        return None
+    frame, answers = inputs["frame"], inputs["answers"]
+    summary, comparable = gate.survey(frame, likert_summary(frame, by=["role", "wave"]), ["role", "wave"],
+                                      compare_on="wave")
     waves = sorted(frame["wave"].unique().to_list())
     change = None
     seekers = frame.filter(pl.col("role") == "job_seeker")
@@ -262,50 +304,42 @@ def _voices(w: Warehouse, public: bool, catchments: list[str] | None, min_count:
                 "question": "wait_ok", "role": "job_seeker", "first": waves[0], "second": waves[-1]}
         except ValueError:
             change = None
-        if change is not None and protected and min(change["n_first"], change["n_second"]) < min_count:
-            change = None
-    answers = open_answers(w)
-    if catchments is not None:
-        answers = answers.filter(pl.col("catchment_id").is_in(catchments))
+        if change is not None:
+            kept = gate.comparisons([change], {str(c) for c in comparable} if comparable is not None else None,
+                                    str(waves[0]), str(waves[-1]))
+            change = kept[0] if kept else None
     themes: dict[str, list[dict[str, Any]]] = {}
     if answers.height:
-        answers = answers.with_columns(pl.Series("language", detect(answers["answer"].to_list())))
-        for lang, block in quoted_themes(answers, min_count=min_count, seed=2024, min_answers=20,
-                                         quotes=2).items():
-            themes[lang] = [t for t in block["themes"] if not protected or t["size"] >= min_count]
+        found = quoted_themes(answers, min_count=int(gate.min_count), seed=2024, min_answers=20, quotes=2)
+        themes = {lang: block["themes"] for lang, block in gate.themes(found).items()}
     return {"summary": summary, "change": change, "themes": themes, "waves": waves}
 
 
-def _quality(w: Warehouse, public: bool, min_count: int) -> dict[str, Any]:
-    """Rows read, loaded and quarantined per file, and quarantined rows per file and rule. For
-    the public, the rule counts (with each file's total as their margin) go through the
-    disclosure layer, and the file table keeps only those protected totals."""
-    from esmonitor.disclosure.release import disclose_frame
-
+def _quality_inputs(w: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
     files = pl.DataFrame(w.arrow(
         "SELECT file_name, entity, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, "
         "sum(rows_quarantined) AS rows_quarantined FROM _ingest_batches GROUP BY ALL ORDER BY file_name"))
     rules = pl.DataFrame(w.arrow("SELECT file_name, rule, count(*) AS rows FROM quarantine GROUP BY ALL "
                                  "ORDER BY file_name, rule"), schema={"file_name": pl.String, "rule": pl.String,
                                                                        "rows": pl.Int64})
-    rules = rules.with_columns(pl.lit("published").alias("status"))
-    if public:
-        files = files.select("file_name", "entity").with_columns(pl.lit(0, dtype=pl.Int64).alias("rows_quarantined"),
-                                                                 pl.lit("published").alias("status"))
-        if rules.height:
-            cells = disclose_frame(rules.drop("status"), ["file_name", "rule"], "rows", min_count=min_count,
-                                   publish_zeros=True).cells
-            shown = cells.select("file_name", "rule", pl.when(pl.col("status") == "published")
-                                 .then(pl.col("value").cast(pl.Int64)).alias("rows"), "status")
-            totals = shown.filter(pl.col("rule") == TOTAL).select(
-                "file_name", pl.col("rows").alias("_q"), pl.col("status").alias("_s"))
-            files = files.join(totals, on="file_name", how="left").with_columns(
-                pl.when(pl.col("_s").is_null()).then(0).otherwise(pl.col("_q")).alias("rows_quarantined"),
-                pl.col("_s").fill_null("published").alias("status")).drop("_q", "_s")
-            rules = shown.join(rules.select("file_name", "rule"), on=["file_name", "rule"], how="inner").sort(
-                "file_name", "rule")
-    else:
-        files = files.with_columns(pl.lit("published").alias("status"))
+    return files, rules
+
+
+def _quality(gate: Gate, files: pl.DataFrame, rules: pl.DataFrame) -> dict[str, Any]:
+    """Rows read, loaded and quarantined per file, and quarantined rows per file and rule, as
+    the gate shows them (public: the rule counts with each file's total as their margin,
+    protected; the file table keeps only those protected totals)."""
+    if gate.whole_province or not rules.height:
+        status = pl.lit("published").alias("status")
+        return {"files": files.with_columns(status), "rules": rules.with_columns(status)}
+    shown = gate.quality(rules).select("file_name", "rule", pl.col("rows").cast(pl.Int64), "status")
+    totals = shown.filter(pl.col("rule") == TOTAL).select("file_name", pl.col("rows").alias("_q"),
+                                                          pl.col("status").alias("_s"))
+    files = files.select("file_name", "entity").join(totals, on="file_name", how="left").with_columns(
+        pl.when(pl.col("_s").is_null()).then(0).otherwise(pl.col("_q")).alias("rows_quarantined"),
+        pl.col("_s").fill_null("published").alias("status")).drop("_q", "_s")
+    rules = shown.join(rules.select("file_name", "rule"), on=["file_name", "rule"], how="inner").sort(
+        "file_name", "rule")
     return {"files": files, "rules": rules}
 
 
