@@ -168,14 +168,16 @@ def _demo_voices(warehouse: Path, folder: Path, out_dir: Path, key_file: Path, m
     the open-answer themes with safe quotes."""
     import polars as pl
 
-    from esmonitor.voices.closed import answers_frame, compare, likert_summary, protect_summary
+    from esmonitor.disclosure.gate import Gate
+    from esmonitor.voices.closed import answers_frame, compare, likert_summary
     from esmonitor.voices.quotes import quoted_themes
     from esmonitor.warehouse import Warehouse
 
     print_voices_reports(run_voices_ingest(warehouse, [folder], None, None, key_file))
     with Warehouse(warehouse, read_only=True) as w:
         frame = answers_frame(w)
-    summary = protect_summary(likert_summary(frame, by=["role", "wave"]), by=["role", "wave"], min_count=min_count)
+    gate = Gate.open(warehouse, "demo", "public", min_count, parameters={"by": "role,wave"})
+    summary, _ = gate.survey(frame, likert_summary(frame, by=["role", "wave"]), ["role", "wave"])
     write_frame(summary, out_dir / "voices-summary.csv")
     seekers = frame.filter(pl.col("role") == "job_seeker")
     change = compare(seekers, "wait_ok", "wave", "2023", "2025")

@@ -153,8 +153,11 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON on stdout.")] = False,
     report: Annotated[Path | None, typer.Option(
         help="Where to write the JSON report (default: next to the warehouse).")] = None,
+    audience: AudienceOpt = None,
 ) -> None:
-    """Validate and load extracts; bad rows go to the quarantine table, never lost."""
+    """Validate and load extracts; bad rows go to the quarantine table, never lost (province or
+    admin: its accounting names every file's rejected rows)."""
+    policy_for(audience).require("province", "loading data (its accounting names every file's rejected rows)")
     reports = run_ingest(warehouse, paths, mapping, entity, key_file)
     payload = {"files": [r.as_dict() for r in reports]}
     report_path = report or warehouse.with_name(f"ingest-report-{time.strftime('%Y%m%dT%H%M%S')}.json")

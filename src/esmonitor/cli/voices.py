@@ -19,6 +19,7 @@ from esmonitor.cli.common import (
     WarehouseOpt,
     console,
     out,
+    policy_for,
     progress,
     read_table,
     user_errors,
@@ -126,10 +127,13 @@ def voices_ingest(
                                                         "XLSForm file.")] = None,
     wave: Annotated[str | None, typer.Option(help="The survey wave the responses belong to, e.g. 2025.")] = None,
     key_file: KeyOpt = None,
+    audience: AudienceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load KoboToolbox (CSV, XLSX) and LimeSurvey (CSV) exports: validated, bad answers to the
-    quarantine, respondents pseudonymized, open answers redacted, files and responses once only."""
+    quarantine, respondents pseudonymized, open answers redacted, files and responses once only
+    (province or admin)."""
+    policy_for(audience).require("province", "loading survey responses (its accounting names every rejected answer)")
     reports = run_voices_ingest(warehouse, paths, instrument, wave, key_file)
     if as_json:
         print_json({"files": [r.as_dict() for r in reports]})

@@ -22,8 +22,8 @@ least K wide, whatever fractional values s took. After each round the attacker r
 primary cell (a pattern chosen for one cell can protect others, and is re-used: hidden cells cost
 nothing), until all hold.
 
-A table whose cells (but the locked ones) are at least half primary, most of which no
-hypercube protects (:data:`MOSTLY_SMALL`; a small province cut finely), is withheld whole: the
+A table whose cells are at least 60 % primary (:data:`MOSTLY_SMALL`; a small province cut
+finely), half of which no hypercube protects, is withheld whole: the
 patterns would hide nearly everything anyway, one slow linear program at a time; the attacker
 then checks what the locked cells alone give away.
 """
@@ -43,7 +43,7 @@ from esmonitor.disclosure.table import TOTAL, System, Table, link
 from esmonitor.errors import EsmonitorError, UserInputError
 
 PUBLISHED, PRIMARY, SECONDARY = "published", "primary", "secondary"
-MOSTLY_SMALL = 0.5  # share of primary cells, and of those no hypercube protects: the table is withheld whole
+MOSTLY_SMALL = 0.6  # share of primary cells (with half of them beyond hypercubes): the table is withheld whole
 DEAR = 0.25  # a hypercube that would hide a margin above this share of the grand total is left to the LP
 TOL = 1e-7
 
@@ -158,7 +158,7 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
             else:
                 unproven.add(int(ids[cell]))
     many = primary.sum()
-    if method == "hypercube" and len(unproven) > MOSTLY_SMALL * many and many >= MOSTLY_SMALL * (~lock).sum():
+    if method == "hypercube" and len(unproven) > 0.5 * many and many >= MOSTLY_SMALL * len(values):
         # a table mostly of small counts that hypercubes cannot protect: withheld whole (what the
         # attacker then knows comes from the locked cells alone, checked below; no pattern could
         # hide less than nearly everything, one slow linear program at a time)

@@ -421,7 +421,8 @@ class Builder:
                          "prototype area and its synthetic control in each quarter; before 2021 the lines should "
                          "stay near zero, after it they show the estimated effect.")
             order = sorted({p["period"] for p in paths})
-            pts = [p | {"gap_pts": 100 * p["gap"], "period_label": self.L.period(p["period"])} for p in paths]
+            pts = [p | {"gap_pts": 100 * p["gap"], "period_label": self.L.period(p["period"])} for p in paths
+                   if p["gap"] is not None]  # a quarter the public edition withholds
             if pts:
                 s.blocks.append(self.figure("synthetic_chart", title, alt_text, charts.lines(
                     pts, x="period_label", y="gap_pts", series="name", alt_text=alt_text, x_title=_("Quarter"),
