@@ -375,3 +375,45 @@ def test_table_of_sums_dominance_and_contributor_rules_by_hand(tmp_path: Path) -
                           if c["status"] == "primary"} == {("N", "retail")}
     code, output = _invoke("disclose", str(source), "--dims", "region,sector", "--value", "earnings", "--top1", "top1")
     assert code == 2 and "--top2" in output
+
+
+def test_cells_nothing_published_bounds_are_zero_to_unbounded_unless_forced() -> None:
+    """Nothing published: one linear program finds which cells a solution can move (their
+    maximum is unbounded); a cell the equations force to zero keeps a maximum of 0. Checked
+    against SciPy's linprog, cell by cell."""
+    from scipy import sparse
+    from scipy.optimize import linprog
+
+    interior = pl.DataFrame({"a": ["x", "x", "y", "y"], "b": ["p", "q", "p", "q"], "n": [3.0, 0.0, 5.0, 2.0]})
+    table = build_table(interior, ["a", "b"], "n")
+    everything = np.ones(len(table), dtype=bool)
+    found = feasible_intervals(table.equations, table.values, everything)
+    assert all(iv.low == 0 and iv.high == np.inf for iv in found.values())
+    # x0 - x1 = 0 and x1 + x2 = 0 force x0 = x1 = x2 = 0; x3 is free
+    equations = sparse.csr_matrix(np.array([[1.0, -1.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]))
+    found = feasible_intervals(equations, np.zeros(4), np.ones(4, dtype=bool))
+    for cell in range(4):
+        c = np.zeros(4)
+        c[cell] = -1.0
+        high = linprog(c, A_eq=equations.toarray(), b_eq=np.zeros(3), bounds=(0, None), method="highs")
+        expected = np.inf if high.status == 3 else -high.fun
+        assert (found[cell].low, found[cell].high) == (0.0, expected)
+    assert [found[c].high for c in range(4)] == [0.0, 0.0, 0.0, np.inf]
+
+
+def test_a_table_of_mostly_small_counts_is_withheld_whole_and_stays_safe() -> None:
+    """Most cells primary and beyond hypercubes: every cell but the locked ones is hidden, and
+    the attacker (from the locked cells alone) finds every primary cell at least K wide."""
+    rng = np.random.default_rng(3)
+    codes = list(itertools.product([f"c{i}" for i in range(6)], [f"s{j}" for j in range(4)], ["k1", "k2", "k3"]))
+    interior = pl.DataFrame({"c": [x[0] for x in codes], "s": [x[1] for x in codes], "k": [x[2] for x in codes],
+                             "n": rng.integers(0, 4, len(codes)).astype(float)})
+    table = build_table(interior, ["c", "s", "k"], "n")
+    primary = primary_cells(table.values, 10)
+    assert primary.mean() >= 0.6
+    locked = np.array([k == frozenset() for k in table.keys])  # the grand total, published elsewhere
+    result = protect(table, primary, 10, locked=locked & ~primary)
+    hidden = result.suppressed
+    assert hidden[~locked].all() and not hidden[locked & ~primary].any()
+    intervals = feasible_intervals(table.equations, table.values, hidden, cells=np.flatnonzero(primary))
+    assert all(iv.width >= 10 - 1e-7 for iv in intervals.values())

@@ -78,6 +78,7 @@ RECIPES: dict[str, tuple[list[str], set[int]] | str] = {
     "funding report": (["-w", "{w}", "--json"], {0}),
     "funding simulate": (["-w", "{w}", "--json"], {0}),
 }
+STRUCTURE = {"n_units", "n_obs", "n_clusters", "n_periods", "n_donors"}  # areas and cells, not people
 COUNT_FIELDS = {"n", "clients", "checkpoints", "len", "rows", "numerator", "n_first", "n_second", "size",
                 "rows_quarantined"}
 
@@ -193,13 +194,14 @@ def violations(outputs: dict[str, list[str]], secrets: set[str]) -> list[str]:
             if leaked:
                 found.append(f"{name}: prints the record(s) {sorted(leaked)[:3]}")
             for row in _rows(text):
-                counted = {k: v for k, v in row.items() if k in COUNT_FIELDS or re.fullmatch(r"n_[a-z_]+", str(k))}
+                counted = {k: v for k, v in row.items() if k not in STRUCTURE
+                           and (k in COUNT_FIELDS or re.fullmatch(r"n_[a-z0-9_]+", str(k)))}
                 if str(row.get("ci_method", "")).startswith("none (complete count)"):
                     counted["value"] = row.get("value")
                 for column, value in counted.items():
                     number = _number(value)
                     if number is not None and 0 < number < K:
-                        found.append(f"{name}: {column} = {number:g} in {dict(list(row.items())[:6])}")
+                        found.append(f"{name}: {column} = {number:g} in {str(dict(list(row.items())[:6]))[:200]}")
             if name == "outcomes":  # the funded-outcomes table: its four count columns
                 for line in text.splitlines():
                     cells = [c.strip() for c in line.split("│")[1:-1]]

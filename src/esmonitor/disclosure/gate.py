@@ -342,7 +342,7 @@ class Gate:
         for p, s in zip(parts, statuses, strict=True):
             primary[p.rows[s == PRIMARY]] = True
             hidden[p.rows[s != PUBLISHED]] = True
-        return np.where(primary, PRIMARY, np.where(hidden, SECONDARY, PUBLISHED)).tolist()
+        return [str(s) for s in np.where(primary, PRIMARY, np.where(hidden, SECONDARY, PUBLISHED)).tolist()]
 
     # -- tables of counts ----------------------------------------------------------------------
     def count_part(self, measure: Measure, frame: pl.DataFrame, dims: Sequence[str], value: str = "value",

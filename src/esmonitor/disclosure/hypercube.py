@@ -22,6 +22,7 @@ equations still hold, and otherwise is left for the linear-programming repair in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def best_cube(table: Table, moves: list[Moves], cell: int, values: np.ndarray, h
     return Cube(index[pick][keep], sign[pick][keep].astype(float), float(proved[pick]))
 
 
-def _trim(per_dim: list[tuple[np.ndarray, np.ndarray]], pos: tuple, strides: np.ndarray, hidden: np.ndarray,
+def _trim(per_dim: list[tuple[np.ndarray, np.ndarray]], pos: tuple[Any, ...], strides: np.ndarray, hidden: np.ndarray,
           cost: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Keep at most MAX_CUBES combinations: drop the dearest moves (cost of their cells on the
     line through the primary cell) from the dimension with most moves."""

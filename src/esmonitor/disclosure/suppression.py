@@ -38,7 +38,7 @@ import polars as pl
 from scipy import sparse
 
 from esmonitor.disclosure.attacker import feasible_intervals
-from esmonitor.disclosure.hypercube import best_cube, dimension_moves
+from esmonitor.disclosure.hypercube import Moves, best_cube, dimension_moves
 from esmonitor.disclosure.table import TOTAL, System, Table, link
 from esmonitor.errors import EsmonitorError, UserInputError
 
@@ -77,11 +77,11 @@ class Protection:
 
     @property
     def suppressed(self) -> np.ndarray:
-        return self.status != PUBLISHED
+        return np.asarray(self.status != PUBLISHED)
 
     def table_status(self, which: int = 0) -> np.ndarray:
         """Status of each cell of one of the tables (in its own cell order)."""
-        return self.status[self.system.cell_of[which]]
+        return np.asarray(self.status[self.system.cell_of[which]])
 
     def information_loss(self) -> dict[str, float]:
         values = self.system.values
@@ -131,7 +131,7 @@ def protect(tables: Table | list[Table] | System, primary: np.ndarray, min_width
     unproven: set[int] = set()
     proofs: dict[int, tuple[int, int, np.ndarray]] = {}  # primary -> (table, its cell there, cube cells)
     cubes = 0
-    all_moves: dict[int, list] = {}
+    all_moves: dict[int, list[Moves]] = {}
     for which, table in enumerate(system.tables):
         ids = system.cell_of[which]
         if method != "hypercube" or not table.nodes or not primary[ids].any():
@@ -181,7 +181,7 @@ def _is_proof(system: System, cells: np.ndarray, signs: np.ndarray) -> bool:
     return not np.abs(system.equations @ vector).max(initial=0.0) > TOL
 
 
-def _cleanup(system: System, all_moves: dict[int, list], proofs: dict[int, tuple[int, int, np.ndarray]],
+def _cleanup(system: System, all_moves: dict[int, list[Moves]], proofs: dict[int, tuple[int, int, np.ndarray]],
              hidden: np.ndarray, keep: np.ndarray, weight: np.ndarray, avoid: np.ndarray,
              need: np.ndarray) -> np.ndarray:
     hidden = hidden.copy()
@@ -318,4 +318,4 @@ class _PatternModel:
         x = np.asarray(h.getSolution().col_value)
         moved = (np.abs(x[:n]) > TOL) | (np.abs(x[n:2 * n]) > TOL)
         moved[cell] = True
-        return moved
+        return np.asarray(moved, dtype=bool)

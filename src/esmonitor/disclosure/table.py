@@ -170,7 +170,7 @@ def build_table(interior: Any, dims: list[str] | tuple[str, ...], value: str,
         others = [node_lists[j] for j in range(len(structure)) if j != i]
         for parent, kids in _children(node_lists[i]).items():
             for rest in itertools.product(*others):
-                def key(node: tuple[str, ...], i: int = i, rest: tuple = rest) -> tuple[str, ...]:
+                def key(node: tuple[str, ...], i: int = i, rest: tuple[tuple[str, ...], ...] = rest) -> tuple[str, ...]:
                     parts = [*rest[:i], node, *rest[i:]]
                     return tuple(v for p in parts for v in p)
 
