@@ -32,7 +32,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from conftest import TEST_KEY
+from conftest import TEST_KEY, LoadedProvince
 from esmonitor.cli import app
 from esmonitor.disclosure import ledger
 from esmonitor.disclosure.gate import Gate
@@ -255,3 +255,72 @@ def test_the_check_fails_when_a_command_prints_an_unprotected_table(province: Pr
     outputs = run_all(province, only={"indicators"})
     problems = violations(outputs, province.secrets)
     assert problems and all(p.startswith("indicators:") for p in problems)
+
+
+def test_shown_money_rests_only_on_published_counts(loaded_50k: LoadedProvince, tmp_path: Path) -> None:
+    """Through the payment schedule an amount is a sum of counts times rates: every amount the
+    public funding report shows (totals by catchment and fiscal year, envelopes, per client by
+    stream) has every count behind it published, recomputed here from the payment trail (on the
+    demo's size of province, where some money is shown and some withheld)."""
+    from esmonitor.disclosure.joint import PERIOD_CHAIN, PLACE_CHAIN, canonical_key
+    from esmonitor.funding.model import load_model
+    from esmonitor.funding.payments import pay
+    from esmonitor.funding.report import funding_inputs
+
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(loaded_50k.warehouse, warehouse)
+    result = runner.invoke(app, ["funding", "report", "-w", str(warehouse), "--json"],
+                           env={"ESMONITOR_AUDIENCE": "public"})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    with Warehouse(warehouse, read_only=True) as w:
+        frames = frames_from(w, needed=["outcome", "client"])
+        (release,) = [r for r in ledger.releases(w, w.data_version()) if r.product == "funding"]
+        cells = ledger.cells(w, w.data_version())
+    outcomes, _, starts = funding_inputs(frames)
+    trail = pay(outcomes, load_model("ies"), starts).trail
+    status = {(str(r["measure"]), str(r["cell"])): str(r["status"]) for r in cells.iter_rows(named=True)
+              if r["release_id"] == release.release_id}
+    (measure,) = {m for m, _ in status if m.startswith("funding:checkpoints_paid:")}
+
+    def published(codes: dict[str, Any]) -> bool:
+        key = ledger.key_text(canonical_key({k: str(v) for k, v in codes.items()}, (PERIOD_CHAIN, PLACE_CHAIN)))
+        return status.get((measure, key)) == "published"
+
+    behind = trail.group_by("catchment_id", "fiscal_year", "stream", "checkpoint").len()
+    shown = hidden = 0
+    for block in ("totals", "envelopes"):
+        for row in report[block]:
+            if row["paid"] is None:
+                hidden += 1
+                continue
+            shown += 1
+            mine = behind.filter((pl.col("catchment_id") == row["catchment_id"])
+                                 & (pl.col("fiscal_year") == row["fiscal_year"]))
+            assert mine.height and all(published({k: r[k] for k in ("catchment_id", "fiscal_year", "stream",
+                                                                   "checkpoint")})
+                                       for r in mine.iter_rows(named=True)), row
+    for row in report["per_client_by_stream"]:
+        if row["per_client"] is None:
+            hidden += 1
+            continue
+        shown += 1
+        mine = behind.filter(pl.col("stream") == row["stream"]).group_by("stream", "checkpoint").len()
+        assert all(published({"stream": r["stream"], "checkpoint": r["checkpoint"]})
+                   for r in mine.iter_rows(named=True)), row
+    # most amounts by catchment and fiscal year stand on counts of a few payments by stream and
+    # checkpoint, so most are withheld; what is shown is checked above
+    assert shown >= 1 and hidden > 0, (shown, hidden)
+
+
+def test_a_survey_mean_is_shown_only_with_its_five_counts(province: Province) -> None:
+    from esmonitor.voices.closed import LIKERT
+
+    _clear(province.warehouse)
+    result = runner.invoke(app, ["voices", "summary", "-w", str(province.warehouse), "--by", "role,wave", "--json"],
+                           env={"ESMONITOR_AUDIENCE": "public"})
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])["summary"]
+    means = [r for r in summary if r.get("mean") is not None]
+    assert summary and all(r[f"n_{c}"] is not None for r in means for c in LIKERT)
+    assert 0 < len(means) < len(summary)  # some groups' figures shown, some withheld
