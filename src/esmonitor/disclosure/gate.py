@@ -427,6 +427,12 @@ class Gate:
                     "watch_shown": None}
         dims = list(dict.fromkeys([*groups, "catchment_id", "fiscal_year", "stream", "checkpoint"]))
         models = [result] + ([second] if second is not None else [])
+        # the province's checkpoints by stream (what the per-client rewards are computed from) go
+        # out first, as a release of their own: the finer table is then protected around them
+        # instead of hiding these large margins as secondary cells
+        self.protect_parts("funding", [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
+                                                    m.trail.with_columns(pl.col("checkpoint").cast(pl.String)),
+                                                    ["stream", "checkpoint"]) for m in models])
         parts = [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
                               m.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
                  for m in models]

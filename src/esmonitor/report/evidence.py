@@ -293,8 +293,7 @@ def _voices(gate: Gate, inputs: dict[str, Any] | None) -> dict[str, Any] | None:
     if inputs is None:
         return None
     frame, answers = inputs["frame"], inputs["answers"]
-    summary, comparable = gate.survey(frame, likert_summary(frame, by=["role", "wave"]), ["role", "wave"],
-                                      compare_on="wave")
+    summary, _ = gate.survey(frame, likert_summary(frame, by=["role", "wave"]), ["role", "wave"])
     waves = sorted(frame["wave"].unique().to_list())
     change = None
     seekers = frame.filter(pl.col("role") == "job_seeker")
@@ -304,10 +303,11 @@ def _voices(gate: Gate, inputs: dict[str, Any] | None) -> dict[str, Any] | None:
                 "question": "wait_ok", "role": "job_seeker", "first": waves[0], "second": waves[-1]}
         except ValueError:
             change = None
-        if change is not None:
-            kept = gate.comparisons([change], {str(c) for c in comparable} if comparable is not None else None,
-                                    str(waves[0]), str(waves[-1]))
-            change = kept[0] if kept else None
+        if change is not None:  # shown when both waves' answer distributions are (their means are then shown)
+            rows = summary.filter((pl.col("question") == "wait_ok") & (pl.col("role") == "job_seeker")
+                                  & pl.col("wave").cast(pl.String).is_in([str(waves[0]), str(waves[-1])]))
+            if rows.height < 2 or rows["mean"].null_count() > 0:
+                change = None
     themes: dict[str, list[dict[str, Any]]] = {}
     if answers.height:
         found = quoted_themes(answers, min_count=int(gate.min_count), seed=2024, min_answers=20, quotes=2)
@@ -319,6 +319,8 @@ def _quality_inputs(w: Warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
     files = pl.DataFrame(w.arrow(
         "SELECT file_name, entity, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded, "
         "sum(rows_quarantined) AS rows_quarantined FROM _ingest_batches GROUP BY ALL ORDER BY file_name"))
+    files = files.with_columns(pl.col(c).cast(pl.Int64) for c in ("rows_read", "rows_loaded", "rows_quarantined")
+                               if c in files.columns)
     rules = pl.DataFrame(w.arrow("SELECT file_name, rule, count(*) AS rows FROM quarantine GROUP BY ALL "
                                  "ORDER BY file_name, rule"), schema={"file_name": pl.String, "rule": pl.String,
                                                                        "rows": pl.Int64})
@@ -329,9 +331,12 @@ def _quality(gate: Gate, files: pl.DataFrame, rules: pl.DataFrame) -> dict[str, 
     """Rows read, loaded and quarantined per file, and quarantined rows per file and rule, as
     the gate shows them (public: the rule counts with each file's total as their margin,
     protected; the file table keeps only those protected totals)."""
-    if gate.whole_province or not rules.height:
-        status = pl.lit("published").alias("status")
+    status = pl.lit("published").alias("status")
+    if gate.whole_province:
         return {"files": files.with_columns(status), "rules": rules.with_columns(status)}
+    if not rules.height:  # nothing quarantined: each file's count is 0, and says nothing of anyone
+        return {"files": files.select("file_name", "entity", pl.lit(0, dtype=pl.Int64).alias("rows_quarantined"),
+                                      status), "rules": rules.with_columns(status)}
     shown = gate.quality(rules).select("file_name", "rule", pl.col("rows").cast(pl.Int64), "status")
     totals = shown.filter(pl.col("rule") == TOTAL).select("file_name", pl.col("rows").alias("_q"),
                                                           pl.col("status").alias("_s"))
