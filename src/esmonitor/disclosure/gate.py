@@ -429,10 +429,13 @@ class Gate:
         models = [result] + ([second] if second is not None else [])
         # the province's checkpoints by stream (what the per-client rewards are computed from) go
         # out first, as a release of their own: the finer table is then protected around them
-        # instead of hiding these large margins as secondary cells
-        self.protect_parts("funding", [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
-                                                    m.trail.with_columns(pl.col("checkpoint").cast(pl.String)),
-                                                    ["stream", "checkpoint"]) for m in models])
+        # instead of hiding these large margins as secondary cells; unless the finer table is
+        # mostly small counts (it is then withheld whole, and the rewards with it)
+        finer, _ = self.counted("funding:share", result.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
+        if not _mostly_small(finer.values, self.min_count, self.policy.publish_zeros):
+            self.protect_parts("funding", [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
+                                                        m.trail.with_columns(pl.col("checkpoint").cast(pl.String)),
+                                                        ["stream", "checkpoint"]) for m in models])
         parts = [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
                               m.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
                  for m in models]
@@ -647,6 +650,14 @@ class Gate:
             return found
         return {lang: block | {"themes": [t for t in block["themes"] if t["size"] >= self.min_count]}
                 for lang, block in found.items()}
+
+
+def _mostly_small(values: np.ndarray, min_count: float, publish_zeros: bool) -> bool:
+    """Whether a table's cells (with their margins) are mostly primary: the share at which
+    protection withholds a table whole."""
+    from esmonitor.disclosure.suppression import MOSTLY_SMALL, primary_cells
+
+    return bool(primary_cells(values, min_count, publish_zeros).mean() >= MOSTLY_SMALL) if values.size else False
 
 
 def _events(trail: pl.DataFrame) -> str:
