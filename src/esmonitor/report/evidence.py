@@ -335,12 +335,14 @@ def _quality(gate: Gate, files: pl.DataFrame, rules: pl.DataFrame) -> dict[str, 
     if gate.whole_province:
         return {"files": files.with_columns(status), "rules": rules.with_columns(status)}
     if not rules.height:  # nothing quarantined: each file's count is 0, and says nothing of anyone
-        return {"files": files.select("file_name", "entity", pl.lit(0, dtype=pl.Int64).alias("rows_quarantined"),
-                                      status), "rules": rules.with_columns(status)}
+        kept = ["file_name", "entity"] if gate.public else [c for c in files.columns if c != "rows_quarantined"]
+        return {"files": files.select(*kept, pl.lit(0, dtype=pl.Int64).alias("rows_quarantined"), status),
+                "rules": rules.with_columns(status)}
     shown = gate.quality(rules).select("file_name", "rule", pl.col("rows").cast(pl.Int64), "status")
     totals = shown.filter(pl.col("rule") == TOTAL).select("file_name", pl.col("rows").alias("_q"),
                                                           pl.col("status").alias("_s"))
-    files = files.select("file_name", "entity").join(totals, on="file_name", how="left").with_columns(
+    kept = ["file_name", "entity"] if gate.public else [c for c in files.columns if c != "rows_quarantined"]
+    files = files.select(kept).join(totals, on="file_name", how="left").with_columns(
         pl.when(pl.col("_s").is_null()).then(0).otherwise(pl.col("_q")).alias("rows_quarantined"),
         pl.col("_s").fill_null("published").alias("status")).drop("_q", "_s")
     rules = shown.join(rules.select("file_name", "rule"), on=["file_name", "rule"], how="inner").sort(
