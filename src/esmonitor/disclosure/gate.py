@@ -431,14 +431,12 @@ class Gate:
         # out first, as a release of their own: the finer table is then protected around them
         # instead of hiding these large margins as secondary cells; unless the finer table is
         # mostly small counts (it is then withheld whole, and the rewards with it)
-        finer, _ = self.counted("funding:share", result.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
-        if not _mostly_small(finer.values, self.min_count, self.policy.publish_zeros):
-            self.protect_parts("funding", [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
-                                                        m.trail.with_columns(pl.col("checkpoint").cast(pl.String)),
-                                                        ["stream", "checkpoint"]) for m in models])
-        parts = [self.counted(f"funding:checkpoints_paid:{_events(m.trail)}",
-                              m.trail.with_columns(pl.col("checkpoint").cast(pl.String)), dims)
-                 for m in models]
+        counted = [(f"funding:checkpoints_paid:{_events(m.trail)}",
+                    m.trail.with_columns(pl.col("checkpoint").cast(pl.String))) for m in models]
+        parts = [self.counted(measure_id, trail, dims) for measure_id, trail in counted]
+        if not _mostly_small(parts[0][0].values, self.min_count, self.policy.publish_zeros):
+            self.protect_parts("funding", [self.counted(measure_id, trail, ["stream", "checkpoint"])
+                                           for measure_id, trail in counted])
         if served is not None:
             mature = served.filter(pl.col("mature_job") & pl.col("stream").is_in(["A", "B", "C"]))
             parts.append(self.counted("funding:clients_served_a_year_ago", mature, ["provider_id", "stream"]))

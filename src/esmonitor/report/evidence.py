@@ -143,7 +143,9 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
         rollout = gate.rollout(rollout, everything)
     providers, withheld = None, 0
     if ratings is not None:
-        hidden = gate.hidden_providers(clients, _outcome(), own) if clients is not None else None
+        from esmonitor.evaluation.providers import SYSTEM_OUTCOME
+
+        hidden = gate.hidden_providers(clients, SYSTEM_OUTCOME, own) if clients is not None else None
         if hidden:
             kept = [p for p in ratings["providers"] if p["provider"] not in hidden]
             providers, withheld = ratings | {"providers": kept}, len(ratings["providers"]) - len(kept)
@@ -186,12 +188,6 @@ def _rollout(w: Warehouse, frames: Any, progress: Progress,
             saved = {"skipped": str(err)}
         fresh["rollout"] = saved
     return (None, saved["skipped"]) if "skipped" in saved else (saved, None)
-
-
-def _outcome() -> str:
-    from esmonitor.evaluation.providers import SYSTEM_OUTCOME
-
-    return SYSTEM_OUTCOME
 
 
 def _ratings(w: Warehouse, frames: Any, gate: Gate, progress: Progress,
