@@ -138,11 +138,11 @@ def test_provider_and_ssm_aggregates_count_only_their_clients(clean_ingested: In
     assert one["value"].sum() == by_catchment[catchment]
 
 
-def test_public_indicator_table_survives_the_attacker(clean_ingested: Ingested) -> None:
+def test_public_indicator_table_survives_the_attacker(warehouse_copy) -> None:
     """The public table (interior and margins) publishes no count below K; and an attacker who
     knows every published row cannot narrow any hidden small count (zeros included) below K —
     checked for a count and for both halves of a rate, against the private values."""
-    w = str(clean_ingested.warehouse)
+    w = str(warehouse_copy)  # its own: public releases go into the ledger
     k = 10
     ids = "referrals,job_start_rate"
     keys = ["period", "catchment_id", "stream"]
@@ -178,10 +178,10 @@ def test_public_indicator_table_survives_the_attacker(clean_ingested: Ingested) 
         assert all(iv.width >= k - 1e-6 for iv in intervals.values()), indicator
 
 
-def test_provider_ratings_and_creaming_by_audience(clean_ingested: Ingested, two_providers: dict, tmp_path) -> None:
+def test_provider_ratings_and_creaming_by_audience(warehouse_copy, two_providers: dict, tmp_path) -> None:
     import json
 
-    w = str(clean_ingested.warehouse)
+    w = str(warehouse_copy)  # its own: public releases go into the ledger
     k = 10
     code, output = _cli("evaluate", "providers", "-w", w, "--json")
     assert code == 0, output

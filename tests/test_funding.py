@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -219,7 +220,7 @@ def test_planted_creaming_shows_as_a_payoff_that_flat_weights_reverse(loaded_50k
     assert payoffs["ies"]["high"] < 0 < payoffs["ies_flat"]["low"]
 
 
-def test_public_funding_totals_go_through_the_disclosure_layer(loaded_50k) -> None:
+def test_public_funding_totals_go_through_the_disclosure_layer(loaded_50k, tmp_path) -> None:
     """Public totals by provider: a total over fewer than K paid checkpoints is withheld, and
     enough others that the attacker, knowing the published totals and the grand total, cannot
     narrow a withheld count below K."""
@@ -233,7 +234,8 @@ def test_public_funding_totals_go_through_the_disclosure_layer(loaded_50k) -> No
     from esmonitor.disclosure.table import build_table
 
     k = 400  # high enough that several providers fall below it
-    w = str(loaded_50k.warehouse)
+    w = str(tmp_path / "w.duckdb")  # its own copy: a public release goes into the ledger
+    shutil.copy(loaded_50k.warehouse, w)
     private = json.loads(CliRunner().invoke(app, ["funding", "report", "-w", w, "--by", "provider_id", "--json"])
                          .output)["totals"]
     result = CliRunner().invoke(app, ["funding", "report", "-w", w, "--by", "provider_id", "--audience", "public",

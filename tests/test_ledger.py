@@ -362,3 +362,51 @@ def test_releases_and_the_ledger_audit_commands(province: tuple[Path, Frames]) -
                       cells={"indicator:referrals:value": (first.keys, first.values.tolist(), careless.tolist())})
     leaky = runner.invoke(app, ["disclosure-audit", "--ledger", "-w", str(path), "--json"])
     assert leaky.exit_code == 1 and json.loads(leaky.output[: leaky.output.rindex("}") + 1])["exposed"] > 0
+
+
+def test_a_release_at_a_higher_k_binds_no_later_release_at_the_floor(province: tuple[Path, Frames]) -> None:
+    """A release made with K = 40 withholds counts of 10 to 39 as if they were small; a later
+    release of the same table at the floor (K = 10) publishes most of them, while
+    every count below 10 stays K wide against both releases at once (the ledger's attacker and the
+    audit command agree)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+
+    path, frames = province
+    _clear(path)
+    measure = "indicator:referrals:value"
+    Gate.open(path, "indicators", "public", min_count=40).indicators(frames, ["referrals"], ["catchment_id"], "quarter")
+    Gate.open(path, "indicators", "public").indicators(frames, ["referrals"], ["catchment_id"], "quarter")
+    with Warehouse(path, read_only=True) as w:
+        high, floor = ledger.earlier(w, w.data_version(), [measure])[measure]
+    _clear(path)
+    Gate.open(path, "indicators", "public").indicators(frames, ["referrals"], ["catchment_id"], "quarter")
+    with Warehouse(path, read_only=True) as w:
+        (alone,) = ledger.earlier(w, w.data_version(), [measure])[measure]
+    before = dict(zip(high.keys, high.status, strict=True))
+    after = dict(zip(floor.keys, floor.status, strict=True))
+    middle = [k for k, v in zip(high.keys, high.values, strict=True) if before[k] == "primary" and v >= K]
+    assert len(middle) > 10 and sum(after[k] == "published" for k in middle) > len(middle) / 2
+    # what the first hid to protect others stays hidden; the rest is as the floor release alone
+    lone = dict(zip(alone.keys, alone.status, strict=True))
+    assert all(after[k] == lone[k] for k in after if before.get(k) != "secondary" and lone[k] == "primary")
+    found = attack(Gate.open(path, "indicators", "public").indicator_measure(frames, "referrals", "value"),
+                   [high, floor])
+    small = [e for e in found if e.value < K]
+    assert len(small) > 10 and not exposed(small, K)
+    with Warehouse(path) as w:  # the audit command on the two releases
+        version = w.data_version()
+        w.execute("DELETE FROM _release_cells")
+        w.execute("DELETE FROM _releases")
+        for r, k in ((high, 40), (floor, K)):
+            ledger.record(w, data_version=version, audience="public", min_count=k, publish_zeros=False,
+                          product="indicators", command="test", parameters={}, synthetic=True,
+                          cells={measure: (r.keys, r.values.tolist(), r.status.tolist())})
+    audited = CliRunner().invoke(app, ["disclosure-audit", "--ledger", "-w", str(path), "--json"])
+    assert audited.exit_code == 0, audited.output
+    report = json.loads(audited.output)
+    assert report["exposed"] == 0 and report["min_count"] == K
+    assert {c["cell"] for c in report["cells"]} == {ledger.key_text(e.key) for e in small}

@@ -141,7 +141,8 @@ def disclosure_audit(
     """Attack a published table: each suppressed cell's interval of values consistent with every
     published number (linear programming). Exit code 1 if any cell is narrowed below K. With
     --ledger: every primary cell of every public release of the current data, attacked with
-    everything published together (province or admin: the ledger holds the hidden values)."""
+    everything published together (province or admin: the ledger holds the hidden values), each
+    small count (below --min-count, the public floor by default) checked to stay K wide."""
     from esmonitor.disclosure.release import audit_frame
 
     if ledger:
@@ -182,7 +183,10 @@ def _audit_ledger(warehouse: Path, audience: str | None, min_count: float, as_js
         gate = Gate(warehouse, policy, "disclosure-audit")
 
         found = register.audit(w, version, gate.measure_for(frames))
-        k = max([min_count, *[r.min_count for r in register.releases(w, version)]])
+    k = min_count
+    # a primary cell is at risk while its count is below K: one a release made with a higher K
+    # held back is only withheld, and a later release at the floor may publish it
+    found = [a for a in found if a.value < k]
     exposed = [a for a in found if a.width < k - 1e-7]
     if as_json:
         print_json({"data_version": version, "min_count": k, "exposed": len(exposed),

@@ -306,8 +306,10 @@ def protect_jointly(measure: Measure, earlier: Sequence[Released], new_keys: lis
                     prebuilt: Joint | None = None) -> np.ndarray:
     """The status of each new cell (published, primary, secondary) such that no primary cell of
     the new release or of any earlier one can be narrowed below ``min_count`` by everything
-    published together. ``forced`` marks new cells that must be hidden anyway (their row is hidden
-    for another measure of the same indicator); ``prebuilt`` is the super table of these keys."""
+    published together (an earlier primary cell counts while its value is still primary at
+    ``min_count``: one held back by a release made with a higher K is only withheld). ``forced``
+    marks new cells that must be hidden anyway (their row is hidden for another measure of the same
+    indicator); ``prebuilt`` is the super table of these keys."""
     table = prebuilt or super_table(measure, [r.keys for r in earlier] + [new_keys])
     index = table.index
     n = len(table)
@@ -319,8 +321,12 @@ def protect_jointly(measure: Measure, earlier: Sequence[Released], new_keys: lis
         ids = np.fromiter((index[k] for k in r.keys), dtype=np.int64, count=len(r.keys))
         released[ids] = True
         old_published[ids[r.status == PUBLISHED]] = True
-        old_hidden[ids[r.status != PUBLISHED]] = True
-        old_primary[ids[r.status == PRIMARY]] = True
+        # a cell an earlier release withheld as small stays protected while it is small by today's
+        # rule; one withheld only because that release asked for a higher K is free again. The
+        # cells hidden to protect others stay hidden (a release repeated gives the same table).
+        small = primary_cells(r.values, min_count, publish_zeros)
+        old_primary[ids[(r.status == PRIMARY) & small]] = True
+        old_hidden[ids[(r.status == SECONDARY) | ((r.status == PRIMARY) & small)]] = True
     new_ids = np.fromiter((index[k] for k in new_keys), dtype=np.int64, count=len(new_keys))
     values = np.zeros(n)
     values[new_ids] = new_values

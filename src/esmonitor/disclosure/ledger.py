@@ -65,7 +65,7 @@ CELL_SCHEMA = {"release_id": pl.String, "measure": pl.String, "cell": pl.String,
 
 def cells(w: Warehouse, data_version: str, measures: Sequence[str] | None = None) -> pl.DataFrame:
     """Every cell released from ``data_version`` (of ``measures`` only, if given): release,
-    measure, cell key (JSON), value, status; by release, measure and cell."""
+    measure, cell key (JSON), value, status; by release (oldest first), measure and cell."""
     if not _exists(w, RELEASE_CELLS_TABLE):
         return pl.DataFrame(schema=CELL_SCHEMA)
     condition: exp.Expr = exp.column("data_version", "r").eq(exp.Literal.string(data_version))
@@ -74,12 +74,13 @@ def cells(w: Warehouse, data_version: str, measures: Sequence[str] | None = None
     query = (exp.select("c.release_id", "c.measure", "c.cell", "c.value", "c.status")
              .from_(exp.alias_(exp.to_table(RELEASE_CELLS_TABLE), "c"))
              .join(exp.alias_(exp.to_table(RELEASES_TABLE), "r"), on="c.release_id = r.release_id")
-             .where(condition).order_by("c.release_id", "c.measure", "c.cell"))
+             .where(condition).order_by("r.created_at", "c.release_id", "c.measure", "c.cell"))
     return pl.DataFrame(w.arrow(query), schema=CELL_SCHEMA)
 
 
 def earlier(w: Warehouse, data_version: str, measures: Sequence[str]) -> dict[str, list[Released]]:
-    """The cells of every earlier release of ``data_version``, by measure (one entry per release)."""
+    """The cells of every earlier release of ``data_version``, by measure (one entry per release,
+    oldest first)."""
     out: dict[str, list[Released]] = {m: [] for m in measures}
     if not measures:
         return out
@@ -87,10 +88,14 @@ def earlier(w: Warehouse, data_version: str, measures: Sequence[str]) -> dict[st
     if frame.is_empty():
         return out
     for (_, measure), part in frame.group_by(["release_id", "measure"], maintain_order=True):
-        out[str(measure)].append(Released([key_from_text(t) for t in part["cell"].to_list()],
-                                          part["value"].to_numpy().astype(float),
-                                          np.asarray(part["status"].to_list(), dtype=object)))
+        out[str(measure)].append(_released(part))
     return out
+
+
+def _released(part: pl.DataFrame) -> Released:
+    """One release's cells of one measure, from rows of :func:`cells`."""
+    return Released([key_from_text(t) for t in part["cell"].to_list()], part["value"].to_numpy().astype(float),
+                    np.asarray(part["status"].to_list(), dtype=object))
 
 
 def record(w: Warehouse, *, data_version: str, audience: str, min_count: float, publish_zeros: bool,
@@ -186,9 +191,7 @@ def audit(w: Warehouse, data_version: str | None = None,
     parents = reference_parents(w)
     out: list[AuditedCell] = []
     for (measure,), part in frame.group_by(["measure"], maintain_order=True):
-        releases = [Released([key_from_text(t) for t in rel["cell"].to_list()], rel["value"].to_numpy().astype(float),
-                             np.asarray(rel["status"].to_list(), dtype=object))
-                    for _, rel in part.group_by(["release_id"], maintain_order=True)]
+        releases = [_released(rel) for _, rel in part.group_by(["release_id"], maintain_order=True)]
         own = measure_for(str(measure)) if measure_for is not None else None
         found = attack(own, releases) if own is not None else attack_published(str(measure), releases, parents)
         for e in found:
