@@ -121,6 +121,45 @@ def test_rollout_report_on_the_warehouse(loaded_50k: LoadedProvince) -> None:
     assert data["did"]["aggregate"]["dynamic"]["att"] == pytest.approx(data["effect"]["att"])
 
 
+def test_the_public_rollout_leaves_out_the_units_with_withheld_quarters(loaded_50k: LoadedProvince,
+                                                                        tmp_path: Path) -> None:
+    """Every estimate is a function of the panel's unit × quarter cells, so for the public the
+    evaluation is made again without the units whose quarters a protected release withholds:
+    those units, exactly, are named and left out (checked against the public indicator table of
+    the same warehouse), and the result is the evaluation without them; the planted effect is still
+    inside its interval."""
+    import shutil
+    from io import StringIO
+
+    from esmonitor.evaluation.rollout import evaluate_rollout
+
+    warehouse = tmp_path / "w.duckdb"  # its own copy: public releases go into the ledger
+    shutil.copy(loaded_50k.warehouse, warehouse)
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", "rollout", "-w", str(warehouse), "--draws", "19", "--permutations", "0",
+                                 "--json"], env={"ESMONITOR_AUDIENCE": "public"})
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    table = runner.invoke(app, ["indicators", "-w", str(warehouse), "--id", "job_start_rate", "--by", "catchment_id",
+                                "--grain", "quarter", "--format", "csv"], env={"ESMONITOR_AUDIENCE": "public"})
+    assert table.exit_code == 0, table.output
+    cells = pl.read_csv(StringIO(table.stdout[table.stdout.index("indicator"):]), infer_schema_length=None).filter(
+        pl.col("period").is_in(data["panel_periods"]) & (pl.col("catchment_id") != "Total"))
+    withheld = sorted(set(cells.filter(pl.col("status") != "published")["catchment_id"]))
+    assert withheld and data["left_out"]["units"] == withheld
+    assert data["units"] == 15 - len(withheld) and not set(data["panel_units"]) & set(withheld)
+    with Warehouse(warehouse, read_only=True) as w:
+        frames = frames_from(w)
+        again = evaluate_rollout(frames, unemployment_by_quarter(w), draws=19, permutations=0,
+                                 exclude=withheld).as_dict()
+    assert data["effect"]["att"] == pytest.approx(again["effect"]["att"], rel=1e-9)
+    assert data["effect"]["ci"] == pytest.approx(again["effect"]["ci"], rel=1e-9)
+    assert [r["att"] for r in data["did"]["att_gt"]] == pytest.approx([r["att"] for r in again["did"]["att_gt"]],
+                                                                    rel=1e-9, abs=1e-12)
+    planted = loaded_50k.province.realised["ies_att_probability_points"] / 100  # type: ignore[attr-defined]
+    assert data["effect"]["ci"][0] < planted < data["effect"]["ci"][1]
+
+
 def test_rollout_errors(loaded_50k: LoadedProvince) -> None:
     with Warehouse(loaded_50k.warehouse, read_only=True) as w:
         frames = frames_from(w, needed=["client"])

@@ -262,10 +262,10 @@ def evaluate_rollout_cmd(
 ) -> None:
     """Did IES change outcomes? Staggered DiD over the phased rollout, with synthetic controls.
 
-    For the public, each unit's synthetic-control gap is shown only for the quarters whose
-    indicator cell (unit × quarter) a protected release publishes (recorded in the ledger)."""
+    For the public, the evaluation uses only the units whose every quarter of the indicator a
+    protected release publishes (recorded in the ledger); the others are left out, and named."""
     from esmonitor.disclosure.gate import Gate
-    from esmonitor.evaluation.rollout import evaluate_rollout_on
+    from esmonitor.evaluation.rollout import evaluate_rollout, unemployment_by_quarter
     from esmonitor.indicators.engine import frames_from
     from esmonitor.warehouse import Warehouse
 
@@ -274,11 +274,16 @@ def evaluate_rollout_cmd(
     when = parse_date(as_of)
     if gate.public:
         gate.check_as_of(when)
-    with Warehouse(warehouse, read_only=True) as w, console.status("Evaluating the rollout…"):
+    with Warehouse(warehouse, read_only=True) as w:
         frames = frames_from(w, when)
-        result = evaluate_rollout_on(w, frames, indicator=indicator, level=level, method=method, draws=draws,
-                                     permutations=permutations, seed=seed)
-    data = gate.rollout(result.as_dict(), frames)
+        unemployment = unemployment_by_quarter(w)
+
+    def evaluated(exclude: list[str]) -> dict[str, Any]:
+        with console.status("Evaluating the rollout" + (f" without {', '.join(exclude)}…" if exclude else "…")):
+            return evaluate_rollout(frames, unemployment, indicator=indicator, level=level, method=method,
+                                    draws=draws, permutations=permutations, seed=seed, exclude=exclude).as_dict()
+
+    data = gate.rollout(evaluated([]), frames, without=evaluated)
     if as_json:
         print_json(data)
         return
@@ -287,6 +292,12 @@ def evaluate_rollout_cmd(
 
 def print_rollout(data: dict[str, Any]) -> None:
     """The rollout evaluation (its JSON form) as lines and the event-study table."""
+    if "skipped" in data:
+        out.print(f"[bold]Rollout not shown:[/] {data['skipped']}")
+        return
+    if data.get("left_out"):
+        out.print(f"[yellow]Left out of this evaluation:[/] {', '.join(data['left_out']['units'])} "
+                  f"({data['left_out']['reason']})")
     effect = data["effect"]
     out.print(f"[bold]Effect of IES on {data['indicator']}[/] ({data['units']} {data['level']}s, "
               f"{data['first_period']} to {data['last_period']}; a transition of {data['anticipation_quarters']} "

@@ -45,7 +45,7 @@ from esmonitor.disclosure.joint import (
 )
 from esmonitor.disclosure.suppression import PRIMARY, PUBLISHED, SECONDARY
 from esmonitor.disclosure.table import TOTAL, CellKey
-from esmonitor.errors import WarehouseError
+from esmonitor.errors import EsmonitorError, WarehouseError
 from esmonitor.model.synthetic import NOTICE_FIELD, SYNTHETIC_NOTICE, notice_text
 from esmonitor.warehouse import Warehouse
 
@@ -604,21 +604,48 @@ class Gate:
         inner = cells.filter((pl.col("provider_id") != TOTAL) & (pl.col("outcome") != TOTAL))
         return {str(p) for p in inner.filter(pl.col("status") != PUBLISHED)["provider_id"].to_list()}
 
-    def rollout(self, data: dict[str, Any], frames: Any) -> dict[str, Any]:
-        """The rollout evaluation for this audience. Public: each unit's synthetic-control gaps
-        are shown only for the quarters whose indicator cell (unit × quarter) is published in a
-        protected release of the indicator by unit and quarter."""
-        if not self.public or "skipped" in data or not data.get("synthetic_controls"):
+    def rollout(self, data: dict[str, Any], frames: Any,
+                without: Callable[[list[str]], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The rollout evaluation for this audience. Public: computed only from units whose every
+        quarter of the indicator is published in a protected release of the indicator by unit and
+        quarter. Every estimate is a function of the panel's cells — each cohort's group-time
+        effects, their aggregations, the fixed-effects diagnostic, each synthetic control's gaps,
+        fit and post-period mean — and a linear one with all cells published but one gives that
+        one away. So a unit with a withheld quarter is left out and the evaluation made again
+        without it (``without``: the evaluation without the given units), saying which; where it
+        cannot be (no ``without``, or too few units left) the evaluation is withheld whole."""
+        if not self.public or "skipped" in data:
             return data
         column = "catchment_id" if data["level"] == "catchment" else "provider_id"
         table = self.indicators(frames, [data["indicator"]], [column], "quarter")
-        published = {(r[column], r["period"]) for r in table.filter(pl.col("status") == PUBLISHED)
+        published = {(str(r[column]), str(r["period"])) for r in table.filter(pl.col("status") == PUBLISHED)
                      .select(column, "period").iter_rows(named=True)}
-        controls = {}
-        for unit, sc in data["synthetic_controls"].items():
-            gaps = [g | {"gap": g["gap"] if (unit, g.get("period")) in published else None} for g in sc["gaps"]]
-            controls[unit] = sc | {"gaps": gaps}
-        return data | {"synthetic_controls": controls}
+
+        def small_units(result: dict[str, Any]) -> tuple[list[str], int, int]:
+            # a result saved before its panel was recorded: every unit and quarter of the table
+            units = result.get("panel_units") or sorted({str(u) for u in table[column].drop_nulls()} - {TOTAL})
+            periods = result.get("panel_periods") or sorted({str(p) for p in table["period"].drop_nulls()} - {TOTAL})
+            hidden = [(u, p) for u in units for p in periods if (u, p) not in published]
+            return sorted({u for u, _ in hidden}), len(hidden), len(units) * len(periods)
+
+        left_out, hidden, cells = small_units(data)
+        if not left_out:
+            return data
+        withheld = {"skipped": f"{hidden} of the {cells} {data['level']} × quarter cells of {data['indicator']} "
+                               "behind the evaluation are withheld (small counts, or hidden to protect them), and "
+                               "every estimate is computed from them",
+                    "withheld": {"small_cells": hidden, "cells": cells, "level": data["level"],
+                                 "indicator": data["indicator"], "min_count": self.min_count}}
+        if without is None:
+            return withheld
+        try:
+            again = without(left_out)
+        except EsmonitorError:
+            return withheld  # too few units left for the panel
+        if small_units(again)[1] or set(again.get("panel_units") or ()) & set(left_out):
+            return withheld
+        return again | {"left_out": {"units": left_out, "reason": f"{hidden} of their quarters are withheld "
+                                                                    "(small counts, or hidden to protect them)"}}
 
     def quality(self, rules: pl.DataFrame) -> pl.DataFrame:
         """Quarantined rows by file and rule (columns file_name, rule, rows). Public: protected

@@ -28,6 +28,7 @@ Reported:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -66,6 +67,11 @@ def quarter_label(index: int) -> str:
     return f"{index // 4}Q{index % 4 + 1}"
 
 
+def quarter_index_of_label(label: str) -> int:
+    """The inverse of :func:`quarter_label`: 2021Q1 -> 8084."""
+    return int(label[:4]) * 4 + int(label[5:]) - 1
+
+
 @dataclass(frozen=True)
 class RolloutEvaluation:
     indicator: str
@@ -97,6 +103,8 @@ class RolloutEvaluation:
             "indicator": self.indicator, "level": self.level, "time_unit": "quarter",
             "anticipation_quarters": self.anticipation,
             "units": self.panel["unit"].n_unique(), "periods": self.panel["t"].n_unique(),
+            "panel_units": sorted(str(u) for u in self.panel["unit"].unique().to_list()),
+            "panel_periods": sorted(str(p) for p in self.panel["period"].unique().to_list()),
             "first_period": quarter_label(int(self.panel["t"].min())),  # type: ignore[arg-type]
             "last_period": quarter_label(int(self.panel["t"].max())),  # type: ignore[arg-type]
             "effect": {"att": overall, "se": boot.overall_se,
@@ -132,8 +140,10 @@ def unemployment_by_quarter(warehouse: Warehouse) -> pl.DataFrame:
 
 
 def rollout_panel(frames: Frames, unemployment: pl.DataFrame, *, indicator: str = DEFAULT_INDICATOR,
-                  level: str = "catchment", min_denominator: int = MIN_DENOMINATOR) -> pl.DataFrame:
-    """Balanced unit × quarter panel of one indicator with treatment dates and unemployment."""
+                  level: str = "catchment", min_denominator: int = MIN_DENOMINATOR,
+                  exclude: Collection[str] = ()) -> pl.DataFrame:
+    """Balanced unit × quarter panel of one indicator with treatment dates and unemployment
+    (without the units in ``exclude``)."""
     if level not in LEVELS:
         raise UserInputError(f"unknown level {level!r}", hint="use catchment or provider")
     by_id = {i.id: i for i in CATALOGUE}
@@ -154,6 +164,8 @@ def rollout_panel(frames: Frames, unemployment: pl.DataFrame, *, indicator: str 
         values = values.rename({column: "unit"})
     else:
         values = values.with_columns(pl.col(column).alias("unit"))
+    if exclude:
+        values = values.filter(~pl.col("unit").is_in(list(exclude)))
     values = values.with_columns(
         (pl.col("period").str.slice(0, 4).cast(pl.Int64) * 4 + pl.col("period").str.slice(5, 1).cast(pl.Int64) - 1)
         .alias("t"))
@@ -186,8 +198,8 @@ def rollout_panel(frames: Frames, unemployment: pl.DataFrame, *, indicator: str 
 
 def evaluate_rollout(frames: Frames, unemployment: pl.DataFrame, *, indicator: str = DEFAULT_INDICATOR,
                      level: str = "catchment", method: str = "reg", draws: int = 99, permutations: int = 99,
-                     seed: int = 20240101, synthetic: bool = True) -> RolloutEvaluation:
-    panel = rollout_panel(frames, unemployment, indicator=indicator, level=level)
+                     seed: int = 20240101, synthetic: bool = True, exclude: Collection[str] = ()) -> RolloutEvaluation:
+    panel = rollout_panel(frames, unemployment, indicator=indicator, level=level, exclude=exclude)
     anticipation = int((panel["first_treated"] - panel["transition_t"]).max())  # type: ignore[arg-type]
     notes: list[str] = []
     kw: dict[str, Any] = {"outcome": "value", "unit": "unit", "time": "t", "first_treated": "first_treated",

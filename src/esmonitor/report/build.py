@@ -332,6 +332,13 @@ class Builder:
         ev = self.ev
         s = Section("rollout", _("The rollout's impact"))
         r = ev.rollout
+        if r is None and ev.rollout_withheld:
+            s.blocks.append(Paragraph(_(
+                "The rollout's estimates are withheld: {small} of the {cells} area and quarter cells they are "
+                "computed from are counts below {k}, and each estimate would help narrow them.").format(
+                small=self.L.number(ev.rollout_withheld["small_cells"]),
+                cells=self.L.number(ev.rollout_withheld["cells"]), k=self.L.number(ev.min_count)), "caveat"))
+            return s
         if r is None:
             s.blocks.append(Paragraph(_("The rollout could not be evaluated on these data: {reason}").format(
                 reason=ev.rollout_skipped or ""), "caveat"))
@@ -341,6 +348,12 @@ class Builder:
             "comparison for those that had (staggered difference-in-differences, Callaway and Sant'Anna). The "
             "outcome is the job-start rate of clients served in each area and quarter; the transition quarters "
             "before each go-live are set aside.")))
+        if r.get("left_out"):
+            names = [self.catchment_name(u) if r["level"] == "catchment" else u for u in r["left_out"]["units"]]
+            s.blocks.append(Paragraph(_(
+                "To publish no small count, the estimates leave out {units}: some of their quarters are counts "
+                "below {k}, or are hidden to protect such counts.").format(units=", ".join(names),
+                                                                         k=self.L.number(ev.min_count)), "caveat"))
         effect = r["effect"]
         pre = r.get("pretrend") or {}
         ri = r.get("randomization") or {}

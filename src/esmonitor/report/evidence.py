@@ -63,6 +63,7 @@ class Evidence:
     quality: dict[str, Any]
     versions: dict[str, str] = field(default_factory=dict)
     synthetic: bool = False  # the data come from ``esmonitor synth``: every edition must say so
+    rollout_withheld: dict[str, Any] | None = None  # public: the small cells that withhold the rollout
 
 
 def parse_period(text: str | None) -> tuple[str, str | None]:
@@ -108,6 +109,8 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
     grain, wanted = parse_period(period)
     gate = Gate(warehouse_path, Policy(policy.audience, min_count, policy.publish_zeros), "report",
                 {"period": period, "min_count": min_count})
+    from esmonitor.evaluation.rollout import evaluate_rollout, unemployment_by_quarter
+
     with Warehouse(warehouse_path, read_only=True) as w:
         scope = gate.scope(w)
         progress("reading the warehouse")
@@ -120,6 +123,7 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
         synthetic = w.synthetic() is not None
         fresh: dict[str, Any] = {}
         rollout, rollout_skipped = _rollout(w, everything, progress, fresh)
+        unemployment = unemployment_by_quarter(w)
         ratings, clients = _ratings(w, everything, gate, progress, fresh)
         own = scope.providers(w) or set()
         voices_inputs = _voices_inputs(w, scoped_catchments, progress)
@@ -139,8 +143,17 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
     previous = periods[-2] if len(periods) > 1 else None
     by_source = _indicators(gate, frames, SOURCE_IDS, ["source"], grain)
     by_catchment = _indicators(gate, frames, CATCHMENT_IDS, ["catchment_id"], grain)
+    rollout_withheld = None
     if rollout is not None:
-        rollout = gate.rollout(rollout, everything)
+        def without(exclude: list[str]) -> dict[str, Any]:
+            progress(f"evaluating the rollout without {', '.join(exclude)} (some of their quarters are withheld)")
+            return evaluate_rollout(everything, unemployment, exclude=exclude).as_dict()
+
+        shown = gate.rollout(rollout, everything, without=without)
+        if "skipped" in shown:
+            rollout, rollout_skipped, rollout_withheld = None, shown["skipped"], shown.get("withheld")
+        else:
+            rollout = shown
     providers, withheld = None, 0
     if ratings is not None:
         from esmonitor.evaluation.providers import SYSTEM_OUTCOME
@@ -160,7 +173,7 @@ def gather(warehouse_path: Path, policy: Policy, period: str | None = None, min_
                   "transition_start": c.transition_start.isoformat()} for c in catchments()]
     return Evidence(str(policy.audience), gate.public, min_count, grain, wanted, previous, periods, frames.as_of,
                     province, by_source, by_catchment, reference, scoped_catchments, rollout, rollout_skipped,
-                    providers, withheld, funding, voices, quality, versions, synthetic)
+                    providers, withheld, funding, voices, quality, versions, synthetic, rollout_withheld)
 
 
 def _save(path: Path, results: dict[str, Any]) -> None:
