@@ -22,11 +22,19 @@ Phases, each in a fresh child process (wall time, peak memory, cells suppressed)
   release (what ``esmonitor disclosure-audit`` costs; it also proves the protection holds).
 
 Target (printed PASS/FAIL): protecting the linked release in under 10 s.
+
+Then, unless ``--ledger-clients 0``, the release ledger's figures (``benchmarks/ledger.py`` on a
+synthetic province of ``--ledger-clients`` clients, the demo's 50,000 by default): a new public
+release protected jointly with 20 earlier ones (target under 20 s) and the audit of the whole
+ledger (target under 60 s), the joint release against the same release protected alone in the same run.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from harness import Result, base_parser, peak_rss_mib, run_child, spawn_all, versions, write_results
@@ -99,6 +107,8 @@ def run_phase(phase: str, seed: int) -> Result:
 
 def main() -> int:
     parser = base_parser(__doc__, PHASES, "unused (one run per phase)")
+    parser.add_argument("--ledger-clients", type=int, default=50_000,
+                        help="clients of the province of the release-ledger figures (0: skip them)")
     args = parser.parse_args()
     if run_child(args, lambda a: run_phase(a.phase, a.seed)):
         return 0
@@ -126,6 +136,12 @@ def main() -> int:
                large["seconds"] < TARGET_S),
               (f"attacker on the protected linked release: narrowest primary interval {audit['narrowest']:.3f} "
                f"(must be >= {K}) in {audit['seconds']:.1f} s", audit["narrowest"] >= K - 1e-6)]
+    if args.ledger_clients > 0:
+        print(f"\nthe release ledger (benchmarks/ledger.py, {args.ledger_clients:,} clients):", flush=True)
+        command = [sys.executable, "-u", str(Path(__file__).with_name("ledger.py")),
+                   "--clients", str(args.ledger_clients)]
+        checks.append(("release-ledger figures (joint release < 20 s, audit < 60 s)",
+                       subprocess.run(command, check=False).returncode == 0))
     for text, ok in checks:
         print(("PASS " if ok else "FAIL ") + text)
     write_results(args.json, {"versions": versions(("highspy", "polars", "numpy", "scipy")),
