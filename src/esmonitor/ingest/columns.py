@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from esmonitor.errors import InputFileError, MappingError
+from esmonitor.ingest.records import CELL_CAP
 from esmonitor.model.entities import ENTITIES, INGESTIBLE, Entity
 
 #: Normalised headers that name a direct identifier of a person.
@@ -51,6 +52,7 @@ class FileMapping:
     entity: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # source header -> field ("" = ignore)
     date_formats: tuple[str, ...] = ()
+    cell_cap: int = CELL_CAP  # characters in one cell; a longer one sends its record to the quarantine
 
     def matches(self, path: Path) -> bool:
         return fnmatch.fnmatch(path.name.lower(), self.match.lower())
@@ -92,7 +94,11 @@ def load_mapping(path: Path | None) -> Mapping:
             if bad:
                 raise MappingError(f"{where}: {', '.join(bad)} not fields of {entity}; "
                                    f"fields are {', '.join(sorted(known))}")
-        entries.append(FileMapping(raw["match"], entity, columns, tuple(raw.get("date_formats", ()))))
+        cap = raw.get("cell_cap", CELL_CAP)
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise MappingError(f"{where}: cell_cap = {cap!r} is not a positive whole number of characters",
+                               hint=f"for example cell_cap = {CELL_CAP} (the default, 1 MiB)")
+        entries.append(FileMapping(raw["match"], entity, columns, tuple(raw.get("date_formats", ())), cap))
     return Mapping(tuple(entries))
 
 
@@ -106,6 +112,7 @@ class ColumnPlan:
     ignored: tuple[str, ...]
     missing_required: tuple[str, ...]
     date_formats: tuple[str, ...] = ()
+    cell_cap: int = CELL_CAP
 
 
 def _field_lookup(entity: Entity) -> dict[str, str]:
@@ -178,4 +185,5 @@ def plan_columns(entity_name: str, headers: tuple[str, ...], file_mapping: FileM
     missing = tuple(f.name for f in entity.fields
                     if f.required and f.default is None and f.name not in fields)
     return ColumnPlan(entity, fields, tuple(dropped), tuple(ignored), missing,
-                      file_mapping.date_formats if file_mapping else ())
+                      file_mapping.date_formats if file_mapping else (),
+                      file_mapping.cell_cap if file_mapping else CELL_CAP)

@@ -24,6 +24,7 @@ from esmonitor.errors import EsmonitorError, InputFileError, PseudonymKeyError
 from esmonitor.ingest import rules as R
 from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
 from esmonitor.ingest.pseudonym import PSEUDONYM_HEX_CHARS, Pseudonymizer
+from esmonitor.ingest.records import resync
 from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, synthetic_origin, utf8_copy
 from esmonitor.model.entities import LOAD_ORDER, Entity
 from esmonitor.warehouse import Warehouse
@@ -68,7 +69,6 @@ ProgressCallback = Callable[[str, str], None]  # (file name, step)
 
 STAGE_DATA = "_stg_data"
 CSV_REJECTS = "_csv_rejects"
-LINE_MAP = "_line_map"
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Staged:
     """What staging learnt about a file."""
 
     native: frozenset[str] = frozenset()  # fields staged with their own type (Parquet)
-    malformed: tuple[tuple[int, str], ...] = ()  # (line, error) of CSV lines that did not parse
+    malformed: tuple[tuple[int, str, str], ...] = ()  # (line, rule, reason) of CSV records not parsed
 
 
 def _order(items: list[tuple[SourceFile, str]]) -> list[tuple[SourceFile, str]]:
@@ -169,7 +169,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
         finally:
             warehouse.drop_view("_good")
             warehouse.drop_view(R.STAGE)
-            for temp in (STAGE_DATA, R.CHECKED, LINE_MAP, CSV_REJECTS, f"{CSV_REJECTS}_scans"):
+            for temp in (STAGE_DATA, R.CHECKED, CSV_REJECTS, f"{CSV_REJECTS}_scans"):
                 warehouse.drop_table(temp)
             warehouse.drop_view("_raw")
     report.seconds = round(time.perf_counter() - started, 3)
@@ -226,37 +226,59 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
             this=exp.to_table(R.STAGE), kind="VIEW", replace=True, properties=temporary,
             expression=exp.select(exp.alias_(row, "_row", quoted=True), *cols).from_("_raw")))
         return Staged(native)
-    warehouse.execute(exp.Create(this=exp.to_table(STAGE_DATA), kind="TABLE", replace=True,
-                                 properties=temporary, expression=exp.select(*cols).from_("_raw")))
+    try:
+        warehouse.execute(exp.Create(this=exp.to_table(STAGE_DATA), kind="TABLE", replace=True,
+                                     properties=temporary, expression=exp.select(*cols).from_("_raw")))
+    except Exception:  # the engine's reader gave up on the whole file (mixed line endings, say)
+        if source.format != "csv":
+            raise
+        return _stage_resynced(warehouse, source, plan, cols, temporary)
     if source.format == "xlsx":
         warehouse.unregister("_raw")
-    malformed: tuple[tuple[int, str], ...] = ()
-    if source.format == "csv":
-        malformed = tuple((int(line), str(error)) for line, error in warehouse.fetchall(
-            exp.select("line", exp.func("min", exp.cast(exp.column("error_type"), "VARCHAR")))
-            .from_(CSV_REJECTS).group_by("line").order_by("line")))
+    if source.format == "csv" and (warehouse.count(CSV_REJECTS) or source.lines is None
+                                   or warehouse.count(STAGE_DATA) != source.lines - 1
+                                   or _longest_cell(warehouse, list(select)) > plan.cell_cap):
+        # the engine rejected a line, or its records do not add up to the file's lines (an
+        # unclosed quote swallowing the rest, a line beyond its buffer, a quoted line break, a
+        # blank line), or a cell is over the cap: read the file again record by record
+        return _stage_resynced(warehouse, source, plan, cols, temporary)
     row = exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(first_row))
     stage = exp.select(exp.alias_(row, "_row", quoted=True), exp.Star()).from_(STAGE_DATA)
-    if malformed:
-        # Rows after a malformed line keep their own line numbers: number the lines that were
-        # read, skipping the rejected ones, and join by position.
-        rows = warehouse.count(STAGE_DATA)
-        lines = exp.select(exp.alias_(exp.column("range"), "line")).from_(
-            exp.func("range", exp.Literal.number(first_row), exp.Literal.number(first_row + rows + len(malformed)))
-        ).where(exp.not_(exp.column("range").isin(*[exp.Literal.number(line) for line, _ in malformed])))
-        numbered = exp.select(
-            exp.alias_(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.column("line")])) - 1,
-                       "idx"), "line").from_(exp.alias_(exp.paren(lines), "l"))
-        warehouse.execute(exp.Create(this=exp.to_table(LINE_MAP), kind="TABLE", replace=True,
-                                     properties=temporary.copy(), expression=numbered))
-        stage = (exp.select(exp.alias_(exp.column("line", table="m"), "_row", quoted=True),
-                            exp.Column(this=exp.Star(), table=exp.to_identifier("d")))
-                 .from_(exp.alias_(exp.to_table(STAGE_DATA), "d"))
-                 .join(exp.alias_(exp.to_table(LINE_MAP), "m"),
-                       on=exp.column("idx", table="m").eq(exp.column("rowid", table="d"))))
     warehouse.execute(exp.Create(this=exp.to_table(R.STAGE), kind="VIEW", replace=True,
                                  properties=temporary.copy(), expression=stage))
-    return Staged(native, malformed)
+    return Staged(native)
+
+
+def _longest_cell(warehouse: Warehouse, columns: list[str]) -> int:
+    """The length of the longest staged cell (characters)."""
+    if not columns:
+        return 0
+    lengths = [exp.func("max", exp.func("length", exp.column(c, quoted=True))) for c in columns]
+    return int(max((v or 0 for v in warehouse.fetchall(exp.select(*lengths).from_(STAGE_DATA))[0]), default=0))
+
+
+def _stage_resynced(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, cols: list[exp.Expr],
+                    temporary: exp.Properties) -> Staged:
+    """Stage a CSV file read record by record (:mod:`esmonitor.ingest.records`): each good record
+    with its own line number, each malformed one quarantined with its line and reason."""
+    assert source.delimiter is not None
+    wanted = sorted(set(plan.fields.values()))
+    found = resync(source.path, encoding=source.encoding or "utf-8", delimiter=source.delimiter,
+                   width=len(source.headers), cell_cap=plan.cell_cap, capped=wanted)
+    table = pa.table({"_line": pa.array(found.lines, pa.int64()),
+                      **{f"c{p}": pa.array([r[p] for r in found.fields], pa.string()) for p in wanted}})
+    warehouse.drop_view("_raw")
+    warehouse.register_arrow("_raw", table)
+    try:
+        warehouse.execute(exp.Create(this=exp.to_table(STAGE_DATA), kind="TABLE", replace=True,
+                                     properties=temporary.copy(),
+                                     expression=exp.select(exp.alias_(exp.column("_line"), "_row", quoted=True),
+                                                           *[c.copy() for c in cols]).from_("_raw")))
+    finally:
+        warehouse.unregister("_raw")
+    warehouse.execute(exp.Create(this=exp.to_table(R.STAGE), kind="VIEW", replace=True, properties=temporary.copy(),
+                                 expression=exp.select(exp.Star()).from_(STAGE_DATA)))
+    return Staged(frozenset(), tuple(found.malformed))
 
 
 def _pseudonymize(warehouse: Warehouse, entity: Entity, present: list[str],
@@ -325,16 +347,16 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
 
 
 def _malformed_quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity,
-                          malformed: tuple[tuple[int, str], ...], batch_id: str) -> None:
-    """One quarantine line per CSV line that does not parse. The line's text is not kept: it was
-    never mapped, so it may hold a direct identifier; the line number leads back to it."""
+                          malformed: tuple[tuple[int, str, str], ...], batch_id: str) -> None:
+    """One quarantine line per CSV record that does not parse. The line's text is not kept: it
+    was never mapped, so it may hold a direct identifier; the line number leads back to it."""
     n = len(malformed)
     warehouse.insert_arrow(S.QUARANTINE_TABLE, pa.table({
         "batch_id": [batch_id] * n, "file_name": [source.path.name] * n, "entity": [entity.name] * n,
-        "source_row": [line for line, _ in malformed], "column_name": [None] * n, "value": [None] * n,
-        "rule": ["malformed_row"] * n,
-        "message": [f"line does not parse as CSV ({error.lower()}; the header has "
-                    f"{len(source.headers)} fields)" for _, error in malformed],
+        "source_row": [line for line, _, _ in malformed], "column_name": [None] * n, "value": [None] * n,
+        "rule": [rule for _, rule, _ in malformed],
+        "message": [f"line {line} does not parse as CSV ({reason}); reading went on at the next line"
+                    for line, _, reason in malformed],
         "record": [None] * n,
     }, schema=pa.schema([(name, pa.int64() if kind == "BIGINT" else pa.string())
                          for name, kind in S.SYSTEM_TABLES[S.QUARANTINE_TABLE]])))
@@ -416,8 +438,8 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
         _missing_column_quarantine(warehouse, source, entity, plan.missing_required, batch_id)
         report.rows_quarantined = report.rows_read
         report.quarantine_by_rule = {"missing_column": report.rows_read - len(staged.malformed)}
-        if staged.malformed:
-            report.quarantine_by_rule["malformed_row"] = len(staged.malformed)
+        for _, rule, _ in staged.malformed:
+            report.quarantine_by_rule[rule] = report.quarantine_by_rule.get(rule, 0) + 1
         report.status = "rejected"
         report.message = (f"required column(s) {', '.join(plan.missing_required)} absent; "
                           f"every row quarantined")

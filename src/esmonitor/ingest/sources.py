@@ -39,6 +39,7 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    lines: int | None = None  # CSV: physical lines (LF, CRLF or CR each end one), header included
 
 
 def file_sha256(path: Path) -> str:
@@ -51,19 +52,25 @@ def file_sha256(path: Path) -> str:
 
 def detect_encoding(path: Path) -> str:
     """'utf-8', 'utf-8-sig', 'cp1252' or 'latin-1' (see module docstring)."""
-    return _hash_and_encoding(path)[1]
+    return _scan(path)[1]
 
 
-def _hash_and_encoding(path: Path) -> tuple[str, str]:
-    """SHA-256 and encoding of a text file in one read."""
+def _scan(path: Path) -> tuple[str, str, int]:
+    """SHA-256, encoding and physical line count of a text file in one read (a line ends at LF,
+    CRLF or a lone CR; a last line without an end counts)."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
+    breaks, last = 0, b""
     with path.open("rb") as fh:
         head = fh.read(3)
         fh.seek(0)
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
+            breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if last == b"\r" and chunk[:1] == b"\n":
+                breaks -= 1  # a CRLF split between two chunks
+            last = chunk[-1:]
             if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
                 # pure-ASCII chunks (most of an extract) are valid UTF-8: no need to decode them
                 try:
@@ -75,9 +82,10 @@ def _hash_and_encoding(path: Path) -> tuple[str, str]:
                 decoder.decode(b"", final=True)
             except UnicodeDecodeError:
                 utf8 = False
+    lines = breaks + (1 if last not in (b"", b"\n", b"\r") else 0)
     if utf8:
-        return digest.hexdigest(), "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
-    return digest.hexdigest(), _single_byte_encoding(path)
+        return digest.hexdigest(), "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8", lines
+    return digest.hexdigest(), _single_byte_encoding(path), lines
 
 
 def _single_byte_encoding(path: Path) -> str:
@@ -116,14 +124,14 @@ def inspect(path: Path) -> SourceFile:
         raise InputFileError(str(path), f"unsupported file type {path.suffix!r}",
                              hint="esmonitor reads .csv (.txt, .tsv), .xlsx and .parquet")
     if fmt == "csv":
-        sha, encoding = _hash_and_encoding(path)
+        sha, encoding, lines = _scan(path)
         with path.open("r", encoding=encoding, newline="") as fh:
             sample = fh.read(64 * 1024)
         if not sample.strip():
             raise InputFileError(str(path), "is empty")
         delimiter = detect_delimiter(sample)
         header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
-        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter)
+        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter, lines=lines)
     sha = file_sha256(path)
     if fmt == "xlsx":
         import fastexcel

@@ -9,7 +9,10 @@ from __future__ import annotations
 from esmonitor.model.entities import EARLIEST_DATE, LATEST_DATE
 
 RULES: dict[str, str] = {
-    "malformed_row": "a CSV line that does not parse (too many or too few fields, an unclosed quote)",
+    "malformed_row": "a CSV line that does not parse (too many or too few fields, an unclosed quote); "
+                     "reading starts again at the next line",
+    "cell_too_long": "a cell longer than the cap (1 MiB of characters unless the column map's cell_cap says "
+                     "otherwise)",
     "missing_column": "a required column is absent from the file",
     "missing_value": "a required value is blank",
     "invalid_date": "not a date (accepted: YYYY-MM-DD, YYYY/MM/DD, with optional time)",

@@ -1,0 +1,142 @@
+"""Every record of a CSV file accounted for: well-formed extracts corrupted at random (unclosed
+quotes, extra fields, over-long cells, quoted line breaks, CR and CRLF line ends, blank lines)
+are read to ``rows_read = rows_loaded + rows_quarantined = records written``, each corrupted
+record quarantined under its own rule at its own line, and every other record loaded."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from esmonitor.ingest.columns import load_mapping
+from esmonitor.ingest.pipeline import FileReport, IngestOptions, ingest_files
+from esmonitor.ingest.pseudonym import Pseudonymizer
+from esmonitor.ingest.records import resync
+from esmonitor.synth import SynthConfig, generate, write_province
+from esmonitor.warehouse import Warehouse
+
+KEY = bytes(range(32))
+CAP = 64  # a small cell cap, set in the column map, so over-long cells stay small
+BROKEN = {"quote": "malformed_row", "extra": "malformed_row", "cell": "cell_too_long"}
+HARMLESS = ("newline", "crlf", "cr", "blank")
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[list[str]]]:
+    """The header and records of a synthetic clients file (200 records)."""
+    out = tmp_path_factory.mktemp("records")
+    write_province(generate(SynthConfig(clients=200, seed=5)), out)
+    with (out / "clients.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def _ingest(folder: Path, path: Path) -> tuple[FileReport, list[tuple[int, str]]]:
+    (folder / "map.toml").write_text(f'[[file]]\nmatch = "clients*.csv"\nentity = "client"\ncell_cap = {CAP}\n',
+                                     "utf-8")
+    warehouse = folder / "w.duckdb"
+    with Warehouse(warehouse) as w:
+        (report,) = ingest_files(w, [path], Pseudonymizer(KEY), IngestOptions(mapping=load_mapping(folder / "map.toml")))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        quarantined = [(int(r), str(rule)) for r, rule in con.execute(
+            "SELECT DISTINCT source_row, rule FROM quarantine ORDER BY 1").fetchall()]
+        assert con.execute("SELECT count(*) FROM client").fetchone()[0] == report.rows_loaded
+    return report, quarantined
+
+
+def _write(header: list[str], records: list[list[str]], damage: dict[int, str]) -> tuple[str, dict[int, int]]:
+    """The file's text, and the physical line of each record (the header is line 1)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(header)
+    line, where = 2, {}
+    for i, fields in enumerate(records):
+        fields = list(fields)
+        kind = damage.get(i)
+        end = {"crlf": "\r\n", "cr": "\r"}.get(kind or "", "\n")
+        if kind == "cell":
+            fields[3] = "x" * (CAP + 1)
+        if kind == "newline":
+            fields[3] = "two\nlines"  # a quoted line break: one record on two lines (an unknown code)
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator=end).writerow(fields)
+        text = buffer.getvalue()
+        if kind == "quote":
+            cut = text.index(",") + 1
+            text = text[:cut] + '"' + text[cut:]  # a quote opened in the second field, never closed
+        if kind == "extra":
+            text = text[: -len(end)] + ",surplus" + end
+        where[i] = line
+        out.write(text)
+        line += text.count("\n") + text.count("\r") - text.count("\r\n")
+        if kind == "blank":
+            out.write("\n")
+            line += 1
+    return out.getvalue(), where
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damage=st.dictionaries(st.integers(0, 199), st.sampled_from(sorted(BROKEN) + list(HARMLESS)),
+                              min_size=1, max_size=12))
+def test_every_record_is_loaded_or_quarantined_at_its_line(clients: tuple[list[str], list[list[str]]],
+                                                           tmp_path_factory: pytest.TempPathFactory,
+                                                           damage: dict[int, str]) -> None:
+    header, records = clients
+    folder = tmp_path_factory.mktemp("damaged")
+    text, where = _write(header, records, damage)
+    path = folder / "clients.csv"
+    path.write_bytes(text.encode("utf-8"))
+    report, quarantined = _ingest(folder, path)
+    assert report.status != "rejected", report.message
+    assert report.rows_read == len(records) == report.rows_loaded + report.rows_quarantined
+    broken = {where[i]: BROKEN[k] for i, k in damage.items() if k in BROKEN}
+    assert {line: rule for line, rule in quarantined if line in broken} == broken
+    # nothing else is quarantined but the record whose quoted line break is not a code
+    others = {line for line, _ in quarantined} - set(broken)
+    assert others <= {where[i] for i, k in damage.items() if k == "newline"}
+    assert report.rows_quarantined == len(broken) + len(others)
+
+
+def test_one_unclosed_quote_loses_nothing_else(clients: tuple[list[str], list[list[str]]], tmp_path: Path) -> None:
+    """The red-team case: an unclosed quote in record 10 of 200 used to swallow the 190 records
+    after it, reported as loaded."""
+    header, records = clients
+    text, where = _write(header, records, {9: "quote"})
+    path = tmp_path / "clients.csv"
+    path.write_text(text, "utf-8")
+    report, quarantined = _ingest(tmp_path, path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (200, 199, 1)
+    assert quarantined == [(where[9], "malformed_row")] == [(11, "malformed_row")]
+    assert report.status == "loaded_with_quarantine"
+
+
+def test_a_cell_over_the_cap_sends_its_record_to_the_quarantine(clients: tuple[list[str], list[list[str]]],
+                                                               tmp_path: Path) -> None:
+    """A 32 MiB cell (the default cap is 1 MiB) used to drop its record without a word."""
+    header, records = clients
+    records = [list(r) for r in records]
+    records[19][3] = "x" * (32 << 20)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *records])
+    path = tmp_path / "big.csv"
+    path.write_text(out.getvalue(), "utf-8")
+    found = resync(path, encoding="utf-8", delimiter=",", width=len(header))
+    assert found.malformed == [(21, "cell_too_long", "a cell longer than 1,048,576 characters")]
+    assert found.lines == [n for n in range(2, 202) if n != 21]
+
+
+def test_the_reader_resynchronises_on_the_next_line(tmp_path: Path) -> None:
+    """By hand: a quoted line break is one record, an unclosed quote is one malformed line and
+    the next line is read again, blank lines are not records, CR and CRLF end lines."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'a,b\r\n1,2\r\n"3,4\n5,6\r7,"x\ny"\n\n8,9,10\n11,12')
+    found = resync(path, encoding="utf-8", delimiter=",", width=2)
+    assert found.lines == [2, 4, 5, 9]
+    assert found.fields == [["1", "2"], ["5", "6"], ["7", "x\ny"], ["11", "12"]]
+    assert [(line, rule) for line, rule, _ in found.malformed] == [(3, "malformed_row"), (8, "malformed_row")]
+    assert found.blank == 1 and found.physical == 8
