@@ -67,6 +67,9 @@ def test_demo_end_to_end_small(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--out", str(out), "--clients", "1500"])
     assert result.exit_code == 0, result.output
+    # the key is beside the folder, never in it (the extracts there hold the client ids), and said
+    assert not [p for p in out.rglob("*") if p.suffix == ".key"] and (tmp_path / "demo.key").is_file()
+    assert "demo.key" in " ".join(result.output.split())
     summary = json.loads((out / "summary.json").read_text())
     report = json.loads((out / "ingest-report.json").read_text())
     manifest = json.loads((out / "extracts" / "manifest.json").read_text())
@@ -252,3 +255,32 @@ def test_one_writer_for_every_file_format(tmp_path: Path, suffix: str) -> None:
     write_frame(frame, path)
     read = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".json": pl.read_json, ".xlsx": pl.read_excel}[suffix]
     assert read(path).to_dicts() == frame.to_dicts()
+
+
+def test_keys_are_handled_like_keys(tmp_path: Path) -> None:
+    """A missing key for a warehouse built with one is refused and nothing is created; a folder or
+    an unwritable place as key is a clear error; survey responses with another key are refused."""
+    f = tmp_path / "clients.csv"
+    f.write_text("client_id,registered_on,birth_year,social_assistance\n1,2023-01-01,1990,ow\n", "utf-8")
+    w, key, report = str(tmp_path / "w.duckdb"), tmp_path / "key", ["--report", str(tmp_path / "r.json")]
+    assert runner.invoke(app, ["ingest", str(f), "-w", w, "--key-file", str(key), *report]).exit_code == 0
+    missing = tmp_path / "elsewhere" / "key"
+    result = runner.invoke(app, ["ingest", str(f), "-w", w, "--key-file", str(missing), *report])
+    output = " ".join(result.output.split())
+    assert result.exit_code != 0 and "does not exist" in output and "nothing was created" in output
+    assert not missing.exists() and not missing.parent.exists() and "Traceback" not in output
+    for bad, says in ((tmp_path, "is a folder"), (f / "key", "cannot create")):
+        result = runner.invoke(app, ["ingest", str(f), "-w", str(tmp_path / "new.duckdb"), "--key-file", str(bad),
+                                     *report])
+        output = " ".join(result.output.split())
+        assert result.exit_code != 0 and says in output and "Traceback" not in output, output
+    other = tmp_path / "other-key"
+    other.write_text("ab" * 32 + "\n", "ascii")
+    other.chmod(0o600)
+    from esmonitor.synth.voices import write_voices
+
+    voices = tmp_path / "voices"
+    write_voices(voices, seed=3, respondents={"job_seeker": 30, "esp_staff": 10, "ssm_staff": 5, "employer": 5})
+    result = runner.invoke(app, ["voices", "ingest", str(voices), "-w", w, "--key-file", str(other)])
+    output = " ".join(result.output.split())
+    assert result.exit_code != 0 and "another pseudonymization key" in output, output

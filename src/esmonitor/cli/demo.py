@@ -44,6 +44,12 @@ def demo(
         _demo(out_dir, clients, seed, warehouse, key_file)
 
 
+def demo_key_path(out_dir: Path) -> Path:
+    """The demo's pseudonymization key: beside its output folder, never in it (demo-output.key)."""
+    absolute = out_dir.resolve()
+    return absolute.parent / f"{absolute.name}.key"
+
+
 def _demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_file: Path | None) -> None:
     from esmonitor.warehouse import Warehouse
 
@@ -65,7 +71,11 @@ def _demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_fi
     console.rule("2. Validated ingest")
     with Warehouse(warehouse) as w:
         w.set_meta("created_by", "demo")
-    reports = run_ingest(warehouse, [extracts], None, None, key_file or out_dir / "pseudonym.key")
+    # the key lives outside the output folder: whoever is given the folder (its extracts hold the
+    # client ids) must not get the means to link the pseudonyms back to them
+    key_file = key_file or demo_key_path(out_dir)
+    (out_dir / "pseudonym.key").unlink(missing_ok=True)  # where earlier versions kept it, beside the extracts
+    reports = run_ingest(warehouse, [extracts], None, None, key_file)
     out.print(report_table(reports))
     print_problems(reports)
     write_json({"files": [r.as_dict() for r in reports]}, out_dir / "ingest-report.json")
@@ -81,7 +91,7 @@ def _demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_fi
     console.rule("6. Public release: disclosure control")
     _demo_public(warehouse, frames, out_dir)
     console.rule("7. Voices: surveys of job seekers, providers, managers and employers")
-    _demo_voices(warehouse, extracts / "voices", out_dir, key_file or out_dir / "pseudonym.key")
+    _demo_voices(warehouse, extracts / "voices", out_dir, key_file)
     console.rule("8. Funding: what the IES rules pay and reward")
     _demo_funding(frames, out_dir)
     console.rule("9. The monitoring report (public edition, English and French, HTML and PDF)")
@@ -98,7 +108,8 @@ def _demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_fi
         f"  voices:         {out_dir / 'voices-summary.csv'}, voices-themes.json (public edition)\n"
         f"  funding:        {out_dir / 'funding.json'} (IES payments, envelopes, rewards, flat-weights scenario)\n"
         f"  report:         {out_dir / 'report'} (public edition: HTML and PDF, English and French)\n"
-        f"  extracts:       {extracts} (ground truth in manifest.json)")
+        f"  extracts:       {extracts} (ground truth in manifest.json)\n"
+        f"  pseudonym key:  {key_file} (kept outside {out_dir}: give the folder, never the key)")
 
 
 def _demo_indicators(warehouse: Path, out_dir: Path) -> Frames:

@@ -124,14 +124,13 @@ def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity:
                key_file: Path | None) -> list[FileReport]:
     """Extract files (or folders of them) into the warehouse, with a progress bar."""
     from esmonitor.ingest.columns import load_mapping
-    from esmonitor.ingest.pipeline import IngestOptions, ingest_files
-    from esmonitor.ingest.pseudonym import Pseudonymizer, load_or_create_key
+    from esmonitor.ingest.pipeline import IngestOptions, ingest_files, pseudonymizer_for
     from esmonitor.warehouse import Warehouse
 
     files, found_mapping = _expand(paths)
     options = IngestOptions(mapping=load_mapping(mapping or found_mapping), entity=entity)
-    pseudonymizer = Pseudonymizer(load_or_create_key(key_file))
     with Warehouse(warehouse) as w, progress() as bar:
+        pseudonymizer = pseudonymizer_for(w, key_file)
         task = bar.add_task("Ingesting", total=len(files))
 
         def step(name: str, what: str) -> None:

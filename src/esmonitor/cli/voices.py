@@ -74,7 +74,7 @@ def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None
                       key_file: Path | None) -> list[ResponsesReport]:
     """Survey exports into the warehouse. A folder written by ``esmonitor synth`` (with its
     manifest) says each file's role and wave; otherwise --instrument and --wave do."""
-    from esmonitor.ingest.pseudonym import Pseudonymizer, load_or_create_key
+    from esmonitor.ingest.pipeline import pseudonymizer_for
     from esmonitor.voices.instruments import ROLES, builtin, read_xlsform
     from esmonitor.voices.redact import Redactor
     from esmonitor.voices.responses import ingest_responses
@@ -95,10 +95,10 @@ def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None
         jobs += [(f, form, wave) for f in files]
     if not jobs:
         raise UserInputError("no survey exports found")
-    pseudonymizer = Pseudonymizer(load_or_create_key(key_file))
     redactor = Redactor()
     reports = []
     with Warehouse(warehouse) as w, progress() as bar:
+        pseudonymizer = pseudonymizer_for(w, key_file)
         task = bar.add_task("Ingesting responses", total=len(jobs))
         for path, form, wave_label in jobs:
             bar.update(task, description=f"Ingesting {path.name}")

@@ -84,6 +84,18 @@ def _order(items: list[tuple[SourceFile, str]]) -> list[tuple[SourceFile, str]]:
     return sorted(items, key=lambda item: (rank[item[1]], str(item[0].path)))
 
 
+def pseudonymizer_for(warehouse: Warehouse, key_file: Path | None) -> Pseudonymizer:
+    """The pseudonymizer of ``warehouse``: its key file, created only for a warehouse that has
+    no key yet (one that has a key's fingerprint and no key file is refused, nothing created),
+    and checked against the fingerprint the warehouse keeps."""
+    from esmonitor.ingest.pseudonym import load_or_create_key
+
+    recorded = warehouse.meta("pseudonym_key_fingerprint")
+    pseudonymizer = Pseudonymizer(load_or_create_key(key_file, create=recorded is None))
+    check_key(warehouse, pseudonymizer)
+    return pseudonymizer
+
+
 def check_key(warehouse: Warehouse, pseudonymizer: Pseudonymizer) -> None:
     recorded = warehouse.meta("pseudonym_key_fingerprint")
     if recorded is None:

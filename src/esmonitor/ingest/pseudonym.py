@@ -30,8 +30,13 @@ def default_key_path() -> Path:
     return Path(env) if env else user_config_path("esmonitor") / "pseudonym.key"
 
 
-def load_or_create_key(path: Path | None = None) -> bytes:
+def load_or_create_key(path: Path | None = None, *, create: bool = True) -> bytes:
+    """The key in ``path`` (default: :func:`default_key_path`), created there first if it does
+    not exist and ``create`` allows it."""
     path = Path(path) if path else default_key_path()
+    where = "give the key file with --key-file or ESMONITOR_KEY_FILE"
+    if path.is_dir():
+        raise PseudonymKeyError(f"pseudonymization key {path} is a folder", hint=f"{where}, not its folder")
     if path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
@@ -42,12 +47,23 @@ def load_or_create_key(path: Path | None = None) -> bytes:
             key = bytes.fromhex(path.read_text("ascii").strip())
         except (ValueError, UnicodeDecodeError):
             key = b""
+        except OSError as err:
+            raise PseudonymKeyError(f"cannot read the pseudonymization key {path}: {err.strerror}",
+                                    hint=where) from None
         if len(key) != KEY_BYTES:
             raise PseudonymKeyError(f"pseudonymization key {path} is not {KEY_BYTES} bytes of hex")
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not create:
+        raise PseudonymKeyError(f"the pseudonymization key {path} does not exist, and this warehouse was built "
+                                "with a key: a new one would split every client in two",
+                                hint=f"{where} (the one that built the warehouse); nothing was created")
     key = secrets.token_bytes(KEY_BYTES)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as err:
+        raise PseudonymKeyError(f"cannot create the pseudonymization key {path}: {err.strerror}",
+                                hint=f"choose a writable place: {where}") from None
     with os.fdopen(fd, "w") as fh:
         fh.write(key.hex() + "\n")
     return key
