@@ -140,3 +140,49 @@ def test_the_reader_resynchronises_on_the_next_line(tmp_path: Path) -> None:
     assert found.fields == [["1", "2"], ["5", "6"], ["7", "x\ny"], ["11", "12"]]
     assert [(line, rule) for line, rule, _ in found.malformed] == [(3, "malformed_row"), (8, "malformed_row")]
     assert found.blank == 1 and found.physical == 8
+
+
+def test_an_ingest_killed_mid_batch_leaves_nothing_behind(tmp_path: Path) -> None:
+    """kill -9 during the batch of a Windows-1252 file (whose UTF-8 copy, with the identifier
+    columns, is staged): nothing in the system's temporary folder, and the next ingest sweeps the
+    staging folder beside the warehouse; no staging view outlives its batch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    extracts = tmp_path / "extracts"
+    write_province(generate(SynthConfig(clients=60_000, seed=5)), extracts)
+    text = (extracts / "clients.csv").read_text("utf-8").splitlines(keepends=True)
+    header = text[0].rstrip("\n") + ",Client Name\n"
+    body = [line.rstrip("\n") + ",Amélie Tremblay\n" for line in text[1:]]
+    path = tmp_path / "clients.csv"
+    path.write_bytes("".join([header, *body]).encode("cp1252"))
+    (tmp_path / "key").write_text("ab" * 32 + "\n", "ascii")
+    (tmp_path / "key").chmod(0o600)
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    warehouse = tmp_path / "w.duckdb"
+    staging = tmp_path / "w.duckdb.staging"
+    command = [str(Path(sys.executable).parent / "esmonitor"), "ingest", str(path), "-w", str(warehouse),
+               "--key-file", str(tmp_path / "key"), "--report", str(tmp_path / "r.json")]
+    child = subprocess.Popen(command, env=os.environ | {"TMPDIR": str(system_tmp)}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(staging.glob("batch-*/*")) and child.poll() is None:
+        time.sleep(0.02)
+    assert child.poll() is None, "the ingest finished before it could be killed: use a larger file"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert any(staging.glob("batch-*/*"))  # the staged copy, at the moment of the kill
+    assert staging.stat().st_mode & 0o077 == 0  # private to its owner
+    assert not [p for p in system_tmp.rglob("*")]
+    done = subprocess.run(command, env=os.environ | {"TMPDIR": str(system_tmp)}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not staging.exists() and not [p for p in system_tmp.rglob("*")]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        assert not views & {"_raw", "_stg", "_good"}, views
+        assert con.execute("SELECT count(*) FROM client").fetchone()[0] == 60_000

@@ -8,7 +8,9 @@ record the batch in the ledger -> commit. Any failure rolls the whole batch back
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import tempfile
 import time
 import uuid
@@ -84,6 +86,39 @@ def _order(items: list[tuple[SourceFile, str]]) -> list[tuple[SourceFile, str]]:
     return sorted(items, key=lambda item: (rank[item[1]], str(item[0].path)))
 
 
+STAGING_VIEWS = ("_good", R.STAGE, "_raw")
+
+
+def staging_folder(warehouse: Warehouse) -> Path:
+    """Where an ingest stages files (a transcoded copy of a CSV, which may hold identifiers):
+    a private folder beside the warehouse, never the system's shared temporary folder."""
+    return warehouse.path.with_name(warehouse.path.name + ".staging")
+
+
+def _private(folder: Path) -> Path:
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
+
+
+def sweep(warehouse: Warehouse) -> None:
+    """What an ingest killed mid-batch left behind: its staging files and its views."""
+    folder = staging_folder(warehouse)
+    if folder.exists():
+        for leftover in folder.glob("batch-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    _drop_staging(warehouse)
+
+
+def _drop_staging(warehouse: Warehouse) -> None:
+    """A batch's views and temporary tables (views first: they read the tables)."""
+    for view in STAGING_VIEWS[:2]:
+        warehouse.drop_view(view)
+    for temp in (STAGE_DATA, R.CHECKED, CSV_REJECTS, f"{CSV_REJECTS}_scans"):
+        warehouse.drop_table(temp)
+    warehouse.drop_view(STAGING_VIEWS[2])
+
+
 def pseudonymizer_for(warehouse: Warehouse, key_file: Path | None) -> Pseudonymizer:
     """The pseudonymizer of ``warehouse``: its key file, created only for a warehouse that has
     no key yet (one that has a key's fingerprint and no key file is refused, nothing created),
@@ -112,6 +147,7 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
                  progress: ProgressCallback | None = None) -> list[FileReport]:
     """Ingest files; returns one report per file. User errors in one file do not stop the others."""
     check_key(warehouse, pseudonymizer)
+    sweep(warehouse)
     reports: list[FileReport] = []
     planned: list[tuple[SourceFile, str]] = []
     for path in paths:
@@ -133,6 +169,8 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
                 warehouse.mark_synthetic(origin)
     finally:
         warehouse.drop_table(R.PSEUDONYMS)
+        with contextlib.suppress(OSError):
+            staging_folder(warehouse).rmdir()  # empty unless another ingest is running
     return reports
 
 
@@ -163,7 +201,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
                  source.path.name, col)
     batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     report.batch_id = batch_id
-    with tempfile.TemporaryDirectory(prefix="esmonitor-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="batch-", dir=_private(staging_folder(warehouse))) as workdir:
         try:
             # Staging only fills temporary tables, so it runs before the batch's transaction (row
             # numbers from insertion order are only plain inside committed storage).
@@ -179,11 +217,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
             report.status, report.message = "rejected", str(err)
             report.rows_loaded = report.rows_quarantined = 0
         finally:
-            warehouse.drop_view("_good")
-            warehouse.drop_view(R.STAGE)
-            for temp in (STAGE_DATA, R.CHECKED, CSV_REJECTS, f"{CSV_REJECTS}_scans"):
-                warehouse.drop_table(temp)
-            warehouse.drop_view("_raw")
+            _drop_staging(warehouse)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
