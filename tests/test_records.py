@@ -186,3 +186,37 @@ def test_an_ingest_killed_mid_batch_leaves_nothing_behind(tmp_path: Path) -> Non
         views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
         assert not views & {"_raw", "_stg", "_good"}, views
         assert con.execute("SELECT count(*) FROM client").fetchone()[0] == 60_000
+
+
+def test_identifiers_typed_into_the_wrong_column_are_masked_in_the_quarantine(tmp_path: Path) -> None:
+    """A name in Gender, a SIN (valid checksum) in a date, an e-mail, a phone: none reaches the
+    quarantine or its export as it is; each becomes its type and a keyed hash, the same for the
+    same value; ordinary bad values stay readable, so they can be fixed."""
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+
+    path = tmp_path / "clients.csv"
+    path.write_text("client_id,registered_on,birth_year,social_assistance,gender\n"
+                    "1,2023-01-01,1990,ow,Amélie Tremblay\n2,046 454 286,1990,ow,man\n"
+                    "3,2023-01-01,1990,ow,jane.doe@example.com\n4,2023-13-01,1990,ow,man\n"
+                    "5,2023-01-01,19x0,ow,(416) 555-0199\n6,2023-01-01,1990,ow,Amélie Tremblay\n", "utf-8")
+    (tmp_path / "key").write_text("cd" * 32 + "\n", "ascii")
+    (tmp_path / "key").chmod(0o600)
+    runner = CliRunner()
+    w = str(tmp_path / "w.duckdb")
+    result = runner.invoke(app, ["ingest", str(path), "-w", w, "--key-file", str(tmp_path / "key"),
+                                 "--report", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["quarantine", "-w", w, "-o", str(tmp_path / "q.csv")]).exit_code == 0
+    exported = (tmp_path / "q.csv").read_text("utf-8")
+    with duckdb.connect(w, read_only=True) as con:
+        stored = " ".join(str(v) for row in con.execute("SELECT * FROM quarantine").fetchall() for v in row)
+    for text in (exported, stored):
+        for planted in ("Amélie", "Tremblay", "046 454 286", "jane.doe", "example.com", "555-0199"):
+            assert planted not in text, planted
+        assert "2023-13-01" in text and "19x0" in text
+    names = [line.split(",")[3] for line in exported.splitlines() if ",gender," in line and "NAME" in line]
+    assert len(names) == 2 and names[0] == names[1] and names[0].startswith("[NAME:")
+    for kind in ("SIN", "EMAIL", "PHONE"):
+        assert f"[{kind}:" in exported

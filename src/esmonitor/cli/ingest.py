@@ -125,10 +125,13 @@ def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity:
     """Extract files (or folders of them) into the warehouse, with a progress bar."""
     from esmonitor.ingest.columns import load_mapping
     from esmonitor.ingest.pipeline import IngestOptions, ingest_files, pseudonymizer_for
+    from esmonitor.voices.redact import Redactor
     from esmonitor.warehouse import Warehouse
 
     files, found_mapping = _expand(paths)
-    options = IngestOptions(mapping=load_mapping(mapping or found_mapping), entity=entity)
+    redactor = Redactor()
+    options = IngestOptions(mapping=load_mapping(mapping or found_mapping), entity=entity,
+                            identifiers=lambda text: [(s.start, s.end, s.type) for s in redactor.spans(text)])
     with Warehouse(warehouse) as w, progress() as bar:
         pseudonymizer = pseudonymizer_for(w, key_file)
         task = bar.add_task("Ingesting", total=len(files))

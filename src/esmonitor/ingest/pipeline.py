@@ -9,6 +9,7 @@ record the batch in the ledger -> commit. Any failure rolls the whole batch back
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import polars as pl
 import pyarrow as pa
 import sqlglot.expressions as exp
 
@@ -65,6 +67,12 @@ class FileReport:
 class IngestOptions:
     mapping: Mapping = field(default_factory=Mapping)
     entity: str | None = None  # force one entity for every file
+    #: finds the direct identifiers in a text, as (start, end, type) spans: quarantined values
+    #: are masked with it (the caller gives the voices' redactor; ingest cannot import it)
+    identifiers: IdentifierFinder | None = None
+
+
+IdentifierFinder = Callable[[str], Sequence[tuple[int, int, str]]]
 
 
 ProgressCallback = Callable[[str, str], None]  # (file name, step)
@@ -212,7 +220,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
                     raise
                 raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
             with warehouse.transaction():
-                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, staged)
+                _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, staged, options.identifiers)
         except EsmonitorError as err:
             report.status, report.message = "rejected", str(err)
             report.rows_loaded = report.rows_quarantined = 0
@@ -392,6 +400,47 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
                                  .with_("bad_rows", as_=bad_rows), S.QUARANTINE_TABLE))
 
 
+def _mask_quarantine(warehouse: Warehouse, batch_id: str, find: IdentifierFinder,
+                     pseudonymizer: Pseudonymizer, pseudonyms: frozenset[str]) -> None:
+    """A value typed into the wrong column (a name in Gender, a SIN in a date) must not reach the
+    quarantine as it is: each identifier in a quarantined value and in its record becomes its
+    type and a keyed hash (``[SIN:3f2a9c1b0d]``), the same for the same value, so that repeats
+    still match and nothing is readable. The fields already pseudonymized (``pseudonyms``) are
+    left as they are."""
+    batch = exp.column("batch_id").eq(exp.Literal.string(batch_id))
+    rows = pl.DataFrame(warehouse.arrow(exp.select("*").from_(S.QUARANTINE_TABLE).where(batch)))
+    if rows.is_empty():
+        return
+    seen: dict[str, str] = {}
+
+    def mask(text: str | None) -> str | None:
+        if text is None or not text.strip():
+            return text
+        if text not in seen:
+            out, last = [], 0
+            for start, end, kind in find(text):
+                out += [text[last:start], f"[{kind.upper()}:{pseudonymizer('masked:' + text[start:end])[:10]}]"]
+                last = end
+            seen[text] = "".join([*out, text[last:]])
+        return seen[text]
+
+    def mask_record(record: str | None) -> str | None:
+        if record is None:
+            return None
+        fields = json.loads(record)
+        return json.dumps({k: mask(v) if isinstance(v, str) and k not in pseudonyms else v
+                           for k, v in fields.items()}, ensure_ascii=False)
+
+    value = pl.when(pl.col("column_name").is_in(list(pseudonyms))).then(pl.col("value")).otherwise(
+        pl.col("value").map_elements(mask, return_dtype=pl.String))
+    masked = rows.with_columns(value.alias("value"),
+                               pl.col("record").map_elements(mask_record, return_dtype=pl.String))
+    if masked.equals(rows):
+        return
+    warehouse.execute(exp.delete(S.QUARANTINE_TABLE, batch))
+    warehouse.insert_arrow(S.QUARANTINE_TABLE, masked.to_arrow())
+
+
 def _malformed_quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity,
                           malformed: tuple[tuple[int, str, str], ...], batch_id: str) -> None:
     """One quarantine line per CSV record that does not parse. The line's text is not kept: it
@@ -473,7 +522,7 @@ def _upsert(warehouse: Warehouse, entity: Entity, batch_id: str, report: FileRep
 
 def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
                pseudonymizer: Pseudonymizer, batch_id: str, report: FileReport,
-               staged: Staged = Staged()) -> None:
+               staged: Staged = Staged(), identifiers: IdentifierFinder | None = None) -> None:
     entity = plan.entity
     native = staged.native
     started = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -511,6 +560,9 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
         report.rows_loaded = report.rows_read - report.rows_quarantined
         if bad:
             _quarantine(warehouse, source, entity, rules, batch_id, present, native)
+            if identifiers is not None:
+                _mask_quarantine(warehouse, batch_id, identifiers, pseudonymizer,
+                                 frozenset(f.name for f in entity.fields if f.pseudonymize))
         if report.rows_quarantined:
             report.quarantine_by_rule = dict(warehouse.fetchall(
                 exp.select("rule", exp.func("count", exp.Star())).from_(S.QUARANTINE_TABLE)
