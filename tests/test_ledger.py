@@ -90,12 +90,15 @@ def test_the_floor_can_be_raised_never_lowered(tmp_path: Path) -> None:
 def test_a_bad_policy_file_is_refused_with_its_rule(tmp_path: Path) -> None:
     bad = tmp_path / "policy.toml"
     bad.write_text("min_count = 0\n", "utf-8")
-    with pytest.raises(Exception, match="at least 1"):
+    with pytest.raises(Exception, match="min_count = 0: input should be greater than or equal to 1"):
         resolve_policy("public", environ={"ESMONITOR_POLICY": str(bad)})
     bad.write_text("min_count = 10\nmin_cont = 3\n", "utf-8")
-    with pytest.raises(Exception, match="unknown setting"):
+    with pytest.raises(Exception, match=r"unknown key 'min_cont' \(allowed: audience, min_count, publish_zeros\)"):
         resolve_policy("public", environ={"ESMONITOR_POLICY": str(bad)})
-    with pytest.raises(Exception, match="cannot be read"):
+    bad.write_text('publish_zeros = "no"\n', "utf-8")
+    with pytest.raises(Exception, match="publish_zeros = 'no': input should be a valid boolean"):
+        resolve_policy("public", environ={"ESMONITOR_POLICY": str(bad)})
+    with pytest.raises(Exception, match="not found"):
         resolve_policy("public", environ={"ESMONITOR_POLICY": str(tmp_path / "none.toml")})
 
 

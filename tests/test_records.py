@@ -42,7 +42,8 @@ def _ingest(folder: Path, path: Path) -> tuple[FileReport, list[tuple[int, str]]
                                      "utf-8")
     warehouse = folder / "w.duckdb"
     with Warehouse(warehouse) as w:
-        (report,) = ingest_files(w, [path], Pseudonymizer(KEY), IngestOptions(mapping=load_mapping(folder / "map.toml")))
+        options = IngestOptions(mapping=load_mapping(folder / "map.toml"))
+        (report,) = ingest_files(w, [path], Pseudonymizer(KEY), options)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         quarantined = [(int(r), str(rule)) for r, rule in con.execute(
             "SELECT DISTINCT source_row, rule FROM quarantine ORDER BY 1").fetchall()]

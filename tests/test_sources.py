@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from conftest import TEST_KEY, Ingested
-from esmonitor.errors import InputFileError, MappingError
+from esmonitor.errors import InputFileError, MappingError, UserInputError
 from esmonitor.ingest import pipeline
 from esmonitor.ingest.columns import detect_entity, load_mapping, normalise_header
 from esmonitor.ingest.pipeline import IngestOptions
@@ -119,6 +119,29 @@ def test_mapping_file_maps_renamed_columns_and_rejects_bad_fields(tmp_path: Path
     bad.write_text('[[file]]\nmatch = "x*"\nentity = "clients"\n')
     with pytest.raises(MappingError, match="unknown entity 'clients'"):
         load_mapping(bad)
+    # the red-team cases: a target no field has, a misspelt key, a value of the wrong kind, not UTF-8
+    for text, says in (('[[file]]\nmatch = "c*"\n[file.columns]\nGender = "gendre"\n', "'gendre' not fields of any"),
+                       ('[[file]]\nmatch = "c*"\ndate_format = ["%d/%m/%Y"]\n',
+                        r"unknown key 'file\[1\]\.date_format' \(allowed: match, entity, columns, date_formats"),
+                       ('[[file]]\nmatch = "c*"\ncolumns = "x"\n', r"file\[1\]\.columns = 'x': input should be"),
+                       ('[[file]]\nmatch = "c*"\ncell_cap = 0\n', "cell_cap = 0: input should be greater")):
+        bad.write_text(text, "utf-8")
+        with pytest.raises(MappingError, match=says):
+            load_mapping(bad)
+    bad.write_bytes("[[file]]\nmatch = \"caf\u00e9*\"\n".encode("cp1252"))
+    with pytest.raises(MappingError, match=r"not UTF-8 text \(byte 22, line 2\)"):
+        load_mapping(bad)
+
+
+def test_a_funding_model_file_is_checked_key_by_key(tmp_path: Path) -> None:
+    from esmonitor.funding.model import load_model
+
+    path = tmp_path / "model.toml"
+    path.write_text('[model]\nid = "x"\nversion = "1"\nkind = "per_outcome"\n[shares]\nperformance = [0.2]\n'
+                    '[payments]\nA = { 1 = "34" }\n[caps]\nshortfal = "none"\n', "utf-8")
+    with pytest.raises(UserInputError, match=r"payments\.A\.1 = '34': input should be a valid number; unknown key "
+                                             r"'caps\.shortfal' \(allowed: pot, shortfall, surplus\)"):
+        load_model(path)
 
 
 def test_entity_detection_by_name_and_by_headers(tmp_path: Path) -> None:

@@ -27,13 +27,14 @@ Without a policy the floor is K = 10 with zeros protected.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlglot.expressions as exp
+from pydantic import Field
 
 from esmonitor.errors import EsmonitorError, UserInputError
+from esmonitor.model.config import ConfigError, Strict, load
 from esmonitor.warehouse import Warehouse
 
 AUDIENCE_ENV = "ESMONITOR_AUDIENCE"
@@ -131,6 +132,14 @@ class Deployment:
         return self.ceilings[-1][0] if self.ceilings else None
 
 
+class _PolicyFile(Strict):
+    """The deployment's policy file: the ceiling audience, the floor K, zero handling."""
+
+    audience: str | None = None
+    min_count: float | None = Field(default=None, ge=1)
+    publish_zeros: bool = False
+
+
 def deployment(environ: dict[str, str] | None = None) -> Deployment:
     """The deployment's policy from ``ESMONITOR_POLICY`` (a TOML file) and ``ESMONITOR_AUDIENCE``."""
     env = os.environ if environ is None else environ
@@ -142,28 +151,14 @@ def deployment(environ: dict[str, str] | None = None) -> Deployment:
     if policy_file:
         path = Path(policy_file)
         try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except OSError as err:
-            raise UserInputError(f"{POLICY_ENV}={policy_file}: the policy file cannot be read ({err.strerror})",
-                                 hint="point ESMONITOR_POLICY at a TOML file, or unset it") from None
-        except tomllib.TOMLDecodeError as err:
-            raise UserInputError(f"{path}: not a valid policy file ({err})",
+            found = load(path, _PolicyFile, "policy file")
+        except ConfigError as err:
+            raise UserInputError(f"{err} (named by {POLICY_ENV})",
                                  hint='e.g. audience = "public", min_count = 10, publish_zeros = false') from None
-        unknown = sorted(set(data) - {"audience", "min_count", "publish_zeros"})
-        if unknown:
-            raise UserInputError(f"{path}: unknown setting(s) {', '.join(unknown)}",
-                                 hint="a policy file sets audience, min_count and publish_zeros")
-        if "audience" in data:
-            ceilings.append((Audience.parse(str(data["audience"])), f"{POLICY_ENV} ({path.name})"))
-        if "min_count" in data:
-            value = data["min_count"]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
-                raise UserInputError(f"{path}: min_count = {value!r} breaks the rule 'K is a number of at least 1'")
-            min_count = float(value)
-        if "publish_zeros" in data:
-            if not isinstance(data["publish_zeros"], bool):
-                raise UserInputError(f"{path}: publish_zeros must be true or false")
-            publish_zeros = data["publish_zeros"]
+        if found.audience is not None:
+            ceilings.append((Audience.parse(found.audience), f"{POLICY_ENV} ({path.name})"))
+        min_count = float(found.min_count) if found.min_count is not None else min_count
+        publish_zeros = found.publish_zeros
         source = f"the policy file {path.name} ({POLICY_ENV})"
     if env.get(AUDIENCE_ENV):
         ceilings.append((Audience.parse(env[AUDIENCE_ENV]), AUDIENCE_ENV))

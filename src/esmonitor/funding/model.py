@@ -4,13 +4,15 @@ general). See ``models/ies.toml`` for every key, with its source or the assumpti
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from esmonitor.errors import UserInputError
+from esmonitor.model.config import Strict, parse_toml, validate
 
 CHECKPOINTS = (1, 3, 6, 12)
 STREAMS = ("A", "B", "C")
@@ -57,11 +59,50 @@ def load_model(name_or_path: str | Path) -> FundingModel:
         if not path.exists():
             raise UserInputError(f"{path}: file not found", hint=f"or a built-in model: {', '.join(BUILT_IN)}")
         source, text = str(path), path.read_text("utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise UserInputError(f"{source}: not valid TOML ({err})") from None
+    data = parse_toml(text, source, "funding model")
+    validate(data, _FundingFile, source, "funding model")  # keys and kinds of value; the rules below
     return _parse(data, source)
+
+
+class _ModelSection(Strict):
+    id: str
+    version: str
+    name_en: str = ""
+    name_fr: str = ""
+    kind: Literal["per_outcome", "target"]
+
+
+class _Envelope(Strict):
+    default: float = 0.0
+    catchment: dict[str, float] = Field(default_factory=dict)
+
+
+class _Shares(Strict):
+    performance: list[float]
+    supports: float = 0.0
+
+
+class _Caps(Strict):
+    pot: Literal["performance_share"] = "performance_share"
+    shortfall: Literal["prorate", "none"] = "prorate"
+    surplus: Literal["retained"] = "retained"  # what the pot keeps when earned payments fall short
+
+
+class _Target(Strict):
+    checkpoint: Literal[1, 3, 6, 12] = 6
+    rate: float = 0.0
+    floor: float = 0.9
+
+
+class _FundingFile(Strict):
+    """The keys of a funding model file (``models/ies.toml`` explains each)."""
+
+    model: _ModelSection
+    envelope: _Envelope = Field(default_factory=_Envelope)
+    shares: _Shares
+    payments: dict[Literal["A", "B", "C"], dict[Literal["1", "3", "6", "12"], float]] = Field(default_factory=dict)
+    caps: _Caps = Field(default_factory=_Caps)
+    target: _Target = Field(default_factory=_Target)
 
 
 def _need(data: dict[str, Any], key: str, source: str) -> Any:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import Field, field_validator
+
 from esmonitor.errors import InputFileError, MappingError
 from esmonitor.ingest.records import CELL_CAP
+from esmonitor.model.config import ConfigError, Strict, load
 from esmonitor.model.entities import ENTITIES, INGESTIBLE, Entity
 
 #: Normalised headers that name a direct identifier of a person.
@@ -69,36 +71,45 @@ class Mapping:
         return None
 
 
+class _FileEntry(Strict):
+    match: str
+    entity: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    date_formats: list[str] = Field(default_factory=list)
+    cell_cap: int = Field(default=CELL_CAP, ge=1)
+
+    @field_validator("entity")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        if value is not None and value not in INGESTIBLE:
+            raise ValueError(f"unknown entity {value!r}; one of {', '.join(INGESTIBLE)}")
+        return value
+
+
+class _MappingFile(Strict):
+    file: list[_FileEntry] = Field(default_factory=list)
+
+
 def load_mapping(path: Path | None) -> Mapping:
-    """Read a TOML mapping file (see docs/ingest.md)."""
+    """Read a TOML mapping file (see docs/ingest.md): unknown keys, values of the wrong kind,
+    unknown entities and target fields that no entity has are refused, each named."""
     if path is None:
         return Mapping()
     try:
-        data = tomllib.loads(Path(path).read_text("utf-8"))
-    except FileNotFoundError as err:
-        raise MappingError(f"mapping file {path} not found") from err
-    except tomllib.TOMLDecodeError as err:
-        raise MappingError(f"mapping file {path} is not valid TOML: {err}") from err
+        found = load(Path(path), _MappingFile, "mapping file")
+    except ConfigError as err:
+        raise MappingError(str(err), hint="see docs/ingest.md, Column mapping") from None
+    every_field = {f for e in INGESTIBLE for f in ENTITIES[e].field_names}
     entries = []
-    for i, raw in enumerate(data.get("file", []), start=1):
-        where = f"{path}: [[file]] entry {i}"
-        if "match" not in raw:
-            raise MappingError(f"{where} has no 'match' (a file-name pattern such as 'jobs*.csv')")
-        entity = raw.get("entity")
-        if entity is not None and entity not in INGESTIBLE:
-            raise MappingError(f"{where}: unknown entity {entity!r}; one of {', '.join(INGESTIBLE)}")
-        columns = {str(k): str(v) for k, v in raw.get("columns", {}).items()}
-        if entity is not None:
-            known = set(ENTITIES[entity].field_names)
-            bad = [v for v in columns.values() if v and v not in known]
-            if bad:
-                raise MappingError(f"{where}: {', '.join(bad)} not fields of {entity}; "
-                                   f"fields are {', '.join(sorted(known))}")
-        cap = raw.get("cell_cap", CELL_CAP)
-        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
-            raise MappingError(f"{where}: cell_cap = {cap!r} is not a positive whole number of characters",
-                               hint=f"for example cell_cap = {CELL_CAP} (the default, 1 MiB)")
-        entries.append(FileMapping(raw["match"], entity, columns, tuple(raw.get("date_formats", ())), cap))
+    for i, raw in enumerate(found.file, start=1):
+        where = f"mapping file {path}: [[file]] entry {i} ({raw.match})"
+        known = set(ENTITIES[raw.entity].field_names) if raw.entity else every_field
+        bad = sorted({v for v in raw.columns.values() if v and v not in known})
+        if bad:
+            of = f"fields of {raw.entity}" if raw.entity else "fields of any entity"
+            raise MappingError(f"{where}: {', '.join(repr(b) for b in bad)} not {of}",
+                               hint=f"fields are {', '.join(sorted(known))}; \"\" ignores a column")
+        entries.append(FileMapping(raw.match, raw.entity, dict(raw.columns), tuple(raw.date_formats), raw.cell_cap))
     return Mapping(tuple(entries))
 
 
