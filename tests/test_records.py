@@ -38,7 +38,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[l
 
 
 def _ingest(folder: Path, path: Path) -> tuple[FileReport, list[tuple[int, str]]]:
-    (folder / "map.toml").write_text(f'[[file]]\nmatch = "clients*.csv"\nentity = "client"\ncell_cap = {CAP}\n',
+    (folder / "map.toml").write_text(f'[[file]]\nmatch = "clients*"\nentity = "client"\ncell_cap = {CAP}\n',
                                      "utf-8")
     warehouse = folder / "w.duckdb"
     with Warehouse(warehouse) as w:
@@ -221,3 +221,43 @@ def test_identifiers_typed_into_the_wrong_column_are_masked_in_the_quarantine(tm
     assert len(names) == 2 and names[0] == names[1] and names[0].startswith("[NAME:")
     for kind in ("SIN", "EMAIL", "PHONE"):
         assert f"[{kind}:" in exported
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_unicode_text_files_load_whole_with_clean_headers(clients: tuple[list[str], list[list[str]]],
+                                                          tmp_path: Path, encoding: str) -> None:
+    """Excel's "Unicode Text" (UTF-16 with a byte-order mark, tab-separated, CRLF) and UTF-32
+    load every record, headers without NUL characters, read in their encoding (no copy)."""
+    import codecs
+
+    from esmonitor.ingest.sources import inspect
+
+    header, records = clients
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\r\n").writerows([header, *records])
+    path = tmp_path / "clients.txt"
+    bom = {"utf-16-be": codecs.BOM_UTF16_BE}.get(encoding, b"")
+    path.write_bytes(bom + out.getvalue().encode(encoding))
+    source = inspect(path)
+    assert source.encoding in ("utf-16", "utf-32") and source.delimiter == "\t"
+    assert list(source.headers) == header and not any("\x00" in h for h in source.headers)
+    report, quarantined = _ingest(tmp_path, path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (200, 200, 0), quarantined
+    assert not list(tmp_path.glob("*.staging/*"))
+
+
+def test_a_control_character_in_an_id_is_quarantined(clients: tuple[list[str], list[list[str]]],
+                                                     tmp_path: Path) -> None:
+    """A NUL inside a client id (or another control character) is quarantined as
+    control_character, so that client is not stored apart from the same id written cleanly."""
+    header, records = clients
+    records = [list(r) for r in records]
+    records[4][0] = records[4][0][:3] + "\x00" + records[4][0][3:]
+    records[7][0] = records[7][0] + "\x1b"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *records])
+    path = tmp_path / "clients.csv"
+    path.write_text(out.getvalue(), "utf-8")
+    report, quarantined = _ingest(tmp_path, path)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (200, 198, 2)
+    assert quarantined == [(6, "control_character"), (9, "control_character")]

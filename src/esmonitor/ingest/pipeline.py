@@ -29,7 +29,7 @@ from esmonitor.ingest import rules as R
 from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
 from esmonitor.ingest.pseudonym import PSEUDONYM_HEX_CHARS, Pseudonymizer
 from esmonitor.ingest.records import resync
-from esmonitor.ingest.sources import SourceFile, inspect, read_xlsx_as_text, synthetic_origin, utf8_copy
+from esmonitor.ingest.sources import WIDE_ENCODINGS, SourceFile, inspect, read_xlsx_as_text, synthetic_origin, utf8_copy
 from esmonitor.model.entities import LOAD_ORDER, Entity
 from esmonitor.warehouse import Warehouse
 from esmonitor.warehouse import schema as S
@@ -245,11 +245,13 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
     that has a default). Row numbers come from the table's insertion order (``rowid``), which the
     engine keeps equal to file order; a window function would serialise the parallel read."""
     native: frozenset[str] = frozenset()
+    wide = source.format == "csv" and source.encoding in WIDE_ENCODINGS
     if source.format == "csv":
         assert source.delimiter is not None
         names = [f"c{i}" for i in range(len(source.headers))]
-        warehouse.stage_csv("_raw", utf8_copy(source, workdir), delimiter=source.delimiter,
-                            columns=names, rejects=CSV_REJECTS)
+        if not wide:  # UTF-16 and UTF-32 are read record by record below, never copied to a file
+            warehouse.stage_csv("_raw", utf8_copy(source, workdir), delimiter=source.delimiter,
+                                columns=names, rejects=CSV_REJECTS)
         select = {f: f"c{pos}" for f, pos in plan.fields.items()}
         first_row = 2  # row 1 is the header, as a spreadsheet shows it
     elif source.format == "xlsx":
@@ -273,6 +275,8 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
     cols += [exp.alias_(exp.cast(exp.null(), "VARCHAR"), f.name, quoted=True)
              for f in plan.entity.fields if f.default is not None and f.name not in plan.fields]
     temporary = exp.Properties(expressions=[exp.TemporaryProperty()])
+    if wide:
+        return _stage_resynced(warehouse, source, plan, cols, temporary)
     if source.format == "parquet":
         # The Parquet reader numbers rows itself and decodes fast: no staging copy.
         row = exp.Add(this=exp.column("file_row_number"), expression=exp.Literal.number(first_row))

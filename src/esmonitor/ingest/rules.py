@@ -6,13 +6,14 @@ boolean column per rule. Nothing here loops over rows in Python.
 
 Rule identifiers are stable, listed with their meanings in ``esmonitor.model.validation.RULES``
 and documented in docs/ingest.md:
-``malformed_row``, ``missing_column``, ``missing_value``, ``invalid_date``, ``invalid_number``, ``unknown_code``,
-``invalid_format``, ``out_of_range``, ``date_out_of_range``, ``date_order``,
-``orphan_reference``, ``duplicate_row``, ``duplicate_key``.
+``malformed_row``, ``cell_too_long``, ``missing_column``, ``control_character``, ``missing_value``,
+``invalid_date``, ``invalid_number``, ``unknown_code``, ``invalid_format``, ``out_of_range``,
+``date_out_of_range``, ``date_order``, ``orphan_reference``, ``duplicate_row``, ``duplicate_key``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlglot.expressions as exp
@@ -200,8 +201,24 @@ def _bounds_message(f: Field) -> str:
     return f"{f.name} must be between {f.minimum:g} and {f.maximum:g}"
 
 
-def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str]) -> list[Rule]:
-    """All checks for one entity; ``present`` are the fields the file supplies."""
+#: Control characters (NUL and the other invisible bytes, tab and line ends apart): an id that
+#: holds one would be stored as another person than the same id written cleanly elsewhere.
+CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]"
+
+
+def control_flag(name: str) -> str:
+    return f"_ctl_{name}"
+
+
+def text_checked(entity: Entity, present: set[str], native: frozenset[str]) -> list[str]:
+    """The fields checked for control characters: the text ones (ids included) read as text."""
+    return [f.name for f in entity.fields if f.name in present and f.name not in native and f.type not in PARSE_RULE]
+
+
+def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str],
+                controls: Sequence[str] = ()) -> list[Rule]:
+    """All checks for one entity; ``present`` are the fields the file supplies, ``controls``
+    those that carry a control-character flag."""
     rules: list[Rule] = []
 
     def add(rule: str, column: str, message: str, condition: exp.Expr) -> None:
@@ -212,6 +229,9 @@ def build_rules(entity: Entity, present: set[str], ref_alias: dict[str, str]) ->
         if f.name not in present:
             continue
         r, t = _col(raw(f.name)), _col(typed(f.name))
+        if f.name in controls:
+            add("control_character", f.name, f"{f.name} holds a control character (a NUL or another invisible "
+                "byte): it would not match the same value written cleanly", _col(control_flag(f.name)))
         if f.required and f.default is None:
             add("missing_value", f.name, f"{f.name} is required", r.is_(exp.null()))
         if f.type in PARSE_RULE:
@@ -276,6 +296,9 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
             joins.append((alias, f))
             value = exp.case().when(value.is_(exp.null()), exp.null()).else_(_col("pseudo", table=alias))
         clean_cols.append(exp.alias_(value, raw(f.name), quoted=True))
+    controls = text_checked(entity, present_set, native)
+    clean_cols += [exp.alias_(_coalesce_false(_fn("regexp_matches", _col(n, table="s"), _str(CONTROL))),
+                              control_flag(n), quoted=True) for n in controls]
     clean = exp.select(*clean_cols).from_(exp.alias_(exp.to_table(STAGE), "s"))
     for alias, f in joins:
         on = exp.and_(
@@ -311,7 +334,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
                              on=_col(target_field, table=alias).eq(_col(typed(f.name), table="t")),
                              join_type="left")
 
-    rules = build_rules(entity, present_set, ref_alias)
+    rules = build_rules(entity, present_set, ref_alias, controls)
     # The reference columns are exposed under their alias names in `joined`; rewrite conditions.
     for rule in rules:
         for column in rule.condition.find_all(exp.Column):

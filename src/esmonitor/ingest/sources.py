@@ -57,13 +57,13 @@ def detect_encoding(path: Path) -> str:
 
 def _scan(path: Path) -> tuple[str, str, int]:
     """SHA-256, encoding and physical line count of a text file in one read (a line ends at LF,
-    CRLF or a lone CR; a last line without an end counts)."""
+    CRLF or a lone CR; a last line without an end counts; -1 for UTF-16 and UTF-32)."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
     breaks, last = 0, b""
     with path.open("rb") as fh:
-        head = fh.read(3)
+        head = fh.read(4)
         fh.seek(0)
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
@@ -83,9 +83,25 @@ def _scan(path: Path) -> tuple[str, str, int]:
             except UnicodeDecodeError:
                 utf8 = False
     lines = breaks + (1 if last not in (b"", b"\n", b"\r") else 0)
+    wide = _wide_encoding(head)
+    if wide is not None:  # its line ends are not single bytes: counted when it is read
+        return digest.hexdigest(), wide, -1
     if utf8:
-        return digest.hexdigest(), "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8", lines
+        return digest.hexdigest(), "utf-8-sig" if head[:3] == codecs.BOM_UTF8 else "utf-8", lines
     return digest.hexdigest(), _single_byte_encoding(path), lines
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """'utf-32' or 'utf-16' for a file that starts with their byte-order mark (Excel's "Unicode
+    Text" is UTF-16 with one), else None."""
+    if head[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return "utf-32"
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    return None
+
+
+WIDE_ENCODINGS = ("utf-16", "utf-32")
 
 
 def _single_byte_encoding(path: Path) -> str:
@@ -131,7 +147,7 @@ def inspect(path: Path) -> SourceFile:
             raise InputFileError(str(path), "is empty")
         delimiter = detect_delimiter(sample)
         header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
-        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter, lines=lines)
+        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter, lines=lines if lines >= 0 else None)
     sha = file_sha256(path)
     if fmt == "xlsx":
         import fastexcel

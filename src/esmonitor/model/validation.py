@@ -14,6 +14,7 @@ RULES: dict[str, str] = {
     "cell_too_long": "a cell longer than the cap (1 MiB of characters unless the column map's cell_cap says "
                      "otherwise)",
     "missing_column": "a required column is absent from the file",
+    "control_character": "a text value (an id, say) holds a NUL or another control character",
     "missing_value": "a required value is blank",
     "invalid_date": "not a date (accepted: YYYY-MM-DD, YYYY/MM/DD, with optional time)",
     "invalid_number": "not a number (accepted: 1234.5, 1,234.50, 15,50, $17.20)",
