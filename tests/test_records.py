@@ -261,3 +261,51 @@ def test_a_control_character_in_an_id_is_quarantined(clients: tuple[list[str], l
     report, quarantined = _ingest(tmp_path, path)
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (200, 198, 2)
     assert quarantined == [(6, "control_character"), (9, "control_character")]
+
+
+def test_a_workbook_names_the_sheet_it_reads_and_a_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    """Every sheet is examined: the first with a header is read and named, the others listed;
+    the column map's sheet chooses another. A workbook that inflates past the cap (a 6 MB file
+    of 2.7 GB once took 157 s and 7 GB) is refused in seconds, in bounded memory."""
+    import resource
+    import time
+    import zipfile
+
+    import xlsxwriter
+
+    from esmonitor.errors import InputFileError
+    from esmonitor.ingest.sources import check_workbook, inspect
+
+    book = tmp_path / "clients.xlsx"
+    with xlsxwriter.Workbook(str(book)) as wb:
+        wb.add_worksheet("Notes")
+        for name, ids in (("Clients", ["1", "2"]), ("Archive", ["3"])):
+            ws = wb.add_worksheet(name)
+            for c, h in enumerate(["client_id", "registered_on", "birth_year", "social_assistance"]):
+                ws.write(0, c, h)
+            for r, i in enumerate(ids, start=1):
+                for c, v in enumerate([i, "2023-01-01", "1990", "ow"]):
+                    ws.write_string(r, c, v)
+    first = inspect(book)
+    assert (first.sheet, first.other_sheets) == ("Clients", ("Archive",))
+    assert inspect(book, sheet="Archive").sheet == "Archive"
+    with pytest.raises(InputFileError, match="has no sheet 'Clients2'"):
+        inspect(book, sheet="Clients2")
+    (tmp_path / "map.toml").write_text('[[file]]\nmatch = "clients*"\nentity = "client"\nsheet = "Archive"\n', "utf-8")
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        options = IngestOptions(mapping=load_mapping(tmp_path / "map.toml"))
+        (report,) = ingest_files(w, [book], Pseudonymizer(KEY), options)
+    assert (report.sheet, report.rows_loaded) == ("Archive", 1)
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        with z.open("xl/worksheets/sheet1.xml", "w") as part:
+            block = b"<row><c><v>0</v></c></row>" * 40_000
+            for _ in range(300):  # about 300 MiB inflated, a few hundred KiB on disk
+                part.write(block)
+    assert bomb.stat().st_size < 5 << 20
+    before, started = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(InputFileError, match="inflates to more than 256 MiB"):
+        check_workbook(bomb)
+    assert time.perf_counter() - started < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500 * 1024  # KiB on Linux

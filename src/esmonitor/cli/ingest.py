@@ -115,6 +115,10 @@ def print_problems(reports: list[FileReport]) -> None:
         if r.dropped_identifier_columns:
             console.print(f"[yellow]Warning[/] {name}: direct identifier column(s) "
                           f"{', '.join(r.dropped_identifier_columns)} dropped, never stored")
+        if r.other_sheets:
+            console.print(f"[yellow]Note[/] {name}: read sheet {r.sheet!r}; not read: "
+                          f"{', '.join(repr(o) for o in r.other_sheets)} (choose with sheet = \"...\" in the "
+                          "column map)")
         if r.ignored_columns:
             console.print(f"[dim]{name}: columns not in the data model, ignored: "
                           f"{', '.join(r.ignored_columns)}[/]")

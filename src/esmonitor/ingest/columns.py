@@ -55,6 +55,7 @@ class FileMapping:
     columns: dict[str, str] = field(default_factory=dict)  # source header -> field ("" = ignore)
     date_formats: tuple[str, ...] = ()
     cell_cap: int = CELL_CAP  # characters in one cell; a longer one sends its record to the quarantine
+    sheet: str | None = None  # the sheet of a workbook to read (default: its first with a header)
 
     def matches(self, path: Path) -> bool:
         return fnmatch.fnmatch(path.name.lower(), self.match.lower())
@@ -77,6 +78,7 @@ class _FileEntry(Strict):
     columns: dict[str, str] = Field(default_factory=dict)
     date_formats: list[str] = Field(default_factory=list)
     cell_cap: int = Field(default=CELL_CAP, ge=1)
+    sheet: str | None = None
 
     @field_validator("entity")
     @classmethod
@@ -109,7 +111,8 @@ def load_mapping(path: Path | None) -> Mapping:
             of = f"fields of {raw.entity}" if raw.entity else "fields of any entity"
             raise MappingError(f"{where}: {', '.join(repr(b) for b in bad)} not {of}",
                                hint=f"fields are {', '.join(sorted(known))}; \"\" ignores a column")
-        entries.append(FileMapping(raw.match, raw.entity, dict(raw.columns), tuple(raw.date_formats), raw.cell_cap))
+        entries.append(FileMapping(raw.match, raw.entity, dict(raw.columns), tuple(raw.date_formats), raw.cell_cap,
+                                   raw.sheet))
     return Mapping(tuple(entries))
 
 

@@ -53,6 +53,8 @@ class FileReport:
     batch_id: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    sheet: str | None = None  # the sheet of a workbook that was read
+    other_sheets: list[str] = field(default_factory=list)  # its other sheets with a header, not read
     dropped_identifier_columns: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
@@ -160,8 +162,8 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
     planned: list[tuple[SourceFile, str]] = []
     for path in paths:
         try:
-            source = inspect(Path(path))
-            fm = options.mapping.for_file(source.path)
+            fm = options.mapping.for_file(Path(path))
+            source = inspect(Path(path), sheet=fm.sheet if fm else None)
             entity = detect_entity(source.path, source.headers,
                                    options.entity or (fm.entity if fm else None))
             planned.append((source, entity))
@@ -185,7 +187,8 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
 def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
                pseudonymizer: Pseudonymizer, options: IngestOptions) -> FileReport:
     started = time.perf_counter()
-    report = FileReport(str(source.path), entity_name, encoding=source.encoding,
+    report = FileReport(str(source.path), entity_name, sheet=source.sheet, other_sheets=list(source.other_sheets),
+                        encoding=source.encoding,
                         delimiter=source.delimiter)
     previous = warehouse.fetchall(
         exp.select("batch_id").from_(S.BATCHES_TABLE).where(

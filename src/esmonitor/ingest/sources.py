@@ -14,7 +14,9 @@ import csv
 import hashlib
 import io
 import json
+import re
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,6 +41,7 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    other_sheets: tuple[str, ...] = ()  # a workbook's other sheets with a header: not read
     lines: int | None = None  # CSV: physical lines (LF, CRLF or CR each end one), header included
 
 
@@ -129,7 +132,53 @@ def detect_delimiter(sample: str) -> str:
         return max(counts, key=lambda d: counts[d])
 
 
-def inspect(path: Path) -> SourceFile:
+#: A workbook may inflate to at most this many bytes (every part of the zip counted as it is
+#: decompressed, whatever its header says) and a sheet may span at most this many cells.
+XLSX_MAX_BYTES = 256 << 20
+XLSX_MAX_CELLS = 20_000_000
+_DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:([A-Z]+)(\d+)"')
+
+
+def check_workbook(path: Path, max_bytes: int = XLSX_MAX_BYTES, max_cells: int = XLSX_MAX_CELLS) -> None:
+    """Refuse a workbook that would inflate past ``max_bytes`` or declares a sheet of more than
+    ``max_cells`` cells, in bounded time and memory: the parts are decompressed in chunks and
+    counted, never held."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from None
+    total = 0
+    with archive:
+        for info in archive.infolist():
+            try:
+                with archive.open(info) as part:
+                    head = part.read(64 * 1024)
+                    total += len(head)
+                    if info.filename.startswith("xl/worksheets/") and (m := _DIMENSION.search(head)):
+                        column = 0
+                        for letter in m.group(1).decode():
+                            column = column * 26 + ord(letter) - 64
+                        if column * int(m.group(2)) > max_cells:
+                            raise InputFileError(str(path), f"sheet part {info.filename} spans "
+                                                 f"{column * int(m.group(2)):,} cells, over the cap of {max_cells:,}",
+                                                 hint="split the workbook, or export the sheet as CSV")
+                    while chunk := part.read(_CHUNK):
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise InputFileError(str(path), f"inflates to more than {max_bytes >> 20:,} MiB, over the "
+                                                 "cap for a workbook", hint="export the sheet as CSV, which has no cap")
+            except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+                raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from None
+            if total > max_bytes:
+                raise InputFileError(str(path), f"inflates to more than {max_bytes >> 20:,} MiB, over the cap for "
+                                     "a workbook", hint="export the sheet as CSV, which has no cap")
+
+
+def inspect(path: Path, sheet: str | None = None) -> SourceFile:
+    """Format, hash and header of a file (for a workbook, of ``sheet``, else of its first sheet
+    with a header; the other such sheets are named)."""
     path = Path(path)
     if not path.exists():
         raise InputFileError(str(path), "file not found")
@@ -152,13 +201,20 @@ def inspect(path: Path) -> SourceFile:
     if fmt == "xlsx":
         import fastexcel
 
+        check_workbook(path)
         try:
             reader = fastexcel.read_excel(str(path))
+            names = list(reader.sheet_names)
+            headers_of = {n: tuple(c.name for c in reader.load_sheet(n, n_rows=0).available_columns())
+                          for n in names}
         except Exception as err:  # fastexcel raises its own error types for unreadable workbooks
             raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from err
-        sheet = reader.sheet_names[0]
-        headers = tuple(c.name for c in reader.load_sheet(sheet, n_rows=0).available_columns())
-        return SourceFile(path, fmt, sha, headers, sheet=sheet)
+        if sheet is not None and sheet not in names:
+            raise InputFileError(str(path), f"has no sheet {sheet!r}", hint=f"its sheets: {', '.join(names)}")
+        filled = [n for n in names if headers_of[n]]
+        chosen = sheet or (filled[0] if filled else names[0])
+        return SourceFile(path, fmt, sha, headers_of[chosen], sheet=chosen,
+                          other_sheets=tuple(n for n in filled if n != chosen))
     import pyarrow.parquet as pq
 
     try:
@@ -181,7 +237,7 @@ def utf8_copy(source: SourceFile, workdir: Path) -> Path:
 
 
 def read_xlsx_as_text(source: SourceFile, columns: list[str]) -> pa.Table:
-    """The chosen columns of the first sheet as text, exactly as a person sees them."""
+    """The chosen columns of the chosen sheet as text, exactly as a person sees them."""
     import fastexcel
 
     reader = fastexcel.read_excel(str(source.path))
