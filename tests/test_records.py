@@ -309,3 +309,30 @@ def test_a_workbook_names_the_sheet_it_reads_and_a_bomb_is_refused_quickly(tmp_p
         check_workbook(bomb)
     assert time.perf_counter() - started < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500 * 1024  # KiB on Linux
+
+
+def test_a_survey_export_among_extracts_and_a_file_of_no_known_column_are_refused(tmp_path: Path) -> None:
+    """A survey export dropped among the extracts is refused whole with the command to use (it
+    was taken for a provider file and its rows quarantined as junk); a file whose columns are no
+    field says which headers it saw and which fields it expected (it gave the engine's own
+    "SELECT clause without selection list")."""
+    from esmonitor.ingest.columns import detect_entity, plan_columns
+    from esmonitor.synth.voices import write_voices
+
+    voices = tmp_path / "voices"
+    write_voices(voices, seed=3, respondents={"job_seeker": 20, "esp_staff": 10, "ssm_staff": 5, "employer": 5})
+    exports = sorted(p for p in voices.iterdir() if p.suffix in (".csv", ".xlsx"))
+    assert len(exports) >= 4
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        reports = ingest_files(w, exports, Pseudonymizer(KEY))
+    assert all(r.status == "rejected" and "survey export" in (r.message or "") and r.rows_read == 0
+               for r in reports), [(r.path, r.message) for r in reports]
+    odd = tmp_path / "providers.csv"
+    odd.write_text("colour,shape\nred,round\n", "utf-8")
+    headers = ("colour", "shape")
+    with pytest.raises(Exception, match=r"none of its columns is a field of provider \(its headers: 'colour', 'sha"):
+        plan_columns(detect_entity(odd, headers), headers, None, odd)
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        (report,) = ingest_files(w, [odd], Pseudonymizer(KEY))
+    assert report.status == "rejected" and "none of its columns" in (report.message or "")
+    assert "SELECT" not in (report.message or "")

@@ -147,7 +147,31 @@ def _stem_entity(path: Path) -> str | None:
     return None
 
 
+#: Columns survey tools add to every export (LimeSurvey, Qualtrics, KoBoToolbox / ODK — on the
+#: third line —, Google Forms, SurveyMonkey), folded: two of them make a file a survey export.
+SURVEY_TOOL_COLUMNS = frozenset(normalise_header(h) for h in (
+    "submitdate", "lastpage", "startlanguage", "token", "ipaddr", "datestamp", "refurl",  # LimeSurvey
+    "ResponseId", "StartDate", "EndDate", "RecordedDate", "IPAddress", "Duration (in seconds)", "Finished",
+    "DistributionChannel", "UserLanguage", "RecipientEmail",  # Qualtrics
+    "start", "end", "_uuid", "_submission_time", "_submitted_by", "_index", "_parent_index", "__version__",
+    "Timestamp",  # Google Forms
+    "Respondent ID", "Collector ID", "IP Address", "Custom Data 1",  # SurveyMonkey
+))
+
+
+def looks_like_survey_export(headers: tuple[str, ...]) -> bool:
+    """Whether ``headers`` carry the columns a survey tool adds to its exports (or are grouped
+    question paths like ``experience/wait_ok``, as KoBo and ODK write them)."""
+    folded = {normalise_header(h) for h in headers}
+    grouped = sum("/" in h for h in headers)
+    return len(folded & SURVEY_TOOL_COLUMNS) >= 2 or grouped >= 3
+
+
 def detect_entity(path: Path, headers: tuple[str, ...], explicit: str | None = None) -> str:
+    if not explicit and looks_like_survey_export(headers):
+        raise InputFileError(str(path), "looks like a survey export (columns such as "
+                             f"{', '.join(h for h in headers[:6])}), not an administrative extract",
+                             hint="load survey responses with esmonitor voices ingest")
     if explicit:
         if explicit not in INGESTIBLE:
             raise InputFileError(str(path), f"unknown entity {explicit!r}",
@@ -196,6 +220,11 @@ def plan_columns(entity_name: str, headers: tuple[str, ...], file_mapping: FileM
             dropped.append(header)
         elif norm and not (norm in explicit and explicit[norm] == ""):
             ignored.append(header)
+    if not fields:
+        raise InputFileError(str(path), f"none of its columns is a field of {entity_name} (its headers: "
+                             f"{', '.join(repr(h) for h in headers[:12])}{', …' if len(headers) > 12 else ''})",
+                             hint=f"{entity_name} fields: {', '.join(entity.field_names)}; rename the headers or "
+                                  "map them in a column map (docs/ingest.md)")
     missing = tuple(f.name for f in entity.fields
                     if f.required and f.default is None and f.name not in fields)
     return ColumnPlan(entity, fields, tuple(dropped), tuple(ignored), missing,
