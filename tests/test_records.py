@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import duckdb
@@ -336,3 +337,35 @@ def test_a_survey_export_among_extracts_and_a_file_of_no_known_column_are_refuse
         (report,) = ingest_files(w, [odd], Pseudonymizer(KEY))
     assert report.status == "rejected" and "none of its columns" in (report.message or "")
     assert "SELECT" not in (report.message or "")
+
+
+def test_identifier_columns_of_answers_are_dropped_and_listed(tmp_path: Path) -> None:
+    """`voices redact` drops the e-mail, name, phone, IP address and respondent-id columns of its
+    input (it passed them through) and says so; `voices ingest` lists them as never stored."""
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+    from esmonitor.synth.voices import write_voices
+
+    answers = tmp_path / "answers.csv"
+    pl.DataFrame({"Email Address": ["a@b.ca"], "Name": ["Jo Smith"], "Phone": ["416-555-0199"],
+                  "IP Address": ["10.0.0.1"], "ResponseId": ["R_1"], "answer": ["Call Jo at 416-555-0199"],
+                  "catchment": ["TOR"]}).write_csv(answers)
+    out = tmp_path / "clean.csv"
+    result = CliRunner().invoke(app, ["voices", "redact", str(answers), "--text", "answer", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    kept = pl.read_csv(out)
+    assert kept.columns == ["answer", "catchment", "language"] and "416" not in kept["answer"][0]
+    said = " ".join(result.output.split())
+    assert all(c in said for c in ("Email Address", "Name", "Phone", "IP Address", "ResponseId"))
+    voices = tmp_path / "voices"
+    write_voices(voices, seed=3, respondents={"job_seeker": 20, "esp_staff": 10, "ssm_staff": 5, "employer": 5})
+    (tmp_path / "key").write_text("ef" * 32 + "\n", "ascii")
+    (tmp_path / "key").chmod(0o600)
+    result = CliRunner().invoke(app, ["voices", "ingest", str(voices), "-w", str(tmp_path / "w.duckdb"),
+                                      "--key-file", str(tmp_path / "key"), "--json"])
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout[result.stdout.index("{"):])["files"]
+    limesurvey = [r for r in reports if r["format"] == "limesurvey"]
+    assert limesurvey and all({"ipaddr", "token"} <= set(r["dropped_identifier_columns"]) for r in limesurvey)

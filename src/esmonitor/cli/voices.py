@@ -116,6 +116,10 @@ def print_voices_reports(reports: list[ResponsesReport]) -> None:
                       f"{r.responses_loaded:,}", f"{r.responses_already_stored:,}", f"{r.answers_loaded:,}",
                       f"{r.problems:,}")
     out.print(table)
+    for r in reports:
+        if r.dropped_identifier_columns:
+            console.print(f"[yellow]Warning[/] {Path(r.file).name}: identifier column(s) "
+                          f"{', '.join(r.dropped_identifier_columns)} not read, never stored")
 
 
 @app.command("ingest")
@@ -235,10 +239,15 @@ def voices_redact(
     employers: EmployersOpt = None,
 ) -> None:
     """Remove names, e-mails, phone numbers, SINs, health card and case numbers, addresses and
-    postal codes (and listed employers) from a column of answers; add each answer's language."""
+    postal codes (and listed employers) from a column of answers; add each answer's language.
+    Identifier columns (name, e-mail, phone, IP address, respondent id, token …) are dropped."""
     import polars as pl
 
+    from esmonitor.voices.redact import identifier_columns
+
     frame = _answers(data, text)
+    dropped = [c for c in identifier_columns(frame.columns) if c != text]
+    frame = frame.drop(dropped)
     redactor = _redactor(employers)
     texts = frame[text].cast(pl.String).to_list()
     with progress() as bar:
@@ -252,6 +261,8 @@ def voices_redact(
     write_frame(result, out_file)
     changed = sum(a != b for a, b in zip(texts, clean, strict=True))
     console.print(f"Wrote {result.height:,} answers to {out_file}; {changed:,} had something redacted")
+    if dropped:
+        console.print(f"Identifier columns dropped, not written: {', '.join(dropped)}")
 
 
 @app.command("themes")

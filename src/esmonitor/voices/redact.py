@@ -152,6 +152,24 @@ def given_names() -> frozenset[str]:
     return frozenset(names - NOT_NAME)
 
 
+#: Columns of a survey export that identify a respondent or their device (beyond the direct
+#: identifiers the ingest knows: names, e-mail, phone, SIN …): IP addresses, the tools' response
+#: and respondent ids, access tokens. Folded as headers are.
+RESPONDENT_COLUMNS = frozenset({"ipaddr", "ip_address", "ipaddress", "responseid", "response_id",
+                                "respondent_id", "respondentid", "token", "uuid", "collector_id",
+                                "recipientemail", "recipient_email", "recipientfirstname", "recipientlastname",
+                                "externalreference", "external_reference", "locationlatitude",
+                                "locationlongitude", "location_latitude", "location_longitude"})
+
+
+def identifier_columns(headers: Iterable[str]) -> list[str]:
+    """The columns of an answers file to drop before anything is kept: direct identifiers (as
+    the ingest finds them) and the survey tools' respondent and device columns."""
+    from esmonitor.ingest.columns import is_direct_identifier, normalise_header
+
+    return [h for h in headers if is_direct_identifier(h) or normalise_header(h) in RESPONDENT_COLUMNS]
+
+
 class Redactor:
     """Finds and replaces personal information. ``employers``: names to remove as well."""
 

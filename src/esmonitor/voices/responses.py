@@ -38,7 +38,7 @@ from esmonitor.errors import InputFileError
 from esmonitor.ingest.pseudonym import Pseudonymizer
 from esmonitor.ingest.sources import synthetic_origin
 from esmonitor.voices.instruments import Instrument
-from esmonitor.voices.redact import Redactor
+from esmonitor.voices.redact import Redactor, identifier_columns
 from esmonitor.warehouse import Warehouse
 from esmonitor.warehouse.schema import BATCHES_TABLE, QUARANTINE_TABLE
 
@@ -63,6 +63,8 @@ class ResponsesReport:
     skipped: bool = False
     batch_id: str = ""
     by_rule: dict[str, int] = field(default_factory=dict)
+    #: identifier columns of the export (name, e-mail, IP address, token …): never read into storage
+    dropped_identifier_columns: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -127,6 +129,7 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
     report.batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     redactor = redactor or Redactor()
     columns = _columns(frame, instrument, report.format)
+    report.dropped_identifier_columns = [c for c in identifier_columns(frame.columns) if c not in columns.values()]
     catchments = {c[0] for c in instrument.choices.get("catchment", ())}
     responses, answers, problems = [], [], []
     stored = {r[0] for r in warehouse.fetchall("SELECT response_id FROM survey_response")}
