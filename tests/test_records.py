@@ -369,3 +369,31 @@ def test_identifier_columns_of_answers_are_dropped_and_listed(tmp_path: Path) ->
     reports = json.loads(result.stdout[result.stdout.index("{"):])["files"]
     limesurvey = [r for r in reports if r["format"] == "limesurvey"]
     assert limesurvey and all({"ipaddr", "token"} <= set(r["dropped_identifier_columns"]) for r in limesurvey)
+
+
+def test_the_same_responses_in_other_bytes_add_nothing(tmp_path: Path) -> None:
+    """Survey responses ingested again from a file with other bytes (re-exported with CRLF line
+    ends) are recognised by their content (each response's keyed id): nothing is added."""
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+    from esmonitor.synth.voices import write_voices
+
+    voices = tmp_path / "voices"
+    write_voices(voices, seed=3, respondents={"job_seeker": 20, "esp_staff": 10, "ssm_staff": 5, "employer": 30})
+    (tmp_path / "key").write_text("ef" * 32 + "\n", "ascii")
+    (tmp_path / "key").chmod(0o600)
+    w = str(tmp_path / "w.duckdb")
+    args = ["-w", w, "--key-file", str(tmp_path / "key"), "--json", "--instrument", "employer", "--wave", "2023"]
+    first = CliRunner().invoke(app, ["voices", "ingest", str(voices / "employer_2023.csv"), *args])
+    assert first.exit_code == 0, first.output
+    again = tmp_path / "employer_2023_reexported.csv"
+    again.write_bytes((voices / "employer_2023.csv").read_bytes().replace(b"\n", b"\r\n"))
+    second = CliRunner().invoke(app, ["voices", "ingest", str(again), *args])
+    assert second.exit_code == 0, second.output
+    (before,) = json.loads(first.stdout[first.stdout.index("{"):])["files"]
+    (after,) = json.loads(second.stdout[second.stdout.index("{"):])["files"]
+    assert before["responses_loaded"] == 30 and not after["skipped"]
+    assert (after["responses_loaded"], after["responses_already_stored"]) == (0, 30)
+    with duckdb.connect(w, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM survey_response").fetchone()[0] == 30
