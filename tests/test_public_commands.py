@@ -107,12 +107,12 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Province:
     root = tmp_path_factory.mktemp("public")
     data, voices, warehouse = root / "extracts", root / "voices", root / "w.duckdb"
     assert runner.invoke(app, ["synth", "--out", str(data), "--clients", str(CLIENTS), "--dirty"]).exit_code == 0
-    result = runner.invoke(app, ["ingest", str(data), "-w", str(warehouse)])
-    assert result.exit_code == 0, result.output
-    write_voices(voices, seed=5, respondents={"job_seeker": 300, "esp_staff": 120, "ssm_staff": 40, "employer": 60})
-    key = root / "key"
+    key = root / "key"  # one key for the extracts and the surveys, as the warehouse requires
     key.write_text(TEST_KEY.hex() + "\n", "ascii")
     key.chmod(0o600)
+    result = runner.invoke(app, ["ingest", str(data), "-w", str(warehouse), "--key-file", str(key)])
+    assert result.exit_code == 0, result.output
+    write_voices(voices, seed=5, respondents={"job_seeker": 300, "esp_staff": 120, "ssm_staff": 40, "employer": 60})
     result = runner.invoke(app, ["voices", "ingest", str(voices), "-w", str(warehouse), "--key-file", str(key)])
     assert result.exit_code == 0, result.output
     with Warehouse(warehouse, read_only=True) as w:
