@@ -253,8 +253,10 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
         assert source.delimiter is not None
         names = [f"c{i}" for i in range(len(source.headers))]
         if not wide:  # UTF-16 and UTF-32 are read record by record below, never copied to a file
+            # a line longer than the cell cap is rejected by the engine (then read again below,
+            # where a cell over the cap is quarantined): no second scan of every cell
             warehouse.stage_csv("_raw", utf8_copy(source, workdir), delimiter=source.delimiter,
-                                columns=names, rejects=CSV_REJECTS)
+                                columns=names, rejects=CSV_REJECTS, max_line_size=plan.cell_cap)
         select = {f: f"c{pos}" for f, pos in plan.fields.items()}
         first_row = 2  # row 1 is the header, as a spreadsheet shows it
     elif source.format == "xlsx":
@@ -297,25 +299,16 @@ def _stage(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, workdir: 
     if source.format == "xlsx":
         warehouse.unregister("_raw")
     if source.format == "csv" and (warehouse.count(CSV_REJECTS) or source.lines is None
-                                   or warehouse.count(STAGE_DATA) != source.lines - 1
-                                   or _longest_cell(warehouse, list(select)) > plan.cell_cap):
-        # the engine rejected a line, or its records do not add up to the file's lines (an
-        # unclosed quote swallowing the rest, a line beyond its buffer, a quoted line break, a
-        # blank line), or a cell is over the cap: read the file again record by record
+                                   or warehouse.count(STAGE_DATA) != source.lines - 1):
+        # the engine rejected a line (one over the cell cap among them), or its records do not
+        # add up to the file's lines (an unclosed quote swallowing the rest, a quoted line
+        # break, a blank line): read the file again record by record
         return _stage_resynced(warehouse, source, plan, cols, temporary)
     row = exp.Add(this=exp.column("rowid"), expression=exp.Literal.number(first_row))
     stage = exp.select(exp.alias_(row, "_row", quoted=True), exp.Star()).from_(STAGE_DATA)
     warehouse.execute(exp.Create(this=exp.to_table(R.STAGE), kind="VIEW", replace=True,
                                  properties=temporary.copy(), expression=stage))
     return Staged(native)
-
-
-def _longest_cell(warehouse: Warehouse, columns: list[str]) -> int:
-    """The length of the longest staged cell (characters)."""
-    if not columns:
-        return 0
-    lengths = [exp.func("max", exp.func("length", exp.column(c, quoted=True))) for c in columns]
-    return int(max((v or 0 for v in warehouse.fetchall(exp.select(*lengths).from_(STAGE_DATA))[0]), default=0))
 
 
 def _stage_resynced(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan, cols: list[exp.Expr],

@@ -165,18 +165,20 @@ class Warehouse:
         self.con.unregister(name)
 
     def stage_csv(self, view: str, path: Path, *, delimiter: str, columns: Sequence[str],
-                  rejects: str) -> None:
+                  rejects: str, max_line_size: int | None = None) -> None:
         """Expose a CSV file as a view of text columns (never typed by the engine's guesses).
 
         Lines that do not parse (too many or too few fields, an unclosed quote) are left out of
         the view and recorded in the temporary table ``rejects`` (line number, error type) when
-        the view is read; the caller quarantines them."""
+        the view is read; the caller quarantines them. A line longer than ``max_line_size``
+        characters is such a line (``LINE SIZE OVER MAXIMUM``)."""
         for table in (rejects, f"{rejects}_scans"):
             self.drop_table(table)
         rel = self.con.read_csv(
             str(path), header=True, auto_detect=False, columns={c: "VARCHAR" for c in columns},
             delimiter=delimiter, quotechar='"', escapechar='"', store_rejects=True,
             rejects_table=rejects, rejects_scan=f"{rejects}_scans",
+            max_line_size=max_line_size,
         )
         rel.create_view(view, replace=True)
 
