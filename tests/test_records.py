@@ -397,3 +397,28 @@ def test_the_same_responses_in_other_bytes_add_nothing(tmp_path: Path) -> None:
     assert (after["responses_loaded"], after["responses_already_stored"]) == (0, 30)
     with duckdb.connect(w, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM survey_response").fetchone()[0] == 30
+
+
+@pytest.mark.parametrize("where", ["none", "first", "last"])
+def test_the_scan_counts_lines_and_finds_control_bytes_across_chunks(tmp_path: Path, where: str) -> None:
+    """The one read that hashes a file also counts its lines (a CRLF split between two chunks
+    is one line end) and finds any control byte, wherever it lies: a file without one skips the
+    per-cell check, so a miss here would let a NUL into an id."""
+    import hashlib
+    import re
+
+    from esmonitor.ingest import sources
+
+    body = bytearray()
+    while len(body) < 2 * sources._CHUNK + 10:
+        body += b"a1,b2,c3\r\n" if len(body) % 3 else b"x,y\rz,w\n"
+    body[sources._CHUNK - 1:sources._CHUNK + 1] = b"\r\n"  # a CRLF across the first boundary
+    if where != "none":
+        body[5 if where == "first" else len(body) - 3] = 0x00
+    path = tmp_path / "f.csv"
+    path.write_bytes(bytes(body))
+    scan = sources._scan(path)
+    assert scan.sha256 == hashlib.sha256(bytes(body)).hexdigest()
+    expected = len(re.findall(rb"\r\n|\r|\n", bytes(body))) + (0 if body[-1:] in (b"\n", b"\r") else 1)
+    assert scan.lines == expected
+    assert scan.control_free is (where == "none")

@@ -542,7 +542,7 @@ def _run_batch(warehouse: Warehouse, source: SourceFile, plan: ColumnPlan,
         # Fields with a default are checked even when the file lacks the column.
         present = [f.name for f in entity.fields if f.name in plan.fields or f.default is not None]
         _pseudonymize(warehouse, entity, present, pseudonymizer)
-        check, rules = R.build_check(entity, present, plan.date_formats, native)
+        check, rules = R.build_check(entity, present, plan.date_formats, native, source.control_free)
         warehouse.execute(check)
         if warehouse.scalar(R.duplicate_keys(entity)):
             dup_check, dup_rules = R.build_duplicate_check(entity, present, len(rules) + 1, native)

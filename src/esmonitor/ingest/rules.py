@@ -273,14 +273,15 @@ def _partition_window(partition: list[exp.Expr]) -> exp.Expr:
 
 
 def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...] = (),
-                native: frozenset[str] = frozenset()) -> tuple[exp.Expr, list[Rule]]:
+                native: frozenset[str] = frozenset(), control_free: bool = False) -> tuple[exp.Expr, list[Rule]]:
     """The statement that creates the checked table, and the rules whose flags it carries.
 
     ``native`` fields were staged with their own type already (a DATE column of a Parquet file
     for a date field, say): they skip text cleaning and parsing.
 
     Duplicates are checked separately (:func:`duplicate_keys`, :func:`build_duplicate_check`):
-    window functions over whole rows are costly, and most files have none."""
+    window functions over whole rows are costly, and most files have none. ``control_free``: the
+    file's bytes were found to hold no control character, so no cell is checked for one."""
     formats = tuple(dict.fromkeys((*date_formats, *DEFAULT_DATE_FORMATS)))
     present_set = set(present)
 
@@ -296,7 +297,7 @@ def build_check(entity: Entity, present: list[str], date_formats: tuple[str, ...
             joins.append((alias, f))
             value = exp.case().when(value.is_(exp.null()), exp.null()).else_(_col("pseudo", table=alias))
         clean_cols.append(exp.alias_(value, raw(f.name), quoted=True))
-    controls = text_checked(entity, present_set, native)
+    controls = [] if control_free else text_checked(entity, present_set, native)
     clean_cols += [exp.alias_(_coalesce_false(_fn("regexp_matches", _col(n, table="s"), _str(CONTROL))),
                               control_flag(n), quoted=True) for n in controls]
     clean = exp.select(*clean_cols).from_(exp.alias_(exp.to_table(STAGE), "s"))

@@ -19,7 +19,7 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import pyarrow as pa
 
@@ -43,6 +43,7 @@ class SourceFile:
     sheet: str | None = None
     other_sheets: tuple[str, ...] = ()  # a workbook's other sheets with a header: not read
     lines: int | None = None  # CSV: physical lines (LF, CRLF or CR each end one), header included
+    control_free: bool = False  # its bytes were read and hold no control character: no cell to check
 
 
 def file_sha256(path: Path) -> str:
@@ -55,25 +56,42 @@ def file_sha256(path: Path) -> str:
 
 def detect_encoding(path: Path) -> str:
     """'utf-8', 'utf-8-sig', 'cp1252' or 'latin-1' (see module docstring)."""
-    return _scan(path)[1]
+    return _scan(path).encoding
 
 
-def _scan(path: Path) -> tuple[str, str, int]:
-    """SHA-256, encoding and physical line count of a text file in one read (a line ends at LF,
-    CRLF or a lone CR; a last line without an end counts; -1 for UTF-16 and UTF-32)."""
+class _Scan(NamedTuple):
+    sha256: str
+    encoding: str
+    lines: int  # -1 for UTF-16 and UTF-32
+    control_free: bool  # no control byte (NUL and the like) anywhere; False when not known
+
+
+#: Bytes of the control characters the ingest quarantines (tab, LF and CR apart): in UTF-8,
+#: Windows-1252 and Latin-1 they never occur inside another character, so a file without one
+#: of these bytes holds no such character.
+CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def _scan(path: Path) -> _Scan:
+    """SHA-256, encoding, physical line count (a line ends at LF, CRLF or a lone CR; a last line
+    without an end counts) and whether any control byte occurs, in one read of a text file."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
+    utf8, control_free = True, True
     breaks, last = 0, b""
     with path.open("rb") as fh:
         head = fh.read(4)
         fh.seek(0)
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
-            breaks += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            breaks += chunk.count(b"\n")
+            if b"\r" in chunk:  # rare in extracts: CR-only and CRLF line ends
+                breaks += chunk.count(b"\r") - chunk.count(b"\r\n")
             if last == b"\r" and chunk[:1] == b"\n":
                 breaks -= 1  # a CRLF split between two chunks
             last = chunk[-1:]
+            if control_free and len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
+                control_free = False
             if utf8 and not (chunk.isascii() and not decoder.getstate()[0]):
                 # pure-ASCII chunks (most of an extract) are valid UTF-8: no need to decode them
                 try:
@@ -87,11 +105,11 @@ def _scan(path: Path) -> tuple[str, str, int]:
                 utf8 = False
     lines = breaks + (1 if last not in (b"", b"\n", b"\r") else 0)
     wide = _wide_encoding(head)
-    if wide is not None:  # its line ends are not single bytes: counted when it is read
-        return digest.hexdigest(), wide, -1
+    if wide is not None:  # its line ends and controls are not single bytes: found when it is read
+        return _Scan(digest.hexdigest(), wide, -1, False)
     if utf8:
-        return digest.hexdigest(), "utf-8-sig" if head[:3] == codecs.BOM_UTF8 else "utf-8", lines
-    return digest.hexdigest(), _single_byte_encoding(path), lines
+        return _Scan(digest.hexdigest(), "utf-8-sig" if head[:3] == codecs.BOM_UTF8 else "utf-8", lines, control_free)
+    return _Scan(digest.hexdigest(), _single_byte_encoding(path), lines, control_free)
 
 
 def _wide_encoding(head: bytes) -> str | None:
@@ -189,14 +207,16 @@ def inspect(path: Path, sheet: str | None = None) -> SourceFile:
         raise InputFileError(str(path), f"unsupported file type {path.suffix!r}",
                              hint="esmonitor reads .csv (.txt, .tsv), .xlsx and .parquet")
     if fmt == "csv":
-        sha, encoding, lines = _scan(path)
+        scan = _scan(path)
+        sha, encoding, lines = scan.sha256, scan.encoding, scan.lines
         with path.open("r", encoding=encoding, newline="") as fh:
             sample = fh.read(64 * 1024)
         if not sample.strip():
             raise InputFileError(str(path), "is empty")
         delimiter = detect_delimiter(sample)
         header = next(csv.reader(io.StringIO(sample), delimiter=delimiter))
-        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter, lines=lines if lines >= 0 else None)
+        return SourceFile(path, fmt, sha, tuple(header), encoding, delimiter, lines=lines if lines >= 0 else None,
+                          control_free=scan.control_free)
     sha = file_sha256(path)
     if fmt == "xlsx":
         import fastexcel
