@@ -24,7 +24,8 @@ from esmonitor.warehouse import Warehouse
 
 KEY = bytes(range(32))
 CAP = 64  # a small cell cap, set in the column map, so over-long cells stay small
-BROKEN = {"quote": "malformed_row", "extra": "malformed_row", "cell": "cell_too_long"}
+BROKEN = {"quote": "malformed_row", "extra": "malformed_row", "cell": "cell_too_long", "control": "control_character"}
+ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-32", "cp1252")
 HARMLESS = ("newline", "crlf", "cr", "blank")
 
 
@@ -63,6 +64,8 @@ def _write(header: list[str], records: list[list[str]], damage: dict[int, str]) 
         end = {"crlf": "\r\n", "cr": "\r"}.get(kind or "", "\n")
         if kind == "cell":
             fields[3] = "x" * (CAP + 1)
+        if kind == "control":
+            fields[0] = fields[0][:2] + "\x00" + fields[0][2:]  # a NUL inside the client id
         if kind == "newline":
             fields[3] = "two\nlines"  # a quoted line break: one record on two lines (an unknown code)
         buffer = io.StringIO()
@@ -82,17 +85,20 @@ def _write(header: list[str], records: list[list[str]], damage: dict[int, str]) 
     return out.getvalue(), where
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damage=st.dictionaries(st.integers(0, 199), st.sampled_from(sorted(BROKEN) + list(HARMLESS)),
-                              min_size=1, max_size=12))
+                              min_size=1, max_size=12),
+       encoding=st.sampled_from(ENCODINGS))
 def test_every_record_is_loaded_or_quarantined_at_its_line(clients: tuple[list[str], list[list[str]]],
                                                            tmp_path_factory: pytest.TempPathFactory,
-                                                           damage: dict[int, str]) -> None:
+                                                           damage: dict[int, str], encoding: str) -> None:
+    """Any mix of damage, in any encoding people export (UTF-16 and UTF-32 with their byte-order
+    mark, as Excel's "Unicode Text" writes them; Windows-1252): every record is accounted for."""
     header, records = clients
     folder = tmp_path_factory.mktemp("damaged")
     text, where = _write(header, records, damage)
     path = folder / "clients.csv"
-    path.write_bytes(text.encode("utf-8"))
+    path.write_bytes(text.encode(encoding, errors="replace"))
     report, quarantined = _ingest(folder, path)
     assert report.status != "rejected", report.message
     assert report.rows_read == len(records) == report.rows_loaded + report.rows_quarantined
@@ -422,3 +428,45 @@ def test_the_scan_counts_lines_and_finds_control_bytes_across_chunks(tmp_path: P
     expected = len(re.findall(rb"\r\n|\r|\n", bytes(body))) + (0 if body[-1:] in (b"\n", b"\r") else 1)
     assert scan.lines == expected
     assert scan.control_free is (where == "none")
+
+
+ENGINE_WORDS = ("Error:", "magic", "calamine", "Invalid Input", "IO Error", "Binder", "Parser", "Traceback",
+                "duckdb", "arrow", "thrift")
+
+
+def test_a_damaged_file_is_refused_with_its_name_and_what_to_do(clients: tuple[list[str], list[list[str]]],
+                                                                 tmp_path: Path) -> None:
+    """Whatever the reader's failure (a truncated Parquet file, a page damaged behind a sound
+    footer, a workbook that is not one, a workbook whose sheet is garbled), the report names the
+    file, says what it is and what to do, and carries no word of the engine's."""
+    import zipfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from esmonitor.ingest.columns import Mapping
+
+    header, records = clients
+    good = tmp_path / "good.parquet"
+    many = [r for _ in range(25) for r in records]
+    pq.write_table(pa.table({h: [r[i] for r in many] for i, h in enumerate(header)}), good, compression="none")
+    data = good.read_bytes()
+    (tmp_path / "truncated.parquet").write_bytes(data[: len(data) // 2])
+    middle = bytearray(data)
+    middle[100:len(data) // 2] = bytes(len(data) // 2 - 100)  # the column chunks zeroed; the footer intact
+    (tmp_path / "paged.parquet").write_bytes(bytes(middle))
+    (tmp_path / "notabook.xlsx").write_text("client_id,registered_on\nC1,2023-01-01\n", "utf-8")
+    with zipfile.ZipFile(tmp_path / "garbled.xlsx", "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook><sheets><sheet name='a' r:id='x'/></sheets>")
+    names = ["truncated.parquet", "paged.parquet", "notabook.xlsx", "garbled.xlsx"]
+    with Warehouse(tmp_path / "w.duckdb") as w:
+        reports = ingest_files(w, [tmp_path / n for n in names], Pseudonymizer(KEY),
+                               IngestOptions(mapping=Mapping(), entity="client"))
+        assert w.count("client") == 0
+    assert sorted(Path(r.path).name for r in reports) == sorted(names)
+    for r in reports:
+        message = r.message or ""
+        assert r.status == "rejected" and r.rows_loaded == 0, (r.path, r.status, message)
+        assert Path(r.path).name in message and ("export" in message or "save it again" in message), message
+        assert not any(word.lower() in message.lower() for word in ENGINE_WORDS), message

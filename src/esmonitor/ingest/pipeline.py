@@ -24,12 +24,20 @@ import polars as pl
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from esmonitor.errors import EsmonitorError, InputFileError, PseudonymKeyError
+from esmonitor.errors import EsmonitorError, InputFileError, PseudonymKeyError, UnreadableInputError
 from esmonitor.ingest import rules as R
 from esmonitor.ingest.columns import ColumnPlan, Mapping, detect_entity, plan_columns
 from esmonitor.ingest.pseudonym import PSEUDONYM_HEX_CHARS, Pseudonymizer
 from esmonitor.ingest.records import resync
-from esmonitor.ingest.sources import WIDE_ENCODINGS, SourceFile, inspect, read_xlsx_as_text, synthetic_origin, utf8_copy
+from esmonitor.ingest.sources import (
+    WIDE_ENCODINGS,
+    SourceFile,
+    inspect,
+    read_xlsx_as_text,
+    synthetic_origin,
+    unreadable,
+    utf8_copy,
+)
 from esmonitor.model.entities import LOAD_ORDER, Entity
 from esmonitor.warehouse import Warehouse
 from esmonitor.warehouse import schema as S
@@ -168,7 +176,7 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
                                    options.entity or (fm.entity if fm else None))
             planned.append((source, entity))
         except InputFileError as err:
-            reports.append(FileReport(str(path), None, status="rejected", message=str(err)))
+            reports.append(FileReport(str(path), None, status="rejected", message=_message(err)))
     try:
         for source, entity in _order(planned):
             if progress:
@@ -203,7 +211,7 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
         plan = plan_columns(entity_name, source.headers, options.mapping.for_file(source.path),
                             source.path)
     except InputFileError as err:
-        report.status, report.message = "rejected", str(err)
+        report.status, report.message = "rejected", _message(err)
         return report
     report.dropped_identifier_columns = list(plan.dropped_identifiers)
     report.ignored_columns = list(plan.ignored)
@@ -218,19 +226,27 @@ def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,
             # numbers from insertion order are only plain inside committed storage).
             try:
                 staged = _stage(warehouse, source, plan, Path(workdir))
-            except Exception as err:  # the engine's CSV reader names the line and the problem
-                if isinstance(err, EsmonitorError):
+            except Exception as err:
+                if isinstance(err, EsmonitorError) and not isinstance(err, UnreadableInputError):
                     raise
-                raise InputFileError(str(source.path), f"cannot be read as {source.format}: {err}") from err
+                raise unreadable(source.path, source.format, err) from None
             with warehouse.transaction():
                 _run_batch(warehouse, source, plan, pseudonymizer, batch_id, report, staged, options.identifiers)
+        except UnreadableInputError as err:  # a damaged page found while the batch read the file
+            report.status, report.message = "rejected", _message(unreadable(source.path, source.format, err))
+            report.rows_loaded = report.rows_quarantined = 0
         except EsmonitorError as err:
-            report.status, report.message = "rejected", str(err)
+            report.status, report.message = "rejected", _message(err)
             report.rows_loaded = report.rows_quarantined = 0
         finally:
             _drop_staging(warehouse)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _message(err: EsmonitorError) -> str:
+    """An error as a file's report says it: what happened, then what to do."""
+    return f"{err} ({err.hint})" if err.hint else str(err)
 
 
 #: Engine types a staged column may already have for a field of each type (Parquet files carry

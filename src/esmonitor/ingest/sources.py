@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import re
 import tempfile
 import zlib
@@ -24,6 +25,8 @@ from typing import Literal, NamedTuple
 import pyarrow as pa
 
 from esmonitor.errors import InputFileError
+
+log = logging.getLogger(__name__)
 
 Format = Literal["csv", "xlsx", "parquet"]
 FORMATS: dict[str, Format] = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx",
@@ -157,6 +160,30 @@ XLSX_MAX_CELLS = 20_000_000
 _DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:([A-Z]+)(\d+)"')
 
 
+#: What a file the engine or a reader could not read is, and what to do, by format. The reader's
+#: own message is never shown: it is written for the reader's developers, and a CSV reader's
+#: may quote the line it choked on (a person's data).
+UNREADABLE: dict[str, tuple[str, str]] = {
+    "csv": ("cannot be read as a delimited text file (CSV)",
+            "save it again as CSV (UTF-8) from the program that made it; a report of this error "
+            "that names a line number points at the first line to look at"),
+    "xlsx": ("is not a readable Excel workbook (damaged, protected by a password, or not .xlsx)",
+             "open it in Excel or LibreOffice and save it again as .xlsx without a password, or "
+             "export the sheet as CSV"),
+    "parquet": ("is not a readable Parquet file (truncated, damaged, or not Parquet)",
+                "export it again from the system that wrote it, or export the table as CSV"),
+}
+
+
+def unreadable(path: Path | str, fmt: str, err: BaseException | None = None) -> InputFileError:
+    """The error for a file that cannot be read: the file, what it is, what to do; the reader's
+    error is logged by its type only."""
+    if err is not None:
+        log.debug("%s: %s reader raised %s", Path(path).name, fmt, type(err).__name__)
+    problem, hint = UNREADABLE.get(fmt, UNREADABLE["csv"])
+    return InputFileError(str(path), problem, hint=hint)
+
+
 def check_workbook(path: Path, max_bytes: int = XLSX_MAX_BYTES, max_cells: int = XLSX_MAX_CELLS) -> None:
     """Refuse a workbook that would inflate past ``max_bytes`` or declares a sheet of more than
     ``max_cells`` cells, in bounded time and memory: the parts are decompressed in chunks and
@@ -166,7 +193,7 @@ def check_workbook(path: Path, max_bytes: int = XLSX_MAX_BYTES, max_cells: int =
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as err:
-        raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from None
+        raise unreadable(path, "xlsx", err) from None
     total = 0
     with archive:
         for info in archive.infolist():
@@ -188,7 +215,7 @@ def check_workbook(path: Path, max_bytes: int = XLSX_MAX_BYTES, max_cells: int =
                             raise InputFileError(str(path), f"inflates to more than {max_bytes >> 20:,} MiB, over the "
                                                  "cap for a workbook", hint="export the sheet as CSV, which has no cap")
             except (zipfile.BadZipFile, zlib.error, EOFError) as err:
-                raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from None
+                raise unreadable(path, "xlsx", err) from None
             if total > max_bytes:
                 raise InputFileError(str(path), f"inflates to more than {max_bytes >> 20:,} MiB, over the cap for "
                                      "a workbook", hint="export the sheet as CSV, which has no cap")
@@ -228,7 +255,7 @@ def inspect(path: Path, sheet: str | None = None) -> SourceFile:
             headers_of = {n: tuple(c.name for c in reader.load_sheet(n, n_rows=0).available_columns())
                           for n in names}
         except Exception as err:  # fastexcel raises its own error types for unreadable workbooks
-            raise InputFileError(str(path), f"not a readable Excel workbook ({err})") from err
+            raise unreadable(path, "xlsx", err) from None
         if sheet is not None and sheet not in names:
             raise InputFileError(str(path), f"has no sheet {sheet!r}", hint=f"its sheets: {', '.join(names)}")
         filled = [n for n in names if headers_of[n]]
@@ -240,7 +267,7 @@ def inspect(path: Path, sheet: str | None = None) -> SourceFile:
     try:
         names = pq.read_schema(path).names
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError variants
-        raise InputFileError(str(path), f"not a readable Parquet file ({err})") from err
+        raise unreadable(path, "parquet", err) from None
     return SourceFile(path, fmt, sha, tuple(names))
 
 

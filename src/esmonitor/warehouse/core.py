@@ -115,9 +115,13 @@ class Warehouse:
     def fetchall(self, sql: Sql, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         try:
             return self.con.execute(self.render(sql), params).fetchall()
-        except (duckdb.IOException, duckdb.InvalidInputException) as err:
-            # A file being read turned out unreadable or malformed (a corrupt Parquet page, say).
-            raise UnreadableInputError(f"the engine could not read the input: {err}") from err
+        except duckdb.Error as err:
+            # A file being read turned out unreadable or malformed (a corrupt Parquet page, say):
+            # the readers raise these, or the bare base class (a damaged Parquet footer's Thrift).
+            if not isinstance(err, duckdb.IOException | duckdb.InvalidInputException) and type(err) is not duckdb.Error:
+                raise
+            raise UnreadableInputError("an input file could not be read while it was processed (damaged or "
+                                       "malformed data)") from err
 
     def scalar(self, sql: Sql, params: Sequence[Any] | None = None) -> Any:
         rows = self.fetchall(sql, params)
