@@ -46,8 +46,9 @@ class Span:
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 POSTAL = re.compile(r"\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d\b", re.IGNORECASE)
 NINE = re.compile(r"(?<![\d-])(\d{3})[ .-]?(\d{3})[ .-]?(\d{3})(?![\d-])")
-SIN_CUE = re.compile(r"\b(?:SIN|S\.I\.N\.|NAS|social insurance(?: number)?|num[ée]ro d'assurance sociale)\b[\s:#no.]*$",
-                     re.IGNORECASE)
+# a cue, then up to four short words ("is", "number", "c'est le", …) and no digit before the number
+SIN_CUE = re.compile(r"\b(?:SIN|S\.I\.N\.?|NAS|N\.A\.S\.?|social\s+insurance|assurance\s+sociale)"
+                     r"(?:[\s:#.,=-]*(?:[^\W\d]{1,8}['’]?)){0,4}?[\s:#.,=-]*$", re.IGNORECASE)
 HEALTH = re.compile(r"(?<![\d-])\d{4}[ -]?\d{3}[ -]?\d{3}(?:[ -]?[A-Z]{2})?(?![\w-])")
 CASE = re.compile(
     r"\b(?:case|file|client|dossier|cams|caMS|reference|ref|référence|r[ée]f[ée]rence)"
@@ -67,6 +68,18 @@ ADDRESS_FR = re.compile(
     r"all[ée]e|impasse|terrasse|carr[ée]|voie)\s+"
     r"(?:(?:de\s+la|du|des|de|d'|de\s+l')\s*)?[\w'’-]+(?:[ -](?:[A-Z][\w'’-]*|de|du|des|la|le))*"
     r"(?:,?\s+(?:app|appartement|app\.|bureau)\s*\w+)?", re.IGNORECASE)
+# rural and postal addresses: rural routes, sites, compartments and boxes, post-office boxes
+# (C.P. / case postale), lots and concessions, and civic numbers on a numbered highway or road
+_RURAL_PART = r"(?:R\.?\s?R\.?|Rural\s+Route|Site|Comp(?:artment)?\.?|Box|P\.?\s?O\.?\s+Box|Post\s+Office\s+Box|" \
+              r"C\.\s?P\.?|CP|Case\s+postale|Lot|Con(?:cession|c)?\.?|Rang)\s*(?:#|no\.?|n[°o])?\s*\d{1,5}[A-Z]?\b"
+RURAL = re.compile(
+    rf"\b(?:(?:R\.?\s?R\.?|Rural\s+Route|P\.?\s?O\.?\s+Box|Post\s+Office\s+Box|C\.\s?P\.?|Case\s+postale)"
+    rf"\s*(?:#|no\.?|n[°o])?\s*\d{{1,5}}[A-Z]?\b|Lot\s*\d{{1,5}}[A-Z]?,?\s*(?:Con(?:cession|c)?\.?|Rang)\s*\d{{1,4}}\b)"
+    rf"(?:,?\s*{_RURAL_PART})*", re.IGNORECASE)
+ROAD_NUMBER = re.compile(
+    r"\b\d{1,6},?\s+(?:Highway|Hwy\.?|County\s+Road|Regional\s+Road|Road|Rd\.?|Sideroad|Concession|Line|"
+    r"Route|Autoroute|Chemin)\s+\d{1,4}[A-Z]?\b(?:\s+(?:East|West|North|South|E|W|N|S|Est|Ouest|Nord|Sud)\b\.?)?",
+    re.IGNORECASE)
 TITLE = (r"(?:mr|mrs|ms|miss|mx|dr|prof|mme|mlle)\.?|(?-i:Me\.?|M\.)|madame|monsieur|mademoiselle|docteur|"
          r"docteure|sir|ma'am")
 ROLE = (r"(?:my|our|her|his|their|the)\s+(?:case\s*worker|caseworker|case\s+manager|worker|counsell?or|advisor|"
@@ -102,6 +115,12 @@ PERSON_VERBS = frozenset((
     "asks", "explained", "showed", "found", "got", "was", "has", "had", "did", "took", "wrote", "texted",
     "phoned", "spoke", "listened", "answered", "replied", "referred", "booked", "m'a", "m’a", "nous", "était",
     "a", "m'avait", "m'appelle", "dit", "m'écrit", "m'a-t-elle", "appelle", "aide", "aidé"))
+#: What follows a word that is also a name when it is a person: "Grace from the centre", "Frank
+#: at the front desk", "Will (my job developer)", "Pierre, mon conseiller", "Claire de l'agence".
+PERSON_AFTER = re.compile(
+    r"\s*(?:\(\s*(?:my|our|the|mon|ma|notre|la|le)\b|,\s*(?:my|our|the|mon|ma|notre|who|qui)\b"
+    r"|\s(?:from|at|of)\s+(?:the|my|our|[A-Z])|\s(?:de|du|des|à)\s+(?:la|l['’]|mon|ma|notre|[A-Z]))",
+    re.IGNORECASE)
 CALENDAR = frozenset((
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
     "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "janvier", "fevrier",
@@ -188,7 +207,7 @@ class Redactor:
         found += [Span(m.start(), m.end(), "health_card") for m in HEALTH.finditer(text)]
         for pattern in (CASE, CASE_FR):
             found += [Span(m.start("id"), m.end("id"), "case_number") for m in pattern.finditer(text)]
-        for pattern in (ADDRESS_EN, ADDRESS_FR):
+        for pattern in (ADDRESS_EN, ADDRESS_FR, RURAL, ROAD_NUMBER):
             found += [Span(m.start(), m.end(), "address") for m in pattern.finditer(text)]
         found += [Span(m.start(), m.end(), "postal_code") for m in POSTAL.finditer(text)]
         if self.employers is not None:
@@ -257,9 +276,21 @@ class Redactor:
         return out
 
     def _names(self, text: str) -> list[Span]:
+        """People's names: after a title (always), after another cue, and from the gazetteer,
+        capitalised pairs and lower-case given names, unless inside a proper name that is not a
+        person's (a programme, an employer, a holiday, a place: ``data/not_people.txt``)."""
+        protected = [(m.start(), m.end()) for m in not_people().finditer(text)]
+
+        def kept(span: Span) -> bool:
+            return not any(span.start < b and span.end > a for a, b in protected)
+
+        titled = self._cued_names(text, AFTER_TITLE.finditer(text))
+        others = self._cued_names(text, AFTER_ROLE.finditer(text)) + self._uncued_names(text)
+        return titled + [s for s in others if kept(s)]
+
+    def _cued_names(self, text: str, cues: Iterable[re.Match[str]]) -> list[Span]:
         out = []
-        cued = [*AFTER_TITLE.finditer(text), *AFTER_ROLE.finditer(text)]
-        for m in cued:
+        for m in cues:
             words = list(TOKEN.finditer(m.group("name")))
             kept = []
             for i, w in enumerate(words):
@@ -271,13 +302,18 @@ class Redactor:
             if kept:
                 base = m.start("name")
                 out.append(Span(base + kept[0].start(), base + kept[0].start() + len(_span_text(kept)), "name"))
+        return out
+
+    def _uncued_names(self, text: str) -> list[Span]:
+        out: list[Span] = []
         tokens = list(TOKEN.finditer(text))
         out += self._lowercase_names(tokens)
         out += self._capitalised_pairs(text, tokens)
         i = 0
         while i < len(tokens):
             token = _bare(tokens[i].group())
-            if CAPITALISED.match(token) and self._is_given(token) and not _is_sentence_word(text, tokens[i]):
+            if CAPITALISED.match(token) and self._is_given(token) and not _is_sentence_word(text, tokens[i]) \
+                    and not _acronym(token):
                 j = i + 1
                 while j < len(tokens) and j - i < 3 and _next_to(text, tokens[j - 1], tokens[j]):
                     nxt = _bare(tokens[j].group())
@@ -309,7 +345,8 @@ def _proper(word: str) -> bool:
     """Capitalised, not all capitals, at least two letters, and not a place or common word."""
     low = fold(word)
     return (len(word) >= 2 and bool(CAPITALISED.match(word)) and not word.isupper() and word.lower() not in NOT_NAME
-            and low not in place_words() and low not in common_words() and low not in function_words())
+            and low not in place_words() and low not in common_words() and low not in function_words()
+            and low not in lexicon())
 
 
 @lru_cache(maxsize=1)
@@ -320,6 +357,11 @@ def function_words() -> frozenset[str]:
     from esmonitor.voices.language import french_stop_words
 
     return frozenset(fold(w) for w in [*ENGLISH_STOP_WORDS, *french_stop_words()])
+
+
+def _acronym(word: str) -> bool:
+    """A short word in capitals ('SIN', 'ODSP', 'NAS'): an acronym, not a name."""
+    return word.isupper() and len(word) <= 4
 
 
 def _at_start(text: str, token: re.Match[str]) -> bool:
@@ -348,10 +390,32 @@ def _next_to(text: str, a: re.Match[str], b: re.Match[str]) -> bool:
 
 
 @lru_cache(maxsize=1)
+def lexicon() -> frozenset[str]:
+    """The 10,000 most common English and French words each (``data/lexicon.txt``): two
+    capitalised words in a row are read as a name only when neither is an ordinary word."""
+    return _word_list("lexicon.txt")
+
+
+@lru_cache(maxsize=1)
+def not_people() -> re.Pattern[str]:
+    """Proper names that are not people's (``data/not_people.txt``), longest first, whole words,
+    case and accents of the text as written (both spellings are listed where they differ)."""
+    text = (resources.files("esmonitor.voices") / "data" / "not_people.txt").read_text("utf-8")
+    phrases = sorted({line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")},
+                     key=len, reverse=True)
+    body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in phrases)
+    return re.compile(rf"(?<![\w'’-])(?:{body})(?![\w-])", re.IGNORECASE)
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = (resources.files("esmonitor.voices") / "data" / name).read_text("utf-8")
+    return frozenset(fold(w) for w in text.split("\n") if w and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Common English and French words that are also given names (``data/common_words.txt``)."""
-    text = (resources.files("esmonitor.voices") / "data" / "common_words.txt").read_text("utf-8")
-    return frozenset(fold(w) for w in text.split("\n") if w and not w.startswith("#"))
+    return _word_list("common_words.txt")
 
 
 def _is_sentence_word(text: str, token: re.Match[str]) -> bool:
@@ -365,6 +429,8 @@ def _is_sentence_word(text: str, token: re.Match[str]) -> bool:
     following = TOKEN.match(rest.lstrip())
     if following and following.group().lower() in PERSON_VERBS:
         return False  # "Grace gave me a card", "Will said ...": someone doing something
+    if PERSON_AFTER.match(rest):
+        return False  # "Grace from the centre", "Will (my job developer)", "Claire, ma conseillère"
     nxt = TOKEN.match(rest.lstrip())
     return not (nxt and rest[:1] == " " and CAPITALISED.match(nxt.group()) and nxt.group().lower() not in NOT_NAME)
 
