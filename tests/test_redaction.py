@@ -47,13 +47,39 @@ def _recall(answers: list[dict]) -> tuple[float, list[str], Counter]:
     return found / total, missed, by_type
 
 
+CLEAN = [a for a in ANSWERS if not a["identifiers"]]
+#: ordinary capitalised words the set must hold in clean answers: programmes, employers, places
+ORDINARY = ("Second Career", "Job Bank", "Ontario Works", "Common Assessment", "Action Plan", "Tim Hortons",
+            "Thunder Bay", "Emploi Ontario")
+#: words that are also names: each must occur in the set both as a labelled name and as a word
+HOMONYMS = ("frank", "claire", "pierre", "grace")
+
+
 def test_the_hand_labelled_set_is_what_the_acceptance_asks() -> None:
-    assert len(ANSWERS) >= 150
+    assert len(ANSWERS) >= 300 and len({a["id"] for a in ANSWERS}) == len(ANSWERS)
     languages = Counter(a["lang"] for a in ANSWERS)
-    assert languages["en"] >= 60 and languages["fr"] >= 60
+    assert languages["en"] >= 120 and languages["fr"] >= 120
+    assert len(CLEAN) >= 100
     for a in ANSWERS:
-        for ident in a["identifiers"]:
-            assert ident["text"] in a["text"], a["id"]
+        cursor = 0
+        for ident in a["identifiers"]:  # in the order they appear
+            cursor = a["text"].index(ident["text"], cursor) + len(ident["text"])
+    for term in ORDINARY:
+        assert any(term.lower() in a["text"].lower() for a in CLEAN), term
+    for word in HOMONYMS:
+        named = any(word in i["text"].lower().split() or i["text"].lower().startswith(word)
+                    for a in ANSWERS for i in a["identifiers"] if i["type"] == "name")
+        plain = any(word in a["text"].lower() for a in CLEAN)
+        assert named and plain, (word, named, plain)
+
+
+def test_clean_answers_are_left_as_written() -> None:
+    """At most 2 % of the answers that hold no personal information are altered at all (a
+    garbled quote reaches the public report)."""
+    redactor = Redactor()
+    altered = [f"{a['id']}: {a['text']!r} -> {redactor.redact(a['text'])!r}" for a in CLEAN
+               if redactor.redact(a["text"]) != a["text"]]
+    assert len(altered) / len(CLEAN) <= 0.02, f"{len(altered)} of {len(CLEAN)} altered:\n" + "\n".join(altered)
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
@@ -83,6 +109,21 @@ def test_what_is_not_personal_stays() -> None:
             "Will the funding model change? May brings the new targets."]
     for text in keep:
         assert redactor.redact(text) == text
+
+
+def test_names_written_in_lower_case_go_with_their_family_name() -> None:
+    """All-lower-case answers: a given name takes the family name after it (a known one, or a
+    word that is no ordinary word); a given name that is also a word ('grace') is a name only
+    before a known family name."""
+    redactor = Redactor()
+    cases = {"i spoke with grace williams and she was kind": "i spoke with [NAME] and she was kind",
+             "thanks to emily tremblay for the help": "thanks to [NAME] for the help",
+             "merci à chloé adeyemi pour tout": "merci à [NAME] pour tout",
+             "emily was kind and helped me": "[NAME] was kind and helped me",
+             "there is a grace period of two weeks": "there is a grace period of two weeks",
+             "a frank and honest talk with staff": "a frank and honest talk with staff"}
+    for text, expected in cases.items():
+        assert redactor.redact(text) == expected, text
 
 
 def test_employer_names_are_removed_when_listed() -> None:

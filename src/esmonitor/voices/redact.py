@@ -88,13 +88,17 @@ ROLE = (r"(?:my|our|her|his|their|the)\s+(?:case\s*worker|caseworker|case\s+mana
         r"|(?:mon|ma|notre|le|la|leur|son|sa)\s+(?:conseill[eè]re?|agente?|intervenante?|coordonnat(?:eur|rice)|"
         r"gestionnaire|superviseure?|patron(?:ne)?|cliente?|coll[eè]gue|fils|fille|mari|femme|conjointe?|amie?|"
         r"mentore?|personne[- ]ressource|responsable|directeur|directrice)"
-        r"|(?:named|called|name\s+is|name's|nommée?|appel(?:é|ée)|je\s+m'appelle|[ms]'appel(?:le|ait)|c'est|signed|sign[ée]|"
-        r"thanks|thank\s+you|merci(?:\s+à)?|from|de\s+la\s+part\s+de|cc|attn|with|avec)")
+        r"|(?:named|called|name\s+is|name's|nommée?|appel(?:é|ée)|je\s+m'appelle|[ms]'appel(?:le|ait))")
+# cues after which a word is a name only if it looks like one (capitalised, or a given name
+# that is not also a common word): "c'est grâce à", "with summer coming", "thanks for"
+WEAK_CUE = (r"c'est|signed|sign[ée]|thanks|thank\s+you|merci(?:\s+à)?|from|de\s+la\s+part\s+de|cc|attn|with|"
+            r"avec|call|contact|ask\s+for|appelez|appeler|contactez|contacter|demandez|demander")
 WORD = r"[A-Za-zÀ-ÖØ-öø-ÿ][\w'’-]*"
 # the name is looked at, not consumed, so that a cue inside it ("Mme Gagnon et M. Tremblay") is seen too
 AFTER_TITLE = re.compile(rf"\b(?:{TITLE})\s*,?\s+(?=(?P<name>{WORD}(?:\s+{WORD}){{0,2}}))", re.IGNORECASE)
 AFTER_ROLE = re.compile(rf"\b(?:{ROLE}|(?:the\s+)?name|nom)\s*[,:]?\s+(?=(?P<name>{WORD}(?:\s+{WORD}){{0,2}}))",
                         re.IGNORECASE)
+AFTER_WEAK_CUE = re.compile(rf"\b(?:{WEAK_CUE})\s*[,:]?\s+(?=(?P<name>{WORD}(?:\s+{WORD}){{0,2}}))", re.IGNORECASE)
 TOKEN = re.compile(rf"{WORD}", re.UNICODE)
 NOT_NAME = {  # capitalised words that follow a cue or a first name without being a name
     "the", "a", "an", "and", "or", "but", "to", "of", "in", "on", "at", "for", "with", "was", "is", "has", "had",
@@ -115,6 +119,9 @@ PERSON_VERBS = frozenset((
     "asks", "explained", "showed", "found", "got", "was", "has", "had", "did", "took", "wrote", "texted",
     "phoned", "spoke", "listened", "answered", "replied", "referred", "booked", "m'a", "m’a", "nous", "était",
     "a", "m'avait", "m'appelle", "dit", "m'écrit", "m'a-t-elle", "appelle", "aide", "aidé"))
+#: Particles inside a family name ("Mariana de la Fuente", "Pieter Van der Berg").
+PARTICLES = frozenset(("de", "la", "du", "des", "del", "della", "di", "da", "dos", "van", "von", "der", "den", "ter",
+                       "le", "bin", "ibn", "al", "el", "ben"))
 #: What follows a word that is also a name when it is a person: "Grace from the centre", "Frank
 #: at the front desk", "Will (my job developer)", "Pierre, mon conseiller", "Claire de l'agence".
 PERSON_AFTER = re.compile(
@@ -123,7 +130,8 @@ PERSON_AFTER = re.compile(
     re.IGNORECASE)
 CALENDAR = frozenset((
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-    "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "janvier", "fevrier",
+    "december", "summer", "winter", "autumn", "spring", "ete", "hiver", "automne", "printemps", "monday", "tuesday",
+    "wednesday", "thursday", "friday", "saturday", "sunday", "janvier", "fevrier",
     "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre", "novembre", "decembre", "lundi",
     "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche", "christmas", "easter", "noel", "paques"))
 ONTARIO_PLACES = (  # words of place names a given-name gazetteer would otherwise take for names
@@ -222,15 +230,23 @@ class Redactor:
             last = s.end
         return "".join([*out, text[last:]])
 
-    def _lowercase_names(self, tokens: list[re.Match[str]]) -> list[Span]:
+    def _lowercase_names(self, text: str, tokens: list[re.Match[str]]) -> list[Span]:
         """A given name written in lower case ('especially emily and josh'), unless the word is
-        also a common English or French word or a function word."""
+        also a common English or French word or a function word; with the family name after it
+        ('emily tremblay'). A given name that is also a word ('grace', 'frank') is one only when a
+        known family name follows ('grace williams')."""
         out = []
-        for t in tokens:
+        for i, t in enumerate(tokens):
             word = _bare(t.group())
-            if word.islower() and len(word) >= 3 and self._is_given(word) and fold(word) not in common_words() \
-                    and fold(word) not in function_words():
-                out.append(Span(t.start(), t.start() + len(word), "name"))
+            if not (word.islower() and len(word) >= 3 and self._is_given(word)) or fold(word) in function_words():
+                continue
+            nxt = tokens[i + 1] if i + 1 < len(tokens) and _next_to(text, t, tokens[i + 1]) else None
+            family = nxt is not None and _family_name(_bare(nxt.group()))
+            if fold(word) in common_words() and not (family and nxt is not None
+                                                     and fold(_bare(nxt.group())) in surnames()):
+                continue
+            end = nxt.start() + len(_bare(nxt.group())) if family and nxt is not None else t.start() + len(word)
+            out.append(Span(t.start(), end, "name"))
         return out
 
     def _capitalised_pairs(self, text: str, tokens: list[re.Match[str]]) -> list[Span]:
@@ -284,19 +300,31 @@ class Redactor:
         def kept(span: Span) -> bool:
             return not any(span.start < b and span.end > a for a, b in protected)
 
-        titled = self._cued_names(text, AFTER_TITLE.finditer(text))
-        others = self._cued_names(text, AFTER_ROLE.finditer(text)) + self._uncued_names(text)
+        titled = self._cued_names(text, AFTER_TITLE.finditer(text), "title")
+        others = (self._cued_names(text, AFTER_ROLE.finditer(text), "role")
+                  + self._cued_names(text, AFTER_WEAK_CUE.finditer(text), "weak") + self._uncued_names(text))
         return titled + [s for s in others if kept(s)]
 
-    def _cued_names(self, text: str, cues: Iterable[re.Match[str]]) -> list[Span]:
+    def _cued_names(self, text: str, cues: Iterable[re.Match[str]], cue: str) -> list[Span]:
+        """Names after a cue. After a title the next word is a name whatever its case; after a
+        role ("my counsellor june") a given name in lower case is one too, even a month's;
+        after a weak cue ("c'est", "with", "thanks") only a word that looks like a name."""
         out = []
         for m in cues:
             words = list(TOKEN.finditer(m.group("name")))
             kept = []
             for i, w in enumerate(words):
                 token = _bare(w.group())
-                strong = self._is_given(token)
-                if token.lower() in NOT_NAME or not (CAPITALISED.match(token) or strong or (i == 0 and _is_title(m))):
+                folded = fold(token)
+                if token.lower() in NOT_NAME or (folded in CALENDAR and (cue != "role" or token[:1].isupper())):
+                    break
+                if cue == "weak":
+                    looks = (CAPITALISED.match(token) is not None and folded not in function_words()) or \
+                        (self._is_given(token) and folded not in common_words())
+                else:
+                    looks = CAPITALISED.match(token) is not None or self._is_given(token) or \
+                        (cue == "role" and i == 0 and folded in given_names()) or (i == 0 and cue == "title")
+                if not looks:
                     break
                 kept.append(w)
             if kept:
@@ -307,7 +335,7 @@ class Redactor:
     def _uncued_names(self, text: str) -> list[Span]:
         out: list[Span] = []
         tokens = list(TOKEN.finditer(text))
-        out += self._lowercase_names(tokens)
+        out += self._lowercase_names(text, tokens)
         out += self._capitalised_pairs(text, tokens)
         i = 0
         while i < len(tokens):
@@ -315,8 +343,18 @@ class Redactor:
             if CAPITALISED.match(token) and self._is_given(token) and not _is_sentence_word(text, tokens[i]) \
                     and not _acronym(token):
                 j = i + 1
-                while j < len(tokens) and j - i < 3 and _next_to(text, tokens[j - 1], tokens[j]):
+                while j < len(tokens) and j - i < 4 and _next_to(text, tokens[j - 1], tokens[j]):
                     nxt = _bare(tokens[j].group())
+                    if nxt.lower() in PARTICLES:  # "de la Fuente", "Van der Berg": on to a capitalised word
+                        k = j
+                        while k < len(tokens) and _bare(tokens[k].group()).lower() in PARTICLES \
+                                and _next_to(text, tokens[k - 1], tokens[k]):
+                            k += 1
+                        if k < len(tokens) and _next_to(text, tokens[k - 1], tokens[k]) \
+                                and CAPITALISED.match(tokens[k].group()) and tokens[k].group().lower() not in NOT_NAME:
+                            j = k + 1
+                            continue
+                        break
                     if not CAPITALISED.match(nxt) or nxt.lower() in NOT_NAME:
                         break
                     j += 1
@@ -336,9 +374,14 @@ def fold(word: str) -> str:
 
 
 def _split_given(names: frozenset[str], token: str) -> bool:
+    """A given name, or a compound one ("Jean-François", "Rose-Marie"): a given name before a
+    hyphen, then capitalised words or given names ("demi-journée", "won't" are not names)."""
     folded = fold(token)
-    parts = re.split(r"[-’']", folded)
-    return folded in names or (len(parts) > 1 and parts[0] in names and len(parts[0]) > 2)
+    if folded in names:
+        return True
+    parts, folded_parts = token.split("-"), folded.split("-")
+    return (len(parts) > 1 and folded_parts[0] in names and len(parts[0]) > 2
+            and all(p[:1].isupper() or f in names for p, f in zip(parts[1:], folded_parts[1:], strict=True)))
 
 
 def _proper(word: str) -> bool:
@@ -410,6 +453,22 @@ def not_people() -> re.Pattern[str]:
 def _word_list(name: str) -> frozenset[str]:
     text = (resources.files("esmonitor.voices") / "data" / name).read_text("utf-8")
     return frozenset(fold(w) for w in text.split("\n") if w and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def surnames() -> frozenset[str]:
+    """Family names common in Ontario and Quebec that are not also ordinary words (``data/surnames.txt``)."""
+    return _word_list("surnames.txt")
+
+
+def _family_name(word: str) -> bool:
+    """A lower-case word after a given name that is a family name: a known one, or a word that is
+    not an ordinary English or French word ('tremblay', 'adeyemi'; not 'and', 'was', 'helped')."""
+    folded = fold(word)
+    if not word.islower() or len(word) < 2 or folded in function_words() or folded in NOT_NAME:
+        return False
+    return folded in surnames() or (len(word) >= 3 and word.isalpha() and folded not in lexicon()
+                                    and folded not in common_words() and folded not in place_words())
 
 
 @lru_cache(maxsize=1)
