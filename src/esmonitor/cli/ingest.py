@@ -101,8 +101,15 @@ def report_table(reports: list[FileReport]) -> Table:
             notes.append(r.message)
         style = {"loaded": "green", "loaded_with_quarantine": "yellow", "rejected": "red",
                  "failed": "red"}.get(r.status, "dim")
-        table.add_row(Path(r.path).name, r.entity or "?", f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                      f"{r.rows_quarantined:,}", f"[{style}]{r.status}[/]", "; ".join(notes))
+        counts = (r.rows_read, r.rows_loaded, r.rows_quarantined)
+        if r.source_kind and r.status != "skipped_already_ingested":
+            # a published table is loaded number by number: the counts are its numbers
+            counts = (r.cells_read, r.cells_loaded, r.cells_quarantined)
+            notes.insert(0, f"numbers in {r.rows_read:,} rows; {r.cells_suppressed:,} hidden by the source"
+                         + (f"; notes kept from {', '.join(repr(n) for n in r.notes_sheets)}" if r.notes_sheets
+                            else ""))
+        table.add_row(Path(r.path).name, r.entity or "?", *(f"{c:,}" for c in counts),
+                      f"[{style}]{r.status}[/]", "; ".join(notes))
     return table
 
 
@@ -115,7 +122,9 @@ def print_problems(reports: list[FileReport]) -> None:
         if r.dropped_identifier_columns:
             console.print(f"[yellow]Warning[/] {name}: direct identifier column(s) "
                           f"{', '.join(r.dropped_identifier_columns)} dropped, never stored")
-        if r.other_sheets:
+        if r.other_sheets and r.source_kind:
+            console.print(f"[yellow]Note[/] {name}: sheets read: {r.sheet}; not read: {', '.join(r.other_sheets)}")
+        elif r.other_sheets:
             console.print(f"[yellow]Note[/] {name}: read sheet {r.sheet!r}; not read: "
                           f"{', '.join(repr(o) for o in r.other_sheets)} (choose with sheet = \"...\" in the "
                           "column map)")
@@ -125,7 +134,7 @@ def print_problems(reports: list[FileReport]) -> None:
 
 
 def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity: str | None,
-               key_file: Path | None) -> list[FileReport]:
+               key_file: Path | None, source_kind: str | None = None) -> list[FileReport]:
     """Extract files (or folders of them) into the warehouse, with a progress bar."""
     from esmonitor.ingest.columns import load_mapping
     from esmonitor.ingest.pipeline import IngestOptions, ingest_files, pseudonymizer_for
@@ -134,7 +143,7 @@ def run_ingest(warehouse: Path, paths: list[Path], mapping: Path | None, entity:
 
     files, found_mapping = _expand(paths)
     redactor = Redactor()
-    options = IngestOptions(mapping=load_mapping(mapping or found_mapping), entity=entity,
+    options = IngestOptions(mapping=load_mapping(mapping or found_mapping), entity=entity, source_kind=source_kind,
                             identifiers=lambda text: [(s.start, s.end, s.type) for s in redactor.spans(text)])
     with Warehouse(warehouse) as w, progress() as bar:
         pseudonymizer = pseudonymizer_for(w, key_file)
@@ -160,11 +169,19 @@ def ingest(
     report: Annotated[Path | None, typer.Option(
         help="Where to write the JSON report (default: next to the warehouse).")] = None,
     audience: AudienceOpt = None,
+    source_kind: Annotated[str | None, typer.Option(
+        help="Read every file as this kind of published table: es_outcomes, foi_workbook, sa_caseload, statcan "
+             "or generic (default: recognised from the headers).")] = None,
 ) -> None:
-    """Validate and load extracts; bad rows go to the quarantine table, never lost (province or
-    admin: its accounting names every file's rejected rows)."""
+    """Validate and load extracts and published tables (ES client outcomes, FOI workbooks, caseloads,
+    Statistics Canada tables); bad rows go to the quarantine table, never lost (province or admin:
+    its accounting names every file's rejected rows)."""
     policy_for(audience).require("province", "loading data (its accounting names every file's rejected rows)")
-    reports = run_ingest(warehouse, paths, mapping, entity, key_file)
+    if source_kind is not None and source_kind not in ("es_outcomes", "foi_workbook", "sa_caseload", "statcan",
+                                                        "generic"):
+        raise UserInputError(f"unknown source kind {source_kind!r}",
+                             hint="one of es_outcomes, foi_workbook, sa_caseload, statcan, generic")
+    reports = run_ingest(warehouse, paths, mapping, entity, key_file, source_kind)
     payload = {"files": [r.as_dict() for r in reports]}
     report_path = report or warehouse.with_name(f"ingest-report-{time.strftime('%Y%m%dT%H%M%S')}.json")
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,11 +14,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from esmonitor.errors import InputFileError, MappingError
 from esmonitor.ingest.records import CELL_CAP
+from esmonitor.model.aggregates import ROLES, Code, GenericMapping
 from esmonitor.model.config import ConfigError, Strict, load
 from esmonitor.model.entities import ENTITIES, INGESTIBLE, Entity
 
@@ -56,6 +58,9 @@ class FileMapping:
     date_formats: tuple[str, ...] = ()
     cell_cap: int = CELL_CAP  # characters in one cell; a longer one sends its record to the quarantine
     sheet: str | None = None  # the sheet of a workbook to read (default: its first with a header)
+    source_kind: str | None = None  # a published table of this kind (esmonitor.ingest.aggregates.KINDS)
+    aggregate: GenericMapping | None = None  # how to read a published table of another layout
+    release: dict[str, str] | None = None  # where the published table comes from: title, publisher …
 
     def matches(self, path: Path) -> bool:
         return fnmatch.fnmatch(path.name.lower(), self.match.lower())
@@ -72,9 +77,52 @@ class Mapping:
         return None
 
 
+class _ReleaseEntry(Strict):
+    id: str | None = None
+    title: str | None = None
+    publisher: str | None = None
+    reference: str | None = None
+    released: str | None = None
+    licence: str | None = None
+
+
+class _AggregateEntry(Strict):
+    measure: str | None = None
+    geo_type: Literal["catchment", "site", "economic_region", "delivery_agent", "province"] | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
+    codes: dict[str, list[float] | Literal["not_available", "not_applicable", "unreliable"]] = \
+        Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _roles(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(set(value) - set(ROLES))
+        if bad:
+            raise ValueError(f"unknown role(s) {', '.join(repr(b) for b in bad)}; roles are {', '.join(ROLES)}")
+        return value
+
+    @field_validator("codes")
+    @classmethod
+    def _bounds(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for code, bounds in value.items():
+            if isinstance(bounds, list) and not (1 <= len(bounds) <= 2 and all(b >= 0 for b in bounds)
+                                                 and (len(bounds) == 1 or bounds[0] <= bounds[1])):
+                raise ValueError(f"code {code!r}: bounds are [low] or [low, high], 0 <= low <= high")
+        return value
+
+    def to_mapping(self) -> GenericMapping:
+        codes = {code: Code("suppressed", float(b[0]), float(b[1]) if len(b) > 1 else None, "as the mapping says")
+                 if isinstance(b, list) else Code(b) for code, b in self.codes.items()}
+        return GenericMapping(self.measure, dict(self.columns), dict(self.values), codes, self.geo_type)
+
+
 class _FileEntry(Strict):
     match: str
     entity: str | None = None
+    source_kind: Literal["es_outcomes", "foi_workbook", "sa_caseload", "statcan", "generic"] | None = None
+    release: _ReleaseEntry | None = None
+    aggregate: _AggregateEntry | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     date_formats: list[str] = Field(default_factory=list)
     cell_cap: int = Field(default=CELL_CAP, ge=1)
@@ -111,8 +159,10 @@ def load_mapping(path: Path | None) -> Mapping:
             of = f"fields of {raw.entity}" if raw.entity else "fields of any entity"
             raise MappingError(f"{where}: {', '.join(repr(b) for b in bad)} not {of}",
                                hint=f"fields are {', '.join(sorted(known))}; \"\" ignores a column")
+        kind = raw.source_kind or ("generic" if raw.aggregate else None)
+        release = {k: v for k, v in raw.release.model_dump().items() if v} if raw.release else None
         entries.append(FileMapping(raw.match, raw.entity, dict(raw.columns), tuple(raw.date_formats), raw.cell_cap,
-                                   raw.sheet))
+                                   raw.sheet, kind, raw.aggregate.to_mapping() if raw.aggregate else None, release))
     return Mapping(tuple(entries))
 
 

@@ -68,6 +68,13 @@ class FileReport:
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     message: str | None = None
     seconds: float = 0.0
+    # published tables (esmonitor.ingest.releases): the layout, and the numbers each row holds
+    source_kind: str | None = None
+    cells_read: int = 0
+    cells_loaded: int = 0
+    cells_quarantined: int = 0
+    cells_suppressed: int = 0
+    notes_sheets: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -77,6 +84,7 @@ class FileReport:
 class IngestOptions:
     mapping: Mapping = field(default_factory=Mapping)
     entity: str | None = None  # force one entity for every file
+    source_kind: str | None = None  # read every file as this kind of published table
     #: finds the direct identifiers in a text, as (start, end, type) spans: quarantined values
     #: are masked with it (the caller gives the voices' redactor; ingest cannot import it)
     identifiers: IdentifierFinder | None = None
@@ -168,12 +176,23 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
     sweep(warehouse)
     reports: list[FileReport] = []
     planned: list[tuple[SourceFile, str]] = []
+    published: list[tuple[SourceFile, str | None]] = []
     for path in paths:
         try:
             fm = options.mapping.for_file(Path(path))
             source = inspect(Path(path), sheet=fm.sheet if fm else None)
-            entity = detect_entity(source.path, source.headers,
-                                   options.entity or (fm.entity if fm else None))
+            forced = options.entity or (fm.entity if fm else None)
+            kind = options.source_kind or (fm.source_kind if fm else None)
+            if kind or (not forced and published_kind(source.headers)):
+                published.append((source, kind))
+                continue
+            try:
+                entity = detect_entity(source.path, source.headers, forced)
+            except InputFileError:
+                if forced or source.format == "parquet":
+                    raise
+                published.append((source, None))  # a published table with title lines or a notes sheet first?
+                continue
             planned.append((source, entity))
         except InputFileError as err:
             reports.append(FileReport(str(path), None, status="rejected", message=_message(err)))
@@ -185,11 +204,49 @@ def ingest_files(warehouse: Warehouse, paths: Sequence[Path], pseudonymizer: Pse
             origin = synthetic_origin(source.path)
             if origin is not None and reports[-1].status != "rejected":
                 warehouse.mark_synthetic(origin)
+        for source, kind in published:
+            if progress:
+                progress(source.path.name, kind or "published table")
+            reports.append(_ingest_published(warehouse, source, kind, options))
+            origin = synthetic_origin(source.path)
+            if origin is not None and reports[-1].status != "rejected":
+                warehouse.mark_synthetic(origin)
     finally:
         warehouse.drop_table(R.PSEUDONYMS)
         with contextlib.suppress(OSError):
             staging_folder(warehouse).rmdir()  # empty unless another ingest is running
     return reports
+
+
+def published_kind(headers: tuple[str, ...]) -> str | None:
+    from esmonitor.ingest.aggregates import kind_of
+
+    return kind_of(headers)
+
+
+def _ingest_published(warehouse: Warehouse, source: SourceFile, kind: str | None,
+                      options: IngestOptions) -> FileReport:
+    """A published table (esmonitor.ingest.releases), or the refusal that no reader knows it."""
+    from esmonitor.ingest import aggregates as G
+    from esmonitor.ingest.releases import ingest_published
+
+    fm = options.mapping.for_file(source.path)
+    with tempfile.TemporaryDirectory(prefix="published-", dir=_private(staging_folder(warehouse))) as workdir:
+        try:
+            found = G.detect(source, Path(workdir), kind)
+        except InputFileError as err:
+            return FileReport(str(source.path), None, status="rejected", message=_message(err))
+        if found is None:
+            try:
+                detect_entity(source.path, source.headers)
+            except InputFileError as err:
+                return FileReport(str(source.path), None, status="rejected", message=_message(err) + (
+                    "; nor is it a published table esmonitor reads (ES client outcomes, an FOI table, a "
+                    "social-assistance caseload, a Statistics Canada table: give --source-kind, or "
+                    "[file.aggregate] in a mapping file for another layout)"))
+            raise AssertionError("unreachable")  # pragma: no cover
+        return ingest_published(warehouse, source, found[0], found[1], fm.aggregate if fm else None,
+                                fm.release if fm else None)
 
 
 def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,

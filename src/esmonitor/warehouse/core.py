@@ -162,6 +162,42 @@ class Warehouse:
         finally:
             self.con.unregister(name)
 
+    def upsert(self, table: str, data: pa.Table, key: Sequence[str], compare: Sequence[str],
+               batch_id: str, history: str | None = None) -> tuple[int, int, int]:
+        """Rows of ``data`` in by ``key`` (NULL equal to NULL): a new key is inserted; a stored row
+        whose ``compare`` columns differ is replaced (and copied to ``history`` with the batch that
+        superseded it); an identical one is replaced by itself. Returns (new, replaced, same)."""
+        name = f"_upsert_{id(data)}"
+        self.con.register(name, data)
+
+        def col(c: str, t: str) -> exp.Column:
+            return exp.column(c, table=t, quoted=True)
+
+        try:
+            stored = exp.alias_(exp.to_table(table, quoted=True), "s", table=True)
+            incoming = exp.alias_(exp.to_table(name), "n", table=True)
+            match = exp.and_(*[exp.NullSafeEQ(this=col(k, "s"), expression=col(k, "n")) for k in key])
+            differs = exp.or_(*[exp.NullSafeNEQ(this=col(c, "s"), expression=col(c, "n")) for c in compare])
+            pairs = exp.select(exp.func("count", exp.Star())).from_(stored).join(incoming, on=match)
+            replaced = int(self.scalar(pairs.where(differs)))
+            same = int(self.scalar(pairs.copy().where(exp.Not(this=exp.paren(differs.copy())))))
+            if replaced and history:
+                moved = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("s")),
+                                   exp.Literal.string(batch_id), exp.func("now")).from_(stored.copy()) \
+                    .join(incoming.copy(), on=match.copy()).where(differs.copy())
+                self.execute(exp.insert(moved, exp.to_table(history, quoted=True)))
+            there = exp.select(exp.Literal.number(1)).from_(incoming.copy()).where(
+                exp.and_(*[exp.NullSafeEQ(this=exp.column(k, table=table, quoted=True), expression=col(k, "n"))
+                           for k in key]))
+            self.execute(exp.delete(exp.to_table(table, quoted=True), exp.Exists(this=there)))
+            cols = [exp.to_identifier(c, quoted=True) for c in data.column_names]
+            self.execute(exp.Insert(this=exp.Schema(this=exp.to_table(table, quoted=True), expressions=cols),
+                                    expression=exp.select(*[exp.column(c, quoted=True) for c in data.column_names])
+                                    .from_(name)))
+        finally:
+            self.con.unregister(name)
+        return data.num_rows - replaced - same, replaced, same
+
     def register_arrow(self, name: str, data: pa.Table) -> None:
         self.con.register(name, data)
 

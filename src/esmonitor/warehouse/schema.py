@@ -34,6 +34,20 @@ META_TABLE = "_meta"
 MINIMUM_WAGE_TABLE = "minimum_wage"
 RELEASES_TABLE = "_releases"
 RELEASE_CELLS_TABLE = "_release_cells"
+AGG_OBSERVATIONS_TABLE = "aggregate_observation"
+AGG_RELEASES_TABLE = "aggregate_release"
+AGG_NOTES_TABLE = "aggregate_note"
+
+#: One published number per row (esmonitor.model.aggregates): a source's own table in tidy form.
+AGGREGATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("release_id", "VARCHAR"), ("measure", "VARCHAR"), ("measure_label", "VARCHAR"), ("period_type", "VARCHAR"),
+    ("period", "VARCHAR"), ("period_label", "VARCHAR"), ("period_start", "DATE"), ("period_end", "DATE"),
+    ("geo_type", "VARCHAR"), ("geo_id", "VARCHAR"), ("geo_label", "VARCHAR"), ("catchment_id", "VARCHAR"),
+    ("client_type", "VARCHAR"), ("dimension", "VARCHAR"), ("group", "VARCHAR"), ("interval_months", "BIGINT"),
+    ("programme", "VARCHAR"), ("detail", "VARCHAR"), ("unit", "VARCHAR"), ("value", "DOUBLE"), ("status", "VARCHAR"),
+    ("symbol", "VARCHAR"), ("bound_low", "DOUBLE"), ("bound_high", "DOUBLE"), ("sheet", "VARCHAR"),
+    ("source_row", "BIGINT"), ("source_column", "VARCHAR"), ("_batch_id", "VARCHAR"),
+)
 
 SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     BATCHES_TABLE: (
@@ -66,6 +80,14 @@ SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("command", "VARCHAR"), ("parameters", "VARCHAR"), ("synthetic", "BOOLEAN"), ("created_at", "TIMESTAMP"),
         ("cells", "BIGINT"),
     ),
+    AGG_OBSERVATIONS_TABLE: AGGREGATE_COLUMNS,
+    f"{AGG_OBSERVATIONS_TABLE}__history": AGGREGATE_COLUMNS + HISTORY_COLUMNS,
+    AGG_RELEASES_TABLE: (
+        ("release_id", "VARCHAR"), ("title", "VARCHAR"), ("publisher", "VARCHAR"), ("reference", "VARCHAR"),
+        ("released", "VARCHAR"), ("licence", "VARCHAR"), ("kind", "VARCHAR"), ("file_name", "VARCHAR"),
+        ("file_sha256", "VARCHAR"), ("_batch_id", "VARCHAR"),
+    ),
+    AGG_NOTES_TABLE: (("release_id", "VARCHAR"), ("sheet", "VARCHAR"), ("text", "VARCHAR"), ("_batch_id", "VARCHAR")),
     RELEASE_CELLS_TABLE: (
         ("release_id", "VARCHAR"), ("measure", "VARCHAR"), ("cell", "VARCHAR"), ("value", "DOUBLE"),
         ("status", "VARCHAR"),
