@@ -93,8 +93,14 @@ def indicators(
     audience: AudienceOpt = None,
     min_count: MinCountOpt = 10,
     publish_zeros: PublishZerosOpt = False,
+    source: Annotated[str | None, typer.Option(
+        help="record (extracts), aggregate (published tables) or both; default: whatever the warehouse holds.")]
+    = None,
 ) -> None:
     """Compute catalogue indicators into one tidy table (value, numerator, denominator, 95 % interval).
+
+    From published tables (--source aggregate) the rows carry their source (the release) and the
+    bounds its suppressed cells leave (bound_low, bound_high); the interval then spans both.
 
     With --audience public the table comes with its margins (Total rows) and every count, rate
     and mean passes the disclosure layer (a status column says which rows are published); with
@@ -119,6 +125,26 @@ def indicators(
         return
     check_format(fmt, out_file, allowed=("table", "csv", "parquet", "json"))
     chosen = ids.split(",") if ids else None
+    from esmonitor.indicators import published
+
+    with Warehouse(warehouse, read_only=True) as w:
+        held = published.holds(w)
+    if source not in (None, "record", "aggregate", "both"):
+        from esmonitor.errors import UserInputError
+
+        raise UserInputError(f"unknown source {source!r}", hint="record, aggregate or both")
+    use = source or ("both" if held["record"] and held["aggregate"] else "aggregate" if held["aggregate"]
+                     else "record")
+    aggregate_ids = tuple(i for i in (chosen or published.INDICATORS) if i in published.DEFINITIONS)
+    if use in ("aggregate", "both"):
+        with Warehouse(warehouse, read_only=True) as w:
+            from_tables = published.compute(w, aggregate_ids or None)
+        if use == "aggregate" or not held["record"]:
+            emit_frame(from_tables, fmt, out_file, title="Indicators from published tables (by fiscal year)")
+            if out_file:
+                console.print(f"Wrote {from_tables.height:,} rows to {out_file}")
+            return
+    chosen = [i for i in chosen if i not in published.DEFINITIONS] if chosen else None
     needed = sorted({BY_ID[i].frame for i in chosen if i in BY_ID}) if chosen else None
     policy = policy_for(audience, min_count, publish_zeros)
     with Warehouse(warehouse, read_only=True) as w:
@@ -133,6 +159,10 @@ def indicators(
     gate = Gate(warehouse, policy, "indicators", {"id": ids, "by": by, "grain": grain, "from": start, "to": end})
     # public: with its margins, protected jointly with every earlier public release of these data
     table = gate.indicators(frames, chosen, breakdowns, grain, as_of=parse_date(as_of), **window)
+    if use == "both":
+        import polars as pl
+
+        table = pl.concat([table.with_columns(pl.lit("records").alias("source")), from_tables], how="diagonal_relaxed")
     emit_frame(table, fmt, out_file, title=f"Indicators by {grain} (as of {frames.as_of})")
     if out_file:
         console.print(f"Wrote {table.height:,} rows to {out_file}")

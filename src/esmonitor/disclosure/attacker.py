@@ -33,13 +33,31 @@ class Interval:
 
 
 def feasible_intervals(equations: sparse.csr_matrix, values: np.ndarray, suppressed: np.ndarray,
-                       cells: np.ndarray | None = None, upper: np.ndarray | None = None) -> dict[int, Interval]:
+                       cells: np.ndarray | None = None, upper: np.ndarray | None = None,
+                       lower: np.ndarray | None = None) -> dict[int, Interval]:
     """For each suppressed cell (or only ``cells``), its interval of values consistent with the
-    published cells, the equations and non-negativity (and ``upper`` bounds if given)."""
+    published cells, the equations and non-negativity (and ``upper`` and ``lower`` bounds if
+    given: a cell published as ``<5`` lies in [1, 4])."""
     suppressed = np.asarray(suppressed, dtype=bool)
     unknown = np.flatnonzero(suppressed)
     if unknown.size == 0:
         return {}
+    if lower is not None and np.any(np.asarray(lower, dtype=float)[unknown] > 0):
+        # x = floor + y, y >= 0: the same problem in y, its answer shifted back
+        floor = np.zeros(len(values))
+        floor[unknown] = np.nan_to_num(np.asarray(lower, dtype=float)[unknown], nan=0.0)
+        caps = None if upper is None else np.asarray(upper, dtype=float) - floor
+        if caps is not None and np.any(caps[unknown] < -1e-9):
+            raise EsmonitorError("a hidden cell's lower bound is above its upper bound")
+        shifted = np.where(suppressed, 0.0, np.asarray(values, dtype=float))
+        rows = equations.tocsr()
+        # the floors move to the right-hand side as if they were published parts
+        known = rows @ floor
+        extra = sparse.csr_matrix(known.reshape(-1, 1))
+        with_floor = sparse.hstack([rows, extra]).tocsr()
+        found = feasible_intervals(with_floor, np.append(shifted, 1.0), np.append(suppressed, False), cells,
+                                   None if caps is None else np.append(caps, np.inf))
+        return {c: Interval(c, iv.low + floor[c], iv.high + floor[c]) for c, iv in found.items()}
     wanted = set(unknown.tolist() if cells is None else np.asarray(cells).tolist())
     a = equations.tocsc()
     a_unknown = a[:, unknown]
