@@ -30,8 +30,45 @@ from esmonitor.disclosure.suppression import (
 )
 from esmonitor.disclosure.table import TOTAL, Table, build_table, largest_contributions
 from esmonitor.errors import UserInputError
+from esmonitor.model.aggregates import parse_cell
 
 DEFAULT_MIN_COUNT = 10
+#: A cell its source already hid (``<5``, ``x``, ``SP``): it stays hidden, and so does every
+#: margin that contains it (its value is not known).
+SOURCE = "hidden_by_source"
+
+
+def read_counts(data: pl.DataFrame, value: str) -> pl.DataFrame:
+    """The ``value`` column as numbers, as published tables write them: ``"1,200"`` is 1200;
+    ``<5``, ``x``, ``SP``, ``..`` are hidden cells (``_value`` empty, ``_low``/``_high`` their bounds,
+    ``_code`` the code). Anything else is refused, naming the row and the value."""
+    if value not in data.columns:
+        raise UserInputError(f"no column {value!r}", hint=f"columns are: {', '.join(data.columns)}")
+    column = data.get_column(value)
+    if column.dtype.is_numeric():
+        return data.with_columns(pl.col(value).cast(pl.Float64).alias("_value"), pl.col(value).cast(pl.Float64)
+                                 .alias("_low"), pl.col(value).cast(pl.Float64).alias("_high"),
+                                 pl.lit(None, dtype=pl.String).alias("_code"))
+    text = column.cast(pl.String)
+    parsed = {v: parse_cell(v) for v in text.unique().to_list()}
+    bad = [v for v, c in parsed.items() if c is None]
+    if bad:
+        row = text.to_list().index(bad[0]) + 2
+        raise UserInputError(f"row {row}, column {value!r}: {bad[0]!r} is neither a number nor a suppression code",
+                             hint="counts are numbers (1,200 is read as 1200) or a code: <5, x, SP, .., F")
+    def pick(attr: str) -> list[Any]:
+        out = []
+        for v in text.to_list():
+            c = parsed[v]
+            assert c is not None
+            got = getattr(c, attr)
+            out.append(float(got) if isinstance(got, int | float) and not isinstance(got, bool) else got)
+        return out
+    codes = [parsed[v].symbol or None if parsed[v].value is None else None for v in text.to_list()]  # type: ignore[union-attr]
+    return data.with_columns(pl.Series("_value", pick("value"), dtype=pl.Float64),
+                             pl.Series("_low", pick("low"), dtype=pl.Float64),
+                             pl.Series("_high", pick("high"), dtype=pl.Float64),
+                             pl.Series("_code", codes, dtype=pl.String))
 
 
 @dataclass(frozen=True)
@@ -67,7 +104,14 @@ def disclose_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Seq
     below ``min_count``; every primary cell's interval must then be at least ``2 × protection``
     of its value wide (no one can estimate it within ``protection`` either way)."""
     _check_min_count(min_count)
+    data = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    counts = read_counts(data, value)
+    coded = counts.get_column("_value").is_null() & counts.get_column("_code").is_not_null()
+    frame = counts.with_columns(pl.col("_value").fill_null(0.0).alias(value), coded.cast(pl.Float64).alias("_coded")) \
+        .drop("_value", "_low", "_high", "_code")
     table = build_table(frame, list(dims), value, hierarchies=list(hierarchies))
+    by_source = (build_table(frame, list(dims), "_coded", hierarchies=list(hierarchies)).values > 0) if coded.any() \
+        else np.zeros(len(table.values), dtype=bool)
     values = table.values
     if top1 is None:
         if contributors is not None or top2 is not None:
@@ -88,8 +132,13 @@ def disclose_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Seq
             primary |= primary_cells(people, min_count, publish_zeros)
         typical = float(np.median(values[values > 0])) if (values > 0).any() else 1.0
         need = 2 * protection * np.where(values > 0, values, typical)
-    result = protect(table, primary, need, cost=cost, method=method)
-    cells = table.cells.with_columns(pl.Series("status", result.table_status().tolist(), dtype=pl.String))
+    primary = primary & ~by_source
+    result = protect(table, primary, need, cost=cost, method=method, hidden=by_source if by_source.any() else None)
+    status = np.where(by_source, SOURCE, np.asarray(result.table_status().tolist(), dtype=object))
+    cells = table.cells.with_columns(pl.Series("status", status.tolist(), dtype=pl.String))
+    if by_source.any():  # its value is not known: never shown as 0
+        cells = cells.with_columns(pl.when(pl.col("status") == SOURCE).then(None).otherwise(pl.col("value"))
+                                   .alias("value"))
     return Disclosed(cells.drop("cell"), result)
 
 
@@ -103,20 +152,25 @@ def audit_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Sequen
     data = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
     table = build_table(_interior_skeleton(data, dims, value, hierarchies), list(dims), value, list(hierarchies))
     columns = table.columns
-    data = data.with_columns(pl.col(c).cast(pl.String) for c in columns)
-    known = data.with_columns(pl.col(value).cast(pl.Float64, strict=False).alias("_published"))
+    data = read_counts(data.with_columns(pl.col(c).cast(pl.String) for c in columns), value)
+    known = data.with_columns(pl.col("_value").alias("_published"))
     if status is not None:
         if status not in data.columns:
             raise UserInputError(f"no status column {status!r}", hint=f"columns are: {', '.join(data.columns)}")
         known = known.with_columns(pl.when(pl.col(status) == PUBLISHED).then(pl.col("_published")).alias("_published"))
     extra = ([pl.col(status).alias("_status")] if status is not None else [])
-    merged = table.cells.join(known.select(*columns, "_published", *extra), on=columns, how="left").sort("cell")
+    merged = table.cells.join(known.select(*columns, "_published", "_low", "_high", *extra), on=columns,
+                              how="left").sort("cell")
     if merged.height != table.cells.height:
         raise UserInputError("the published table has two rows for the same cell")
     published = merged["_published"].to_numpy()
     suppressed = np.isnan(np.asarray(published, dtype=float))
     values = np.nan_to_num(np.asarray(published, dtype=float))
-    intervals = feasible_intervals(table.equations, values, suppressed)
+    # a code bounds its cell: <5 is 1 to 4; x only by the table
+    low = merged["_low"].fill_null(0.0).to_numpy().astype(float)
+    high = merged["_high"].fill_null(np.inf).to_numpy().astype(float)
+    intervals = feasible_intervals(table.equations, values, suppressed, upper=np.where(suppressed, high, np.inf),
+                                   lower=np.where(suppressed, low, 0.0))
     rows = []
     for cell in np.flatnonzero(suppressed):
         iv = intervals[int(cell)]
