@@ -259,11 +259,29 @@ def evaluate_rollout_cmd(
     audience: AudienceOpt = None,
     min_count: MinCountOpt = 10,
     as_json: JsonOpt = False,
+    source: Annotated[str | None, typer.Option(
+        help="record (extracts, catchment × quarter) or aggregate (published tables, catchment × fiscal year); "
+             "default: records when the warehouse has them.")] = None,
+    release: Annotated[str | None, typer.Option(help="With --source aggregate: the one release to use.")] = None,
+    client_type: Annotated[str, typer.Option(help="With --source aggregate: all, sa or non_sa.")] = "all",
 ) -> None:
     """Did IES change outcomes? Staggered DiD over the phased rollout, with synthetic controls.
 
     For the public, the evaluation uses only the units whose every quarter of the indicator a
-    protected release publishes (recorded in the ledger); the others are left out, and named."""
+    protected release publishes (recorded in the ledger); the others are left out, and named.
+    From published tables (--source aggregate): a catchment × fiscal-year panel of one release's
+    indicator (default employed_3m_reported), or a refusal that says why it cannot be evaluated."""
+    from esmonitor.indicators import published
+    from esmonitor.warehouse import Warehouse
+
+    with Warehouse(warehouse, read_only=True) as w:
+        held = published.holds(w)
+    if source not in (None, "record", "aggregate"):
+        raise UserInputError(f"unknown source {source!r}", hint="record or aggregate")
+    if source == "aggregate" or (source is None and held["aggregate"] and not held["record"]):
+        _published_rollout(warehouse, indicator if indicator != "job_start_rate" else "employed_3m_reported",
+                           release, client_type, draws, permutations, seed, as_json)
+        return
     from esmonitor.disclosure.gate import Gate
     from esmonitor.evaluation.rollout import evaluate_rollout, unemployment_by_quarter
     from esmonitor.indicators.engine import frames_from
@@ -288,6 +306,51 @@ def evaluate_rollout_cmd(
         print_json(data)
         return
     print_rollout(data)
+
+
+def _published_rollout(warehouse: Path, indicator: str, release: str | None, client_type: str, draws: int,
+                       permutations: int, seed: int, as_json: bool) -> None:
+    import polars as pl
+
+    from esmonitor.evaluation.rollout_published import evaluate_published_rollout, unemployment_by_fiscal_year
+    from esmonitor.indicators import published
+    from esmonitor.warehouse import Warehouse
+
+    with Warehouse(warehouse, read_only=True) as w:
+        table = published.compute(w, (indicator,))
+        kinds = dict(w.fetchall("SELECT release_id, kind FROM aggregate_release"))
+        monthly = pl.from_arrow(w.arrow("SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+    assert isinstance(monthly, pl.DataFrame)
+    with console.status("Evaluating the rollout from published tables…"):
+        result = evaluate_published_rollout(table, indicator=indicator, client_type=client_type, release=release,
+                                            kinds=kinds, unemployment=unemployment_by_fiscal_year(monthly),
+                                            draws=max(draws, 199), permutations=permutations, seed=seed)
+    data = result.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    effect, wild = data["effect"], data["wild_cluster_bootstrap"]
+    out.print(f"[bold]Effect of IES on {indicator}[/] (published: {', '.join(data['releases'])}; "
+              f"{data['units']} catchments, {data['first_period']} to {data['last_period']}; "
+              f"{data['anticipation_years']} transition year(s) before each go-live set aside)")
+    out.print(f"Average effect after go-live: {effect['att']:+.4f} (95 % CI {effect['ci'][0]:+.4f} to "
+              f"{effect['ci'][1]:+.4f}; {effect['inference']}); wild cluster bootstrap: {wild['ci'][0]:+.4f} to "
+              f"{wild['ci'][1]:+.4f}")
+    if data["randomization"]:
+        ri = data["randomization"]
+        out.print(f"Randomization inference ({ri['permutations']} reassignments of go-live dates): p = "
+                  f"{ri['p_value']:.3f}")
+    table_ = Table(title="Event study: effect by fiscal years since go-live (simultaneous 95 % bands)")
+    for col in ("years", "effect", "SE", "band"):
+        table_.add_column(col, justify="right")
+    for e in data["event_study"]:
+        table_.add_row(str(e["event_time"]), f"{e['att']:+.4f}", f"{e['se']:.4f}",
+                       f"{e['band'][0]:+.4f} to {e['band'][1]:+.4f}")
+    out.print(table_)
+    for unit, why in data["left_out"].items():
+        out.print(f"[yellow]Left out:[/] {unit}: {why}")
+    for note in data["notes"]:
+        out.print(f"[dim]{note}[/]")
 
 
 def print_rollout(data: dict[str, Any]) -> None:
