@@ -120,13 +120,13 @@ class _AggregateEntry(Strict):
 class _FileEntry(Strict):
     match: str
     entity: str | None = None
-    source_kind: Literal["es_outcomes", "foi_workbook", "sa_caseload", "statcan", "generic"] | None = None
-    release: _ReleaseEntry | None = None
-    aggregate: _AggregateEntry | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     date_formats: list[str] = Field(default_factory=list)
     cell_cap: int = Field(default=CELL_CAP, ge=1)
     sheet: str | None = None
+    source_kind: Literal["es_outcomes", "foi_workbook", "sa_caseload", "statcan", "generic"] | None = None
+    release: _ReleaseEntry | None = None
+    aggregate: _AggregateEntry | None = None
 
     @field_validator("entity")
     @classmethod
