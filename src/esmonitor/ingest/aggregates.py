@@ -29,7 +29,7 @@ import polars as pl
 
 from esmonitor.errors import InputFileError
 from esmonitor.ingest.columns import normalise_header
-from esmonitor.ingest.sources import SourceFile, check_workbook, unreadable
+from esmonitor.ingest.sources import SourceFile, check_workbook, unreadable, utf8_copy
 from esmonitor.model import aggregates as A
 
 KINDS = ("es_outcomes", "foi_workbook", "sa_caseload", "statcan", "generic")
@@ -141,19 +141,30 @@ def sheets_of(source: SourceFile, workdir: Path) -> list[Sheet]:
 
 
 def _csv_sheet(source: SourceFile, workdir: Path) -> Sheet:
-    text_path = source.path
+    """A CSV table as text. One streaming pass checks that every record parses (a published table
+    is loaded whole or not at all) and finds its width; the columnar reader then reads it."""
     encoding = source.encoding or "utf-8"
+    width, start = 0, 1
+    with source.path.open("r", encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=source.delimiter or ",", strict=True)
+        try:
+            for row in reader:
+                width = max(width, len(row))
+                start = reader.line_num + 1
+        except csv.Error:
+            raise InputFileError(str(source.path), f"the record that starts on line {start} does not parse as CSV; "
+                                 "nothing was loaded",
+                                 hint="a published table is loaded whole or not at all: close the quote opened on "
+                                      "that line (or remove it) and ingest again") from None
+    if width == 0:
+        return Sheet("", [], pl.DataFrame())
+    text = utf8_copy(source, workdir)
     try:
-        with text_path.open("r", encoding=encoding, newline="") as fh:
-            rows = list(csv.reader(fh, delimiter=source.delimiter or ",", strict=True))
-    except csv.Error as err:
-        line = _line_of(err)
-        raise InputFileError(str(source.path), f"line {line} does not parse as CSV ({err}); nothing was loaded",
-                             hint="a published table is loaded whole or not at all: fix the quoting on that "
-                                  "line (a quote opened and not closed) and ingest again") from None
-    width = max((len(r) for r in rows), default=0)
-    grid = pl.DataFrame([r + [""] * (width - len(r)) for r in rows], schema=[f"c{i}" for i in range(width)],
-                        orient="row") if rows else pl.DataFrame()
+        grid = pl.read_csv(text, has_header=False, infer_schema=False, separator=source.delimiter or ",",
+                           schema={f"c{i}": pl.String for i in range(width)},
+                           encoding="utf8", raise_if_empty=False)
+    except pl.exceptions.PolarsError as err:
+        raise unreadable(source.path, "csv", err) from None
     return _grid_sheet("", grid)
 
 
