@@ -495,6 +495,8 @@ def tidy(read_: Read, release_id: str, codes: dict[str, A.Code] | None = None) -
             return (found, "site" if found else None, None)
         kind = t if t in ("catchment", "economic_region", "delivery_agent") else None
         p = A.find_place(g, kind) or (A.find_place(alt, kind) if alt else None)
+        if p is None and statcan:  # another province's region, a province, Canada: kept, in no catchment
+            p = A.statcan_place(g, alt)
         return (p.geo_id, p.geo_type, p.catchment_id) if p else (None, None, None)
 
     def site_catchment(v: str) -> tuple[Any, ...]:

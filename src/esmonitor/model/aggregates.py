@@ -298,6 +298,23 @@ def find_place(label: object, geo_type: str | None = None) -> Place | None:
     return None
 
 
+def statcan_place(dguid: str, geo: str) -> Place | None:
+    """A Statistics Canada place outside what :func:`find_place` knows, from its DGUID: an economic
+    region of another province (kept, attached to no catchment), a province, or Canada."""
+    m = re.fullmatch(r"\s*(?:19|20)\d{2}([AS])(\d{4})(\d+)\s*", dguid or "")
+    label = re.sub(r"\s+", " ", geo or "").strip()
+    if not m:
+        return Place("province", "CA", None, label, label) if fold_label(label) in ("canada",) else None
+    schema, code = m.group(1) + m.group(2), m.group(3)
+    if schema in ("A0005", "S0500") and len(code) == 4:
+        return Place("economic_region", code, None, label, label)
+    if schema == "A0002" and len(code) == 2:
+        return Place("province", "ON" if code == "35" else code, None, label, label)
+    if schema == "A0000" and code == "11124":
+        return Place("province", "CA", None, label, label)
+    return None
+
+
 def catchments_in_region(economic_region: str) -> tuple[str, ...]:
     """The catchments whose labour-market context is this economic region's: LFS figures are
     attached, unapportioned, to every catchment the region contains (the Toronto region is the
