@@ -22,12 +22,14 @@ Site-level sources are summed to the catchment (and their bounds with them).
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from scipy import sparse
 
+from esmonitor.errors import EsmonitorError
 from esmonitor.indicators.stats import newcombe_difference, wilson
 from esmonitor.model.aggregates import relations
 from esmonitor.warehouse import Warehouse
@@ -145,7 +147,11 @@ def _release_bounds(obs: pl.DataFrame) -> pl.DataFrame:
         lower = np.concatenate([np.where(hidden, floor, 0.0), np.zeros(len(slack))])
         involved = np.unique(np.concatenate([edges["total"].to_numpy(), edges["part"].to_numpy()]))
         wanted = np.intersect1d(np.flatnonzero(hidden), involved)
-        for cell, iv in feasible_intervals(a, values, unknown, cells=wanted, upper=upper, lower=lower).items():
+        try:
+            found = feasible_intervals(a, values, unknown, cells=wanted, upper=upper, lower=lower)
+        except EsmonitorError:  # the table contradicts itself: only each cell's own code bounds it
+            found = {}
+        for cell, iv in found.items():
             low[cell], high[cell] = iv.low, iv.high
     alone = hidden & np.isnan(low)  # hidden, in no relation: only its own code bounds it
     low[alone], high[alone] = floor[alone], cap[alone]
@@ -243,7 +249,8 @@ def _ratio(pairs: pl.DataFrame, name: str) -> pl.DataFrame:
         lo, hi = wilson(nn, dd)
         lows.append(lo)
         highs.append(hi)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a row whose every corner is empty gives NaN, set below
+        warnings.simplefilter("ignore", RuntimeWarning)
         ci_low, ci_high = np.nanmin(np.vstack(lows), axis=0), np.nanmax(np.vstack(highs), axis=0)
     ci_low = np.where(np.isinf(d_high) | np.isinf(n_low), 0.0, ci_low)  # a denominator without a ceiling
     ci_high = np.where(np.isinf(n_high) | (d_low <= 0), 1.0, ci_high)
@@ -277,7 +284,8 @@ def _gap(rates: pl.DataFrame) -> pl.DataFrame:
         _, lo, hi = newcombe_difference(np.minimum(x1, n1), n1, np.minimum(x2, n2), n2)
         corners_low.append(lo)
         corners_high.append(hi)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         ci_low = np.nanmin(np.vstack(corners_low), axis=0)
         ci_high = np.nanmax(np.vstack(corners_high), axis=0)
     # an unbounded count: the gap can be anything its rates' bounds allow

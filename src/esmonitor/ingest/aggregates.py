@@ -595,26 +595,41 @@ def _number(col: str) -> pl.Expr:
 
 
 def check_totals(obs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A published total smaller than what its parts add up to (published parts, and the least a
-    hidden part can be: ``<5`` is at least 1), or than an employed count it contains: the total is
+    """A published total that its parts contradict: smaller than what its parts add up to (published
+    parts, and the least a hidden part can be: ``<5`` is at least 1), or, where the parts are the
+    whole (outcome categories, SA and non-SA), larger than the most they can add up to. The total is
     a problem and is not loaded; its parts are."""
     edges = A.relations(obs)
     if edges.is_empty():
-        return obs, obs.clear().select()
+        return obs, pl.DataFrame()
     indexed = obs.with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64))
     least = pl.when(pl.col("value").is_not_null()).then(pl.col("value")).otherwise(pl.col("bound_low").fill_null(0))
-    parts = edges.join(indexed.select(pl.col("_i").alias("part"), least.alias("_least")), on="part") \
-        .group_by("rel", "total").agg(pl.col("_least").sum().alias("_parts"))
-    over = parts.join(indexed.select(pl.col("_i").alias("total"), "value"), on="total") \
-        .filter(pl.col("value").is_not_null() & (pl.col("_parts") > pl.col("value") + 0.5))
-    if over.is_empty():
+    most = pl.when(pl.col("value").is_not_null()).then(pl.col("value")).otherwise(pl.col("bound_high"))
+    parts = edges.join(indexed.select(pl.col("_i").alias("part"), least.alias("_least"), most.alias("_most")),
+                       on="part").group_by("rel", "total", "equal").agg(
+        pl.col("_least").sum().alias("_parts"),
+        pl.when(pl.col("_most").is_null().any()).then(None).otherwise(pl.col("_most").sum()).alias("_ceiling"))
+    joined = parts.join(indexed.select(pl.col("_i").alias("total"), "value"), on="total").filter(
+        pl.col("value").is_not_null())
+    below = joined.filter(pl.col("_parts") > pl.col("value") + 0.5)
+    above = joined.filter(pl.col("equal") & pl.col("_ceiling").is_not_null()
+                          & (pl.col("value") > pl.col("_ceiling") + 0.5))
+    if below.is_empty() and above.is_empty():
         return obs, pl.DataFrame()
-    worst = over.group_by("total").agg(pl.col("_parts").max())
-    bad = indexed.join(worst, left_on="_i", right_on="total")
-    problems = bad.select(
-        "sheet", pl.col("source_row").alias("row"), pl.col("source_column").alias("column"),
-        _number("value").alias("value"), pl.lit("total_below_parts").alias("rule"),
-        (pl.lit("the total ") + _number("value") + pl.lit(" (") + pl.col("measure")
-         + pl.lit(") is smaller than its parts, which add up to at least ") + _number("_parts")
-         + pl.lit("; the total is set aside, its parts are loaded: check the source")).alias("message"))
-    return indexed.filter(~pl.col("_i").is_in(bad.get_column("_i").implode())).drop("_i"), problems
+    problems = []
+    for found, rule, says in ((below, "total_below_parts", "smaller than its parts, which add up to at least "),
+                              (above, "total_above_parts", "larger than its parts can add up to: at most ")):
+        if found.is_empty():
+            continue
+        worst = found.group_by("total").agg(pl.col("_parts").max(), pl.col("_ceiling").min())
+        bad = indexed.join(worst, left_on="_i", right_on="total")
+        amount = "_parts" if rule == "total_below_parts" else "_ceiling"
+        problems.append(bad.select(
+            "_i", "sheet", pl.col("source_row").alias("row"), pl.col("source_column").alias("column"),
+            _number("value").alias("value"), pl.lit(rule).alias("rule"),
+            (pl.lit("the total ") + _number("value") + pl.lit(" (") + pl.col("measure") + pl.lit(f") is {says}")
+             + _number(amount) + pl.lit("; the total is set aside, its parts are loaded: check the source"))
+            .alias("message")))
+    found_problems = pl.concat(problems).unique("_i", keep="first", maintain_order=True)
+    kept = indexed.filter(~pl.col("_i").is_in(found_problems.get_column("_i").implode())).drop("_i")
+    return kept, found_problems.drop("_i")
