@@ -38,10 +38,110 @@ def demo(
     warehouse: Annotated[Path | None, typer.Option("--warehouse", "-w", envvar=WAREHOUSE_ENV,
                                                     help="Warehouse file (default: OUT/esmonitor.duckdb).")] = None,
     key_file: KeyOpt = None,
+    monitor: Annotated[bool, typer.Option(
+        "--monitor", help="The path of a monitor who holds only published tables: the synthetic province's "
+                          "FOI workbook and ES client-outcomes file, ingested alone; indicators, the rollout and "
+                          "the report from them.")] = False,
 ) -> None:
     """Synthetic province -> validated ingest -> summary, all into one folder."""
     with stamped(SYNTHETIC_NOTICE):  # every file the demo writes says its data are synthetic
-        _demo(out_dir, clients, seed, warehouse, key_file)
+        if monitor:
+            _monitor_demo(out_dir, clients, seed, warehouse, key_file)
+        else:
+            _demo(out_dir, clients, seed, warehouse, key_file)
+
+
+def _fresh_warehouse(warehouse: Path) -> None:
+    """Remove a warehouse the demo made before (and refuse to touch one it did not make)."""
+    from esmonitor.warehouse import Warehouse
+
+    if warehouse.exists():
+        with Warehouse(warehouse, read_only=True) as w:
+            made_by_demo = w.meta("created_by") == "demo"
+        if not made_by_demo:
+            raise UserInputError(f"{warehouse} already holds data that the demo did not create",
+                                 hint="pass another --warehouse or --out for the demo")
+        for suffix in ("", ".wal"):
+            Path(str(warehouse) + suffix).unlink(missing_ok=True)
+    with Warehouse(warehouse) as w:
+        w.set_meta("created_by", "demo")
+
+
+def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_file: Path | None) -> None:
+    """What a network of providers or a policy group can do with the published tables alone."""
+    import polars as pl
+
+    from esmonitor.evaluation.rollout_published import evaluate_published_rollout, unemployment_by_fiscal_year
+    from esmonitor.indicators import published
+    from esmonitor.report.monitor import monitor_report
+    from esmonitor.report.render import render_html
+    from esmonitor.warehouse import Warehouse
+
+    started = time.perf_counter()
+    warehouse = warehouse or out_dir / "monitor.duckdb"
+    extracts = out_dir / "extracts"
+    if extracts.exists():
+        shutil.rmtree(extracts)
+    console.rule("1. Synthetic province and the tables its ministry would publish")
+    write_synthetic(extracts, clients, seed, dirty=False)
+    releases = extracts / "releases"
+    tables = sorted(p for p in releases.iterdir() if p.suffix.lower() in (".csv", ".xlsx")) if releases.exists() \
+        else []
+    if not tables:
+        raise UserInputError(f"no published tables in {releases}", hint="esmonitor synth writes them there")
+    console.rule("2. Ingest of the published tables only (no records)")
+    _fresh_warehouse(warehouse)
+    key_file = key_file or demo_key_path(out_dir)
+    reports = run_ingest(warehouse, tables, None, None, key_file)
+    out.print(report_table(reports))
+    print_problems(reports)
+    write_json({"files": [r.as_dict() for r in reports]}, out_dir / "monitor-ingest-report.json")
+    with Warehouse(warehouse) as w:
+        w.mark_synthetic({"generator": "esmonitor synth", "seed": seed, "clients": clients})
+    console.rule("3. Indicators from the published tables")
+    with Warehouse(warehouse, read_only=True) as w:
+        indicators = published.compute(w)
+        kinds = dict(w.fetchall("SELECT release_id, kind FROM aggregate_release"))
+        monthly = pl.from_arrow(w.arrow("SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
+    assert isinstance(monthly, pl.DataFrame)
+    write_frame(indicators, out_dir / "published-indicators.csv")
+    counts = indicators.group_by("indicator", "source").len().sort("indicator", "source")
+    shown = Table(title="Indicators from the published tables (rows per release)")
+    for col in ("indicator", "source", "rows"):
+        shown.add_column(col)
+    for r in counts.iter_rows():
+        shown.add_row(r[0], r[1], f"{r[2]:,}")
+    out.print(shown)
+    console.rule("4. The rollout from the published tables")
+    rollout: dict[str, Any] | str
+    foi = [rid for rid, kind in kinds.items() if kind == "foi_workbook"]
+    try:
+        result = evaluate_published_rollout(indicators, release=foi[0] if foi else None, kinds=kinds,
+                                            unemployment=unemployment_by_fiscal_year(monthly))
+        rollout = result.as_dict()
+        write_json(rollout, out_dir / "rollout-published.json")
+        effect = rollout["effect"]
+        out.print(f"Effect of IES on employed_3m_reported: {effect['att']:+.4f} (95 % CI {effect['ci'][0]:+.4f} to "
+                  f"{effect['ci'][1]:+.4f}); {len(rollout['left_out'])} catchment(s) left out, each with its reason")
+    except UserInputError as err:
+        rollout = f"{err}" + (f" ({err.hint})" if err.hint else "")
+        write_json({"refused": rollout}, out_dir / "rollout-published.json")
+        out.print(f"[yellow]Rollout not evaluated:[/] {rollout}")
+    console.rule("5. The monitor's report (English and French), every figure with its release")
+    report_dir = out_dir / "monitor-report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    with Warehouse(warehouse, read_only=True) as w:
+        for lang in ("en", "fr"):
+            doc = monitor_report(w, rollout, lang)
+            (report_dir / f"monitor-report-{lang}.html").write_text(render_html(doc), "utf-8")
+    console.rule("Done")
+    console.print(
+        f"Monitor demo finished in {time.perf_counter() - started:.0f} s.\n"
+        f"  published tables: {releases} (what a ministry would release: suppressed as real ones are)\n"
+        f"  warehouse:        {warehouse} (published tables only)\n"
+        f"  indicators:       {out_dir / 'published-indicators.csv'} (each row names its release)\n"
+        f"  rollout:          {out_dir / 'rollout-published.json'}\n"
+        f"  report:           {report_dir} (English and French)")
 
 
 def demo_key_path(out_dir: Path) -> Path:
