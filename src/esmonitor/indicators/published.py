@@ -124,27 +124,19 @@ def _release_bounds(obs: pl.DataFrame) -> pl.DataFrame:
     cap = obs.get_column("bound_high").fill_null(np.inf).to_numpy().astype(float)
     edges = relations(obs)
     if hidden.any() and not edges.is_empty():
-        rels = edges.select("rel", "equal").unique().sort("rel")
-        slack = {int(r): n + i for i, (r, eq) in enumerate(rels.iter_rows()) if not eq}
-        size = n + len(slack)
-        rows, cols, vals = [], [], []
-        for r, total in edges.select("rel", "total").unique().iter_rows():
-            rows.append(r)
-            cols.append(total)
-            vals.append(1.0)
-            if r in slack:
-                rows.append(r)
-                cols.append(slack[r])
-                vals.append(-1.0)
-        for r, part in edges.select("rel", "part").iter_rows():
-            rows.append(r)
-            cols.append(part)
-            vals.append(-1.0)
+        rels = edges.select("rel", "equal").unique("rel").sort("rel")
+        loose = rels.filter(~pl.col("equal")).get_column("rel").to_numpy()  # parts may not be all: a slack each
+        slack = np.arange(len(loose))
+        size = n + len(loose)
+        totals = edges.select("rel", "total").unique()
+        rows = np.concatenate([totals["rel"].to_numpy(), loose, edges["rel"].to_numpy()])
+        cols = np.concatenate([totals["total"].to_numpy(), n + slack, edges["part"].to_numpy()])
+        vals = np.concatenate([np.ones(totals.height), -np.ones(len(loose)), -np.ones(edges.height)])
         a = sparse.csr_matrix((vals, (rows, cols)), shape=(len(rels), size))
-        values = np.concatenate([np.nan_to_num(low, nan=0.0), np.zeros(len(slack))])
-        unknown = np.concatenate([hidden, np.ones(len(slack), dtype=bool)])
-        upper = np.concatenate([cap, np.full(len(slack), np.inf)])
-        lower = np.concatenate([np.where(hidden, floor, 0.0), np.zeros(len(slack))])
+        values = np.concatenate([np.nan_to_num(low, nan=0.0), np.zeros(len(loose))])
+        unknown = np.concatenate([hidden, np.ones(len(loose), dtype=bool)])
+        upper = np.concatenate([cap, np.full(len(loose), np.inf)])
+        lower = np.concatenate([np.where(hidden, floor, 0.0), np.zeros(len(loose))])
         involved = np.unique(np.concatenate([edges["total"].to_numpy(), edges["part"].to_numpy()]))
         wanted = np.intersect1d(np.flatnonzero(hidden), involved)
         try:
