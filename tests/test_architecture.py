@@ -38,7 +38,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "disclosure": frozenset({"model", "warehouse", "indicators"}),
     "funding": frozenset({"model", "warehouse", "indicators", "evaluation"}),
     "voices": frozenset({"model", "ingest", "warehouse", "indicators", "disclosure"}),
-    "synth": frozenset({"model", "warehouse", "voices"}),
+    # indicators and disclosure: only esmonitor.synth.releases (SYNTH_RELEASES below)
+    "synth": frozenset({"model", "warehouse", "voices", "indicators", "disclosure"}),
     # esmonitor.disclosure.gate, the one door for public output, sits above the analysis packages
     # and below presentation; the owner of disclosure/ may narrow what it imports
     "gate": _ANALYSIS_BELOW_REPORT,
@@ -48,14 +49,24 @@ LAYERS: dict[str, frozenset[str]] = {
 }
 
 # Finer rules the architecture states for single modules: what of ours each may import.
+# (The crossings of a layer allowed to one module are in CROSSINGS, below.)
 DISCLOSURE_CORE = ("esmonitor.disclosure.table", "esmonitor.disclosure.attacker", "esmonitor.disclosure.hypercube",
                    "esmonitor.disclosure.suppression")
 SYNTH_WRITERS = ("esmonitor.synth.province", "esmonitor.synth.writer")
+#: the published releases a synthetic province implies are counted by the indicator engine from a
+#: warehouse the province was loaded into, and checked by the disclosure attacker
+SYNTH_RELEASES = "esmonitor.synth.releases"
+SYNTH_OTHERS = ("esmonitor.synth", "esmonitor.synth.loader", "esmonitor.synth.voices")
 MODULE_RULES: dict[str, frozenset[str]] = {
     # the disclosure core imports nothing of ours but errors (and the rest of the core)
     **dict.fromkeys(DISCLOSURE_CORE, frozenset({"esmonitor.errors", *DISCLOSURE_CORE})),
     # the synthetic province and its writer import only model: the demo exercises the real ingest path
     **dict.fromkeys(SYNTH_WRITERS, frozenset({"esmonitor.errors", "esmonitor.model", "esmonitor.synth.province"})),
+    SYNTH_RELEASES: frozenset({"esmonitor.errors", "esmonitor.model", "esmonitor.warehouse", "esmonitor.indicators",
+                               "esmonitor.disclosure.attacker", "esmonitor.synth.province"}),
+    # the rest of synth/ may not use the indicators or disclosure that releases alone may
+    **dict.fromkeys(SYNTH_OTHERS, frozenset({"esmonitor.errors", "esmonitor.model", "esmonitor.warehouse",
+                                             "esmonitor.voices", "esmonitor.synth"})),
 }
 
 # Database engines: only the warehouse talks to one.
@@ -182,11 +193,19 @@ def _ours(imports: Iterable[Import], by: Callable[[str], str | None] = package_o
             yield imp, source, target
 
 
+#: Single imports across a layer, each with its reason (module, the module it may import).
+CROSSINGS: dict[tuple[str, str], str] = {
+    # the bounds suppression leaves in a published table are the attacker's linear programs; the
+    # attacker is the disclosure core, which imports nothing of ours but errors
+    ("esmonitor.indicators.published", "esmonitor.disclosure.attacker"): "partial identification by the attacker's LP",
+}
+
+
 def layering_violations(imports: Iterable[Import]) -> list[str]:
     out = []
     for imp, source, target in _ours(imports, by=layer):
         allowed = LAYERS.get(source, frozenset()) | ALWAYS_ALLOWED
-        if target not in allowed:
+        if target not in allowed and (imp.module, imp.target) not in CROSSINGS:
             out.append(f"{imp}: {source} may import only {', '.join(sorted(allowed))} (LAYERS)")
     return out
 

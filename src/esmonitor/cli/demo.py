@@ -85,8 +85,9 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
     console.rule("1. Synthetic province and the tables its ministry would publish")
     write_synthetic(extracts, clients, seed, dirty=False)
     releases = extracts / "releases"
-    tables = sorted(p for p in releases.iterdir() if p.suffix.lower() in (".csv", ".xlsx")) if releases.exists() \
-        else []
+    # the workbook and the site file: the CSV copies of the workbook's sheets are the same release again
+    tables = [p for p in (releases / "ies_foi_release.xlsx", releases / "es_client_outcomes_by_site.csv")
+              if p.exists()]
     if not tables:
         raise UserInputError(f"no published tables in {releases}", hint="esmonitor synth writes them there")
     console.rule("2. Ingest of the published tables only (no records)")

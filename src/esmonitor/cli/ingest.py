@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from esmonitor.cli.common import (
@@ -43,12 +44,18 @@ def synth(
 
 def write_synthetic(out_dir: Path, clients: int, seed: int, dirty: bool) -> dict[str, Any]:
     """The synthetic province and its survey exports, with a progress bar; the manifest."""
+    import json
+    import tempfile
+
     from esmonitor.synth import SynthConfig, generate, write_province
+    from esmonitor.synth.loader import load_province
+    from esmonitor.synth.releases import write_releases
     from esmonitor.synth.voices import write_voices
+    from esmonitor.warehouse import Warehouse
 
     started = time.perf_counter()
     with progress() as bar:
-        task = bar.add_task(f"Generating {clients:,} clients", total=11)
+        task = bar.add_task(f"Generating {clients:,} clients", total=13)
         province = generate(SynthConfig(clients=clients, seed=seed, dirty=dirty))
         bar.advance(task)
 
@@ -59,7 +66,14 @@ def write_synthetic(out_dir: Path, clients: int, seed: int, dirty: bool) -> dict
         bar.update(task, description="Writing survey exports")
         voices = write_voices(out_dir / "voices", seed)
         manifest["voices"] = {"folder": "voices", "files": voices["files"]}
-        bar.update(task, description="Synthetic province written", completed=11)
+        bar.update(task, description="Writing the published releases (FOI workbook, ES client outcomes)", advance=1)
+        # the releases are counted from the province itself, loaded into a scratch warehouse
+        with tempfile.TemporaryDirectory(prefix="esmonitor-synth-") as scratch, \
+                Warehouse(Path(scratch) / "province.duckdb") as w:
+            load_province(w, province)
+            manifest["releases"] = write_releases(w, out_dir / "releases", province)
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
+        bar.update(task, description="Synthetic province written", completed=13)
     rows: dict[str, int] = manifest["row_counts"]  # type: ignore[assignment]
     files: dict[str, str] = manifest["files"]  # type: ignore[assignment]
     console.print(f"Wrote {sum(rows.values()):,} rows in {len(files)} files to {out_dir} "
@@ -108,22 +122,23 @@ def report_table(reports: list[FileReport]) -> Table:
             notes.insert(0, f"numbers in {r.rows_read:,} rows; {r.cells_suppressed:,} hidden by the source"
                          + (f"; notes kept from {', '.join(repr(n) for n in r.notes_sheets)}" if r.notes_sheets
                             else ""))
-        table.add_row(Path(r.path).name, r.entity or "?", *(f"{c:,}" for c in counts),
-                      f"[{style}]{r.status}[/]", "; ".join(notes))
+        table.add_row(escape(Path(r.path).name), r.entity or "?", *(f"{c:,}" for c in counts),
+                      f"[{style}]{r.status}[/]", escape("; ".join(notes)))
     return table
 
 
 def print_problems(reports: list[FileReport]) -> None:
     """Full-width lines for what the table may truncate: rejected files and dropped identifiers."""
     for r in reports:
-        name = Path(r.path).name
-        if r.status in ("rejected", "failed"):
-            console.print(f"[bold red]Rejected[/] {name}: {r.message}")
+        name = escape(Path(r.path).name)
+        if r.status in ("rejected", "failed"):  # a message may hold [brackets]: shown as written
+            console.print(f"[bold red]Rejected[/] {name}: {escape(r.message or '')}")
         if r.dropped_identifier_columns:
             console.print(f"[yellow]Warning[/] {name}: direct identifier column(s) "
                           f"{', '.join(r.dropped_identifier_columns)} dropped, never stored")
         if r.other_sheets and r.source_kind:
-            console.print(f"[yellow]Note[/] {name}: sheets read: {r.sheet}; not read: {', '.join(r.other_sheets)}")
+            console.print(f"[yellow]Note[/] {name}: sheets read: {escape(r.sheet or '')}; not read: "
+                          f"{escape(', '.join(r.other_sheets))}")
         elif r.other_sheets:
             console.print(f"[yellow]Note[/] {name}: read sheet {r.sheet!r}; not read: "
                           f"{', '.join(repr(o) for o in r.other_sheets)} (choose with sheet = \"...\" in the "

@@ -105,6 +105,8 @@ def disclose_frame(frame: Any, dims: Sequence[str], value: str, hierarchies: Seq
     of its value wide (no one can estimate it within ``protection`` either way)."""
     _check_min_count(min_count)
     data = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    if value not in data.columns or any(d not in data.columns for d in dims):
+        build_table(data, list(dims), value, hierarchies=list(hierarchies))  # says which column is missing
     counts = read_counts(data, value)
     coded = counts.get_column("_value").is_null() & counts.get_column("_code").is_not_null()
     frame = counts.with_columns(pl.col("_value").fill_null(0.0).alias(value), coded.cast(pl.Float64).alias("_coded")) \

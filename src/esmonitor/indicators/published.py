@@ -56,10 +56,12 @@ DEFINITIONS: dict[str, Definition] = {
     **{_employed_id(k): Definition(
         f"Employed {en} (as published)", f"En emploi {fr} (tel que publié)",
         f"Clients the source reports employed {en} over the clients it counts for that checkpoint (the "
-        "total with a status where it gives one, else every client assisted). Not the funded-outcome "
+        "total with a status where it gives one, else the clients assisted less those with no outcome "
+        "recorded). Not the funded-outcome "
         "rate: sources define employment and the checkpoint their own way.",
         f"Clients que la source déclare en emploi {fr} sur les clients qu'elle compte pour ce point de "
-        "contrôle (le total ayant un statut s'il est donné, sinon tous les clients aidés). Ce n'est pas "
+        "contrôle (le total ayant un statut s'il est donné, sinon les clients aidés moins ceux sans résultat "
+        "inscrit). Ce n'est pas "
         "le taux de résultats financés : chaque source définit l'emploi et le point de contrôle.")
       for k, (en, fr) in _CHECKPOINTS.items()},
     "sa_referral_to_intake": Definition(
@@ -207,9 +209,18 @@ def _rate(cells: pl.DataFrame, name: str, k: int) -> pl.DataFrame:
     at_k = pl.col("interval_months") == k
     with_total = _pair(cells, (pl.col("measure") == "outcome_employed") & at_k,
                        (pl.col("measure") == "outcome_total") & at_k, on)
-    # a source without a total for the checkpoint (ES client outcomes): every client assisted
+    # a source without a total for the checkpoint (ES client outcomes): the clients assisted less
+    # those with no outcome recorded for it (out_*_null), whose bounds move the other way
     assisted = _pair(cells, (pl.col("measure") == "outcome_employed") & at_k,
                      pl.col("measure") == "clients_assisted", on)
+    missing = cells.filter((pl.col("measure") == "outcome_missing") & at_k).select(
+        *on, pl.col("value").alias("m"), pl.col("low").alias("m_low"), pl.col("high").alias("m_high"))
+    assisted = assisted.join(missing, on=on, how="left").with_columns(
+        (pl.col("d") - pl.col("m").fill_null(0)).alias("d"),
+        (pl.col("d_low") - pl.col("m_high").fill_null(0)).clip(lower_bound=0).alias("d_low"),
+        (pl.col("d_high") - pl.col("m_low").fill_null(0)).alias("d_high"),
+    ).with_columns(pl.when(pl.col("m").is_null() & pl.col("m_low").is_not_null()).then(None)
+                   .otherwise(pl.col("d")).alias("d")).drop("m", "m_low", "m_high")
     pairs = pl.concat([with_total, assisted.join(with_total.select(on), on=on, how="anti")])
     return _ratio(pairs, name)
 

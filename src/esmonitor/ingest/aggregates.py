@@ -40,6 +40,7 @@ RAW_COLUMNS: dict[str, Any] = {
     "period": pl.String, "geo": pl.String, "geo_alt": pl.String, "geo_type": pl.String, "site_catchment": pl.String,
     "client_type": pl.String, "dimension": pl.String, "group": pl.String, "interval": pl.String,
     "programme": pl.String, "detail": pl.String, "value": pl.String, "unit": pl.String,
+    "geo_name": pl.String, "flag": pl.String,  # a site's name; a source's flag on a number (StatCan's p, r)
     # the header each role was read from, for the quarantine
     **{f"h_{role}": pl.String for role in ("period", "geo", "site_catchment", "client_type", "interval")},
 }
@@ -316,7 +317,8 @@ def _read_es_outcomes(sheet: Sheet, source: SourceFile, mapping: A.GenericMappin
     by_fold = {normalise_header(h): h for h in sheet.headers}
     values = {by_fold[k]: v for k, v in ES_VALUE_COLUMNS.items() if k in by_fold}
     ids = {"period": by_fold.get("fiscal_year", ""), "geo": by_fold.get("sds_id", ""),
-           "site_catchment": by_fold.get("est_region", ""), "programme": by_fold.get("eo_program", "")}
+           "site_catchment": by_fold.get("est_region", ""), "programme": by_fold.get("eo_program", ""),
+           "geo_name": by_fold.get("sds_name", "")}
     missing = [k for k in ("fiscal_year", "sds_id", "est_region") if k not in by_fold]
     if missing:
         raise InputFileError(str(source.path), f"an ES client-outcomes table without {', '.join(missing)}",
@@ -347,7 +349,9 @@ def _read_table(sheet: Sheet, source: SourceFile, mapping: A.GenericMapping | No
         if role == "unit_ignore":
             continue
         if role in ("catchment", "delivery_agent", "office"):
-            if "geo" not in roles:
+            # the finest place a row names is its place (an agent's row also names its catchment)
+            finer = {"catchment": 0, "office": 1, "delivery_agent": 2}
+            if "geo" not in roles or finer[role] > finer[roles["_geo_type"]]:
                 roles["geo"] = h
                 roles["_geo_type"] = role
             continue
@@ -414,7 +418,9 @@ def _read_statcan(sheet: Sheet, source: SourceFile, mapping: A.GenericMapping | 
     symbol = _text(by_fold["symbol"]).str.strip_chars() if "symbol" in by_fold else pl.lit("")
     value = _text(by_fold["value"]).str.strip_chars()
     # STATUS changes what VALUE means: "x", "..", "F" with an empty VALUE become the cell's code
-    cell = pl.when(value.is_null() | (value == "")).then(pl.coalesce(status.replace("", None), pl.lit(""))) \
+    # STATUS decides what VALUE means: "x", "..", "F" hide the number even where one is filled in
+    hides = status.is_in(["x", "X", "..", ".", "...", "F"])
+    cell = pl.when(hides | value.is_null() | (value == "")).then(pl.coalesce(status.replace("", None), pl.lit(""))) \
         .otherwise(pl.when(status == "E").then(value + "E").otherwise(value))
     detail = pl.concat_str([pl.lit(f"{h}=") + _text(h) for h in rest], separator="; ") if rest else pl.lit("")
     unit = _text(by_fold["uom"]) if "uom" in by_fold else pl.lit("")
@@ -431,7 +437,7 @@ def _read_statcan(sheet: Sheet, source: SourceFile, mapping: A.GenericMapping | 
         detail.alias("detail"), cell.alias("value"),
         pl.when(scalar.str.to_lowercase().is_in(["units", ""])).then(unit).otherwise(unit + " (" + scalar + ")")
         .alias("unit"),
-        pl.when(symbol != "").then(pl.lit("symbol=") + symbol).otherwise(pl.lit("")).alias("programme"),
+        symbol.alias("flag"),
     )
 
 
@@ -466,7 +472,7 @@ def tidy(read_: Read, release_id: str, codes: dict[str, A.Code] | None = None) -
     raw = read_.raw.with_columns(
         pl.col(c).fill_null("") for c in ("client_type", "dimension", "group", "interval", "programme", "detail",
                                           "unit", "site_catchment", "measure_label", "sheet", "period", "value", "geo",
-                                          "geo_type", "geo_alt"))
+                                          "geo_type", "geo_alt", "geo_name", "flag"))
     table = {**A.SUPPRESSION_CODES, **(codes or {})}
     statcan = read_.kind == "statcan"
     problems: list[pl.DataFrame] = []
@@ -558,11 +564,14 @@ def tidy(read_: Read, release_id: str, codes: dict[str, A.Code] | None = None) -
     observations = good.select(
         pl.lit(release_id).alias("release_id"), "measure", "measure_label", "period_type",
         pl.col("_period").alias("period"), pl.col("period").alias("period_label"), "period_start", "period_end",
-        pl.col("_geo_type").alias("geo_type"), "geo_id", pl.col("geo").alias("geo_label"), "catchment_id",
+        pl.col("_geo_type").alias("geo_type"), "geo_id",
+        pl.when(pl.col("geo_name") != "").then(pl.col("geo_name")).otherwise(pl.col("geo")).alias("geo_label"),
+        "catchment_id",
         pl.col("_client_type").alias("client_type"),
         pl.col("dimension").map_elements(A.all_or, return_dtype=pl.String).alias("dimension"),
         pl.col("group").map_elements(A.all_or, return_dtype=pl.String).alias("group"),
-        "interval_months", "programme", "detail", "unit", pl.col("_value").alias("value"), "status", "symbol",
+        "interval_months", "programme", "detail", "unit", pl.col("_value").alias("value"), "status",
+        pl.when(pl.col("symbol").fill_null("") != "").then(pl.col("symbol")).otherwise(pl.col("flag")).alias("symbol"),
         "bound_low", "bound_high", "sheet", pl.col("row").alias("source_row"), pl.col("column").alias("source_column"))
     observations, dup = _duplicates(observations)
     if dup.height:

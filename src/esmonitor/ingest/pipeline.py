@@ -246,7 +246,7 @@ def _ingest_published(warehouse: Warehouse, source: SourceFile, kind: str | None
                     "[file.aggregate] in a mapping file for another layout)"))
             raise AssertionError("unreachable")  # pragma: no cover
         return ingest_published(warehouse, source, found[0], found[1], fm.aggregate if fm else None,
-                                fm.release if fm else None)
+                                fm.release if fm else None, options.identifiers)
 
 
 def ingest_one(warehouse: Warehouse, source: SourceFile, entity_name: str,

@@ -20,7 +20,7 @@ import sqlglot.expressions as exp
 
 from esmonitor.errors import EsmonitorError
 from esmonitor.ingest import aggregates as G
-from esmonitor.ingest.pipeline import FileReport, _message, _private, staging_folder
+from esmonitor.ingest.pipeline import FileReport, IdentifierFinder, _message, _private, staging_folder
 from esmonitor.ingest.sources import SourceFile
 from esmonitor.model.aggregates import GenericMapping, Release
 from esmonitor.warehouse import Warehouse
@@ -54,7 +54,8 @@ def release_for(kind: str, source: SourceFile, given: dict[str, str] | None = No
             table = f"{m.group(1)}-{m.group(2)}-{m.group(3)}-{m.group(4) or '01'}"
             base["title"] = f"Statistics Canada, Table {table}"
             digits = f"{m.group(1)}{m.group(2)}{m.group(3)}{m.group(4) or '01'}"
-            base["reference"] = f"https://doi.org/10.25318/{digits}01-eng"
+            base["reference"] = f"https://doi.org/10.25318/{digits}-eng"
+            base.setdefault("id", f"statcan:{table}")  # a new download of the table revises the same release
     base.update({k: v for k, v in (given or {}).items() if v})
     release_id = base.pop("id", None) or f"{kind}:{re.sub(r'[^A-Za-z0-9._-]+', '_', source.path.stem)}"
     return Release(release_id, base.get("title", ""), base.get("publisher", ""), base.get("reference", ""),
@@ -62,7 +63,8 @@ def release_for(kind: str, source: SourceFile, given: dict[str, str] | None = No
 
 
 def ingest_published(warehouse: Warehouse, source: SourceFile, kind: str, sheets: list[G.Sheet],
-                     mapping: GenericMapping | None = None, release: dict[str, str] | None = None) -> FileReport:
+                     mapping: GenericMapping | None = None, release: dict[str, str] | None = None,
+                     identifiers: IdentifierFinder | None = None) -> FileReport:
     started = time.perf_counter()
     report = FileReport(str(source.path), f"aggregate:{kind}", encoding=source.encoding, delimiter=source.delimiter)
     report.source_kind = kind
@@ -82,7 +84,7 @@ def ingest_published(warehouse: Warehouse, source: SourceFile, kind: str, sheets
         return report
     batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     report.batch_id = batch_id
-    obs, problems = found.observations, found.problems
+    obs, problems = found.observations, _masked(found.problems, identifiers)
     report.sheet = ", ".join(read.sheets_read) or None
     report.other_sheets = [f"{name} ({why})" for name, why in read.sheets_skipped]
     report.notes_sheets = [name or source.path.name for name, _ in read.notes]
@@ -108,6 +110,33 @@ def ingest_published(warehouse: Warehouse, source: SourceFile, kind: str, sheets
     report.quarantine_by_rule = dict(sorted(problems.group_by("rule").len().iter_rows())) if problems.height else {}
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _masked(problems: pl.DataFrame, find: IdentifierFinder | None) -> pl.DataFrame:
+    """A name, e-mail, phone number or SIN typed into a published table never reaches the
+    quarantine as it is: each becomes its type (``[EMAIL]``), in the value and in the message."""
+    if find is None or problems.is_empty():
+        return problems
+    seen: dict[str, str] = {}
+
+    def mask(text: str | None) -> str | None:
+        if text is None or not text.strip():
+            return text
+        if text not in seen:
+            out, last = [], 0
+            for start, end, kind in sorted(find(text)):
+                if start < last:
+                    continue
+                out += [text[last:start], f"[{kind.upper()}]"]
+                last = end
+            seen[text] = "".join([*out, text[last:]])
+        return seen[text]
+
+    masked_values = problems.get_column("value").map_elements(mask, return_dtype=pl.String)
+    messages = [m if v == mv else m.replace(f"'{v}'", f"'{mv}'").replace(str(v), str(mv)) if v and m else m
+                for v, mv, m in zip(problems.get_column("value").to_list(), masked_values.to_list(),
+                                    problems.get_column("message").to_list(), strict=True)]
+    return problems.with_columns(masked_values.alias("value"), pl.Series("message", messages, dtype=pl.String))
 
 
 def _store(warehouse: Warehouse, source: SourceFile, rel: Release, obs: pl.DataFrame, problems: pl.DataFrame,

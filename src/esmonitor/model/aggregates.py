@@ -127,6 +127,8 @@ def parse_cell(raw: object, codes: dict[str, Code] | None = None) -> Cell | None
         c = table[text]
         return Cell(None, c.status, c.low, c.high, text)
     body = text.rstrip("%").strip()
+    if _identifier_like(body):
+        return None
     if NUMBER.match(body):
         value = float(re.sub(r"[,\u00a0\u202f ]", "", body))
         return Cell(value, "published", value, value)
@@ -151,6 +153,24 @@ class GenericMapping:
     values: dict[str, str] = field(default_factory=dict)  # header → measure id
     codes: dict[str, Code] = field(default_factory=dict)  # more codes for hidden or missing cells
     geo_type: str | None = None
+
+
+def _identifier_like(text: str) -> bool:
+    """A number in groups that no count is written as: a first group with a leading zero
+    ("046 454 286"), or nine digits in three groups passing the SIN checksum."""
+    groups = re.split(r"[,\u00a0\u202f .-]", text)
+    if len(groups) < 2 or not all(g.isdigit() for g in groups):
+        return False
+    if groups[0].startswith("0") and len(groups[0]) > 1:
+        return True
+    digits = "".join(groups)
+    if len(groups) == 3 and all(len(g) == 3 for g in groups):
+        total = 0
+        for i, d in enumerate(int(c) for c in digits):
+            d = d * 2 if i % 2 else d
+            total += d - 9 if d > 9 else d
+        return total % 10 == 0
+    return False
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -421,7 +441,9 @@ _KEY = ("release_id", "measure", "period", "geo_type", "geo_id", "client_type", 
 
 def relations(obs: pl.DataFrame) -> pl.DataFrame:
     """The additive relations among a release's counts, as edges (rel, total, part, equal) between
-    row positions of ``obs``: outcome categories add up to the clients assisted; the employed are
+    row positions of ``obs``: outcome categories are among the clients assisted (at most all of
+    them: whether the ministry's six categories always add up to them is not documented, and a
+    bound assumed too tight would be wrong); the employed are
     among the clients with a checkpoint; demographic groups are among (not always all of) the
     "all" row; SA and non-SA clients make up all clients. ``equal``: the parts are the whole."""
     empty = pl.DataFrame(schema={"rel": pl.Int64, "total": pl.Int64, "part": pl.Int64, "equal": pl.Boolean})
@@ -451,7 +473,7 @@ def relations(obs: pl.DataFrame) -> pl.DataFrame:
         return [k for k in keys if k[1:] not in drop]
 
     join(counts.filter(pl.col("measure") == "clients_assisted"), counts.filter(pl.col("measure").is_in(OUTCOME_PARTS)
-         & pl.col("interval_months").is_not_null()), key_but("measure", "interval_months"), "outcome", 6)
+         & pl.col("interval_months").is_not_null()), key_but("measure", "interval_months"), "outcome", None)
     join(counts.filter(pl.col("measure") == "outcome_total"), counts.filter(pl.col("measure") == "outcome_employed"),
          key_but("measure"), "employed", None)
     join(counts.filter(pl.col("dimension") == "all"), counts.filter(pl.col("dimension") != "all"),

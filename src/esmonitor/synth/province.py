@@ -109,6 +109,10 @@ class Province:
     tables: dict[str, pl.DataFrame]
     provider_quality: dict[str, float]
     realised: dict[str, object]
+    #: Per client with an action plan: the planted probability ``p`` of employment during the plan
+    #: (the logistic of :class:`Truth`'s linear predictor; ``employed`` is a draw from it). Kept in
+    #: memory for the truth of outcome rates (:mod:`esmonitor.synth.releases`); written nowhere.
+    employment_probability: pl.DataFrame | None = None
 
     def manifest(self) -> dict[str, object]:
         cfg = asdict(self.config)
@@ -449,7 +453,8 @@ def generate(config: SynthConfig) -> Province:
             & (referred >= creaming_window_start)
             & (referred <= _d64(config.as_of) - 90 * DAY)),
     }
-    return Province(config, truth, tables, quality, realised)
+    return Province(config, truth, tables, quality, realised,
+                    pl.DataFrame({"client_id": client_ids[ip].tolist(), "p_employed": p_job}))
 
 
 def _cell_means(value: np.ndarray, catchment: np.ndarray, day: np.ndarray,
