@@ -90,7 +90,8 @@ def monitor_document(indicators: pl.DataFrame, releases: list[dict[str, Any]], r
     subtitle = _("Monitor's edition, from published tables only. Made {date}.").format(
         date=L.date(generated or date.today()))
     meta = {"releases": [r["release_id"] for r in releases], "generated": (generated or date.today()).isoformat(),
-            "versions": versions}
+            "versions": versions,
+            "min_count": 5}  # the sources' own threshold (<5): what a withheld figure's note says
     return Document(lang, title, subtitle, "public", True, sections, [], tables, {}, [], meta, synthetic)
 
 
