@@ -70,7 +70,12 @@ def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                                    root / "releases" / "es_client_outcomes_by_site.csv"], Pseudonymizer(TEST_KEY))
         table = published.compute(w)
         kinds = dict(w.fetchall("SELECT release_id, kind FROM aggregate_release"))
-    return {"frames": frames, "written": written, "reports": reports, "table": table, "kinds": kinds}
+        obs = published.observations(w)
+        from esmonitor.report.monitor import monitor_report
+
+        doc = monitor_report(w, "not evaluated in this test", "en")
+    return {"frames": frames, "written": written, "reports": reports, "table": table, "kinds": kinds, "obs": obs,
+            "doc": doc}
 
 
 def _check(rows: pl.DataFrame, truth: pl.DataFrame, on: list[str]) -> int:
@@ -130,3 +135,70 @@ def test_the_sa_gap_recovers_the_planted_gap(both: dict[str, Any]) -> None:
     assert covered / joined.height >= 0.90, (covered, joined.height)
     # and the gap is there: on average SA clients are behind (the province plants it)
     assert joined["value"].drop_nulls().mean() > 0
+
+
+def test_the_monitor_report_reveals_no_hidden_cell(both: dict[str, Any]) -> None:
+    """Everything the monitor's report shows, attacked together with the tables themselves: every
+    rate it prints becomes one more equation (employed - rate x clients = 0 over the cells behind
+    it), and no hidden cell of the sources may be narrowed by them."""
+    import numpy as np
+    from scipy import sparse
+
+    from esmonitor.disclosure.attacker import feasible_intervals
+    from esmonitor.model.aggregates import relations
+
+    obs = both["obs"].filter(pl.col("unit").is_in(["count", ""]) | pl.col("unit").is_null())
+    obs = obs.filter(pl.col("period_type") == "fiscal_year").with_row_index("i")
+    shown = {(r["period"], r["catchment"], r["citation"]) for t in ("employed_3m", "sa_gap_3m", "sa_referral_to_intake")
+             for r in both["doc"].tables.get(t, type("E", (), {"rows": []})).rows if r.get("value") is not None}
+    assert shown  # the report prints rates
+    # the equations the report adds: for each printed 3-month rate of all clients, its cells
+    table = both["table"].filter((pl.col("indicator") == "employed_3m_reported") & (pl.col("client_type") == "all")
+                                 & (pl.col("dimension") == "all") & pl.col("value").is_not_null())
+    edges = relations(obs.drop("i"))
+    n = obs.height
+    extra_rows: list[dict[int, float]] = []
+    for row in table.iter_rows(named=True):
+        cells = obs.filter((pl.col("release_id") == row["source"]) & (pl.col("period") == row["period"])
+                           & (pl.col("catchment_id") == row["catchment_id"]) & (pl.col("client_type") == "all")
+                           & (pl.col("dimension") == "all"))
+        employed = cells.filter((pl.col("measure") == "outcome_employed") & (pl.col("interval_months") == 3))
+        base = cells.filter(pl.col("measure") == ("outcome_total" if (cells["measure"] == "outcome_total").any()
+                                                   else "clients_assisted"))
+        base = base.filter(pl.col("interval_months") == 3) if (base["measure"] == "outcome_total").any() else base
+        missing = cells.filter((pl.col("measure") == "outcome_missing") & (pl.col("interval_months") == 3))
+        eq: dict[int, float] = {}
+        for i in employed["i"]:
+            eq[i] = eq.get(i, 0.0) + 1.0
+        for i in base["i"]:
+            eq[i] = eq.get(i, 0.0) - row["value"]
+        for i in missing["i"]:
+            eq[i] = eq.get(i, 0.0) + row["value"]
+        extra_rows.append(eq)
+    hidden = obs["value"].is_null().to_numpy()
+    values = obs["value"].fill_null(0).to_numpy().astype(float)
+    lower = obs["bound_low"].fill_null(0).to_numpy().astype(float)
+    upper = obs["bound_high"].fill_null(np.inf).to_numpy().astype(float)
+    rels = edges.select("rel", "equal").unique("rel").sort("rel")
+    loose = rels.filter(~pl.col("equal"))["rel"].to_numpy()
+
+    def system(extra: list[dict[int, float]]) -> sparse.csr_matrix:
+        totals = edges.select("rel", "total").unique()
+        rows = [totals["rel"].to_numpy(), loose, edges["rel"].to_numpy()]
+        cols = [totals["total"].to_numpy(), n + np.arange(len(loose)), edges["part"].to_numpy()]
+        vals = [np.ones(totals.height), -np.ones(len(loose)), -np.ones(edges.height)]
+        for k, eq in enumerate(extra):
+            rows.append(np.full(len(eq), len(rels) + k))
+            cols.append(np.array(list(eq), dtype=np.int64))
+            vals.append(np.array(list(eq.values())))
+        return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                 shape=(len(rels) + len(extra), n + len(loose)))
+
+    pad = np.zeros(len(loose))
+    unknown = np.concatenate([hidden, np.ones(len(loose), dtype=bool)])
+    args = {"upper": np.concatenate([upper, np.full(len(loose), np.inf)]), "lower": np.concatenate([lower, pad])}
+    wanted = np.flatnonzero(hidden)
+    alone = feasible_intervals(system([]), np.concatenate([values, pad]), unknown, cells=wanted, **args)
+    together = feasible_intervals(system(extra_rows), np.concatenate([values, pad]), unknown, cells=wanted, **args)
+    narrowed = [c for c in alone if together[c].width < alone[c].width - 1e-6]
+    assert not narrowed, [(c, alone[c], together[c]) for c in narrowed[:5]]
