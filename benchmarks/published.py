@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import Result, peak_rss_mib, positive, sql_string, versions, write_results
+from harness import Result, peak_rss_mib, positive, versions, write_results
 
 PHASES = ("generate", "raw", "validated", "indicators")
 VERSIONED = ("duckdb", "fastexcel", "polars", "xlsxwriter")
@@ -137,15 +137,12 @@ def phase_raw(workdir: Path, run: int) -> Result:
     con = duckdb.connect(str(db))
     out: Result = {}
     t0 = time.perf_counter()
-    con.execute(f"CREATE TABLE lfs AS SELECT * FROM read_csv({sql_string(str(workdir / '14100387.csv'))})").fetchall()
+    con.read_csv(str(workdir / "14100387.csv")).create("lfs")
     out["lfs_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     reader = fastexcel.read_excel(str(workdir / "foi_release.xlsx"))
     for i, name in enumerate(reader.sheet_names):
-        arrow = reader.load_sheet(name, header_row=None, dtypes="string").to_arrow()
-        con.register("_sheet", arrow)
-        con.execute(f"CREATE TABLE sheet_{i} AS SELECT * FROM _sheet").fetchall()
-        con.unregister("_sheet")
+        con.from_arrow(reader.load_sheet(name, header_row=None, dtypes="string").to_arrow()).create(f"sheet_{i}")
     out["foi_seconds"] = time.perf_counter() - t1
     con.close()
     out["seconds"] = time.perf_counter() - t0

@@ -152,26 +152,16 @@ def demo_key_path(out_dir: Path) -> Path:
 
 
 def _demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None, key_file: Path | None) -> None:
-    from esmonitor.warehouse import Warehouse
 
     started = time.perf_counter()
     warehouse = warehouse or out_dir / "esmonitor.duckdb"
-    if warehouse.exists():
-        with Warehouse(warehouse, read_only=True) as w:
-            made_by_demo = w.meta("created_by") == "demo"
-        if not made_by_demo:
-            raise UserInputError(f"{warehouse} already holds data that the demo did not create",
-                                 hint="pass another --warehouse or --out for the demo")
-        for suffix in ("", ".wal"):
-            Path(str(warehouse) + suffix).unlink(missing_ok=True)
+    _fresh_warehouse(warehouse)
     extracts = out_dir / "extracts"
     if extracts.exists():
         shutil.rmtree(extracts)
     console.rule("1. Synthetic province")
     write_synthetic(extracts, clients, seed, dirty=True)
     console.rule("2. Validated ingest")
-    with Warehouse(warehouse) as w:
-        w.set_meta("created_by", "demo")
     # the key lives outside the output folder: whoever is given the folder (its extracts hold the
     # client ids) must not get the means to link the pseudonyms back to them
     key_file = key_file or demo_key_path(out_dir)

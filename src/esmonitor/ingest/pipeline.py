@@ -473,6 +473,27 @@ def _quarantine(warehouse: Warehouse, source: SourceFile, entity: Entity, rules:
                                  .with_("bad_rows", as_=bad_rows), S.QUARANTINE_TABLE))
 
 
+def masker(find: IdentifierFinder, label: Callable[[str, str], str]) -> Callable[[str | None], str | None]:
+    """A function that replaces each identifier ``find`` finds in a text by ``label(type, text)``
+    (each distinct text masked once)."""
+    seen: dict[str, str] = {}
+
+    def mask(text: str | None) -> str | None:
+        if text is None or not text.strip():
+            return text
+        if text not in seen:
+            out, last = [], 0
+            for start, end, kind in sorted(find(text)):
+                if start < last:
+                    continue
+                out += [text[last:start], label(kind, text[start:end])]
+                last = end
+            seen[text] = "".join([*out, text[last:]])
+        return seen[text]
+
+    return mask
+
+
 def _mask_quarantine(warehouse: Warehouse, batch_id: str, find: IdentifierFinder,
                      pseudonymizer: Pseudonymizer, pseudonyms: frozenset[str]) -> None:
     """A value typed into the wrong column (a name in Gender, a SIN in a date) must not reach the
@@ -484,18 +505,7 @@ def _mask_quarantine(warehouse: Warehouse, batch_id: str, find: IdentifierFinder
     rows = pl.DataFrame(warehouse.arrow(exp.select("*").from_(S.QUARANTINE_TABLE).where(batch)))
     if rows.is_empty():
         return
-    seen: dict[str, str] = {}
-
-    def mask(text: str | None) -> str | None:
-        if text is None or not text.strip():
-            return text
-        if text not in seen:
-            out, last = [], 0
-            for start, end, kind in find(text):
-                out += [text[last:start], f"[{kind.upper()}:{pseudonymizer('masked:' + text[start:end])[:10]}]"]
-                last = end
-            seen[text] = "".join([*out, text[last:]])
-        return seen[text]
+    mask = masker(find, lambda kind, found: f"[{kind.upper()}:{pseudonymizer('masked:' + found)[:10]}]")
 
     def mask_record(record: str | None) -> str | None:
         if record is None:

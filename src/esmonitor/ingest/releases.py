@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
 import uuid
 
@@ -20,7 +19,7 @@ import sqlglot.expressions as exp
 
 from esmonitor.errors import EsmonitorError
 from esmonitor.ingest import aggregates as G
-from esmonitor.ingest.pipeline import FileReport, IdentifierFinder, _message, _private, staging_folder
+from esmonitor.ingest.pipeline import FileReport, IdentifierFinder, _message, masker
 from esmonitor.ingest.sources import SourceFile
 from esmonitor.model.aggregates import GenericMapping, Release
 from esmonitor.warehouse import Warehouse
@@ -90,14 +89,12 @@ def ingest_published(warehouse: Warehouse, source: SourceFile, kind: str, sheets
     report.notes_sheets = [name or source.path.name for name, _ in read.notes]
     report.rows_read = read.rows_read
     report.cells_read = read.raw.height
-    bad_cells = problems.select("sheet", "row", "column").unique()
     report.cells_quarantined = read.raw.height - obs.height
     report.cells_loaded = obs.height
     report.cells_suppressed = int(obs.filter(pl.col("status") == "suppressed").height)
     bad_rows = problems.select("sheet", "row").unique().height
     report.rows_quarantined = bad_rows
     report.rows_loaded = report.rows_read - bad_rows
-    del bad_cells
     if obs.is_empty() and read.raw.height == 0:
         report.status = "rejected"
         report.message = ("no table of numbers found (no header row naming a period and a place"
@@ -117,20 +114,7 @@ def _masked(problems: pl.DataFrame, find: IdentifierFinder | None) -> pl.DataFra
     quarantine as it is: each becomes its type (``[EMAIL]``), in the value and in the message."""
     if find is None or problems.is_empty():
         return problems
-    seen: dict[str, str] = {}
-
-    def mask(text: str | None) -> str | None:
-        if text is None or not text.strip():
-            return text
-        if text not in seen:
-            out, last = [], 0
-            for start, end, kind in sorted(find(text)):
-                if start < last:
-                    continue
-                out += [text[last:start], f"[{kind.upper()}]"]
-                last = end
-            seen[text] = "".join([*out, text[last:]])
-        return seen[text]
+    mask = masker(find, lambda kind, _: f"[{kind.upper()}]")
 
     masked_values = problems.get_column("value").map_elements(mask, return_dtype=pl.String)
     messages = [m if v == mv else m.replace(f"'{v}'", f"'{mv}'").replace(str(v), str(mv)) if v and m else m
@@ -208,7 +192,3 @@ def _labour_market(warehouse: Warehouse, obs: pl.DataFrame, batch_id: str) -> st
     warehouse.upsert("labour_market", rows.to_arrow(), ("economic_region", "month", "characteristic", "statistic"),
                      ("value", "status"), batch_id, "labour_market__history")
     return f"{rows.height:,} labour-market rates by economic region and month also stored for the analyses"
-
-
-def workdir_for(warehouse: Warehouse) -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix="published-", dir=_private(staging_folder(warehouse)))

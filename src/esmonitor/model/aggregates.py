@@ -335,13 +335,6 @@ def statcan_place(dguid: str, geo: str) -> Place | None:
     return None
 
 
-def catchments_in_region(economic_region: str) -> tuple[str, ...]:
-    """The catchments whose labour-market context is this economic region's: LFS figures are
-    attached, unapportioned, to every catchment the region contains (the Toronto region is the
-    context of Toronto, Peel, York, Durham and Halton)."""
-    return tuple(c.catchment_id for c in catchments() if c.economic_region == economic_region)
-
-
 # -- measures --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -403,31 +396,6 @@ def interval_months(raw: object) -> int | None:
     if m and int(m.group(1)) in (0, 1, 3, 6, 12):
         return int(m.group(1))
     return None
-
-
-@dataclass
-class Observation:
-    """One published number, as a reader produces it (provenance with it for the quarantine)."""
-
-    release_id: str
-    measure: str
-    period: Period
-    geo_type: str
-    geo_id: str
-    geo_label: str
-    catchment_id: str | None
-    cell: Cell
-    client_type: str = "all"
-    dimension: str = "all"
-    group: str = "all"
-    interval: int | None = None
-    programme: str = ""
-    detail: str = ""
-    unit: str = "count"
-    sheet: str = ""
-    row: int = 0
-    column: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 # -- how published numbers relate --------------------------------------------------------------
