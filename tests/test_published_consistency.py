@@ -99,7 +99,7 @@ def test_the_releases_load_whole(both: dict[str, Any]) -> None:
 
 def test_every_published_bound_and_interval_contains_the_record_level_value(both: dict[str, Any]) -> None:
     frames, table, kinds = both["frames"], both["table"], both["kinds"]
-    kind = pl.col("source").replace_strict(kinds, default=None)
+    kind = pl.col("release").replace_strict(kinds, default=None)
     checked = 0
     for k in (1, 3, 6, 12):
         foi = table.filter((pl.col("indicator") == f"employed_{k}m_reported") & (kind == "foi_workbook"))
@@ -159,7 +159,7 @@ def test_the_monitor_report_reveals_no_hidden_cell(both: dict[str, Any]) -> None
     n = obs.height
     extra_rows: list[dict[int, float]] = []
     for row in table.iter_rows(named=True):
-        cells = obs.filter((pl.col("release_id") == row["source"]) & (pl.col("period") == row["period"])
+        cells = obs.filter((pl.col("release_id") == row["release"]) & (pl.col("period") == row["period"])
                            & (pl.col("catchment_id") == row["catchment_id"]) & (pl.col("client_type") == "all")
                            & (pl.col("dimension") == "all"))
         employed = cells.filter((pl.col("measure") == "outcome_employed") & (pl.col("interval_months") == 3))

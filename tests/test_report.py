@@ -134,7 +134,7 @@ def published_so_far(edition: Edition, tmp_path: Path) -> Path:
 
 def _indicator(w: Path, *args: str) -> pl.DataFrame:
     code, output = _cli("indicators", "-w", str(w), "--format", "csv", "--grain", "fiscal_year", "--audience",
-                        "public", "--min-count", str(K), *args)
+                        "public", "--min-count", str(K), "--source", "record", *args)
     assert code == 0, output
     return pl.read_csv(StringIO(output), infer_schema_length=None)
 
@@ -489,7 +489,7 @@ def test_public_edition_survives_the_attacker(dirty_ingested: Ingested, tmp_path
     assert {"primary", "secondary"} <= statuses
     # the attacker, against the private figures of the same tables
     private = _cli_table(warehouse, "indicators", "--format", "csv", "--grain", "fiscal_year", "--by", "source",
-                         "--id", "referrals")
+                         "--id", "referrals", "--source", "record")
     shown = {(r["period"], r["source"]): r["status"] for r in tables["funnel"]["rows"]}
     shown = {(data["meta"]["period"], s): v for (_, s), v in shown.items()}
     small = _attack(private.with_columns(pl.col("period").cast(pl.String), pl.col("source").fill_null("(missing)"))

@@ -106,7 +106,7 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
         monthly = pl.from_arrow(w.arrow("SELECT economic_region, month, unemployment_rate FROM labour_market_monthly"))
     assert isinstance(monthly, pl.DataFrame)
     write_frame(indicators, out_dir / "published-indicators.csv")
-    counts = indicators.group_by("indicator", "source").len().sort("indicator", "source")
+    counts = indicators.group_by("indicator", "release").len().sort("indicator", "release")
     shown = Table(title="Indicators from the published tables (rows per release)")
     for col in ("indicator", "source", "rows"):
         shown.add_column(col)

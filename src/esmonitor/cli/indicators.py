@@ -162,7 +162,9 @@ def indicators(
     if use == "both":
         import polars as pl
 
-        table = pl.concat([table.with_columns(pl.lit("records").alias("source")), from_tables], how="diagonal_relaxed")
+        # `basis` says where a row comes from; a breakdown may itself be called `source` (of a referral)
+        table = pl.concat([table.with_columns(pl.lit("records").alias("basis")),
+                           from_tables.with_columns(pl.lit("published tables").alias("basis"))], how="diagonal_relaxed")
     emit_frame(table, fmt, out_file, title=f"Indicators by {grain} (as of {frames.as_of})")
     if out_file:
         console.print(f"Wrote {table.height:,} rows to {out_file}")

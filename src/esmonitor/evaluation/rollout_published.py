@@ -122,14 +122,14 @@ def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICA
     rows = indicators.filter((pl.col("indicator") == indicator) & (pl.col("client_type") == client_type)
                              & (pl.col("dimension") == "all") & (pl.col("group") == "all"))
     if release is not None:
-        rows = rows.filter(pl.col("source") == release)
+        rows = rows.filter(pl.col("release") == release)
     if rows.is_empty():
         have = sorted(indicators.get_column("indicator").unique().to_list()) if indicators.height else []
         raise UserInputError(f"no published {indicator!r} for client type {client_type!r}"
                              + (f" in release {release!r}" if release else ""),
                              hint=f"indicators the published tables give: {', '.join(have) or 'none'}")
     kinds = kinds or {}
-    kind_of = rows.get_column("source").map_elements(lambda s: kinds.get(s, s.split(":")[0]), return_dtype=pl.String)
+    kind_of = rows.get_column("release").map_elements(lambda s: kinds.get(s, s.split(":")[0]), return_dtype=pl.String)
     found = sorted(set(kind_of.to_list()))
     if len(found) > 1:
         raise UserInputError(
@@ -223,6 +223,6 @@ def evaluate_published_rollout(indicators: pl.DataFrame, *, indicator: str = DEF
             randomization = randomization_test(panel, permutations=permutations, seed=seed, **kw)
         except UserInputError as err:
             notes.append(f"randomization inference not available: {err}")
-    releases = tuple(sorted(panel.get_column("source").unique().to_list()))
+    releases = tuple(sorted(panel.get_column("release").unique().to_list()))
     return PublishedRollout(indicator, kind, releases, client_type, panel, anticipation, did, boot, randomization,
                             left_out, tuple(notes))

@@ -86,7 +86,7 @@ INDICATORS = tuple(DEFINITIONS)
 #: The breakdowns of an aggregate indicator row.
 BY = ("catchment_id", "client_type", "dimension", "group")
 COLUMNS = ("indicator", "grain", "period", *BY, "numerator", "denominator", "value", "ci_low", "ci_high",
-           "ci_method", "source", "bound_low", "bound_high")
+           "ci_method", "release", "bound_low", "bound_high")
 
 
 def holds(warehouse: Warehouse) -> dict[str, bool]:
@@ -188,11 +188,11 @@ def indicators_from(obs: pl.DataFrame, ids: tuple[str, ...] | None = None) -> pl
     return pl.concat(found, how="diagonal_relaxed").select(*COLUMNS, *[c for c in
                                                                      ("reference_numerator", "reference_denominator")
                                                                      if any(c in p.columns for p in found)]) \
-        .sort("indicator", "source", "period", "catchment_id", "client_type", "dimension", "group")
+        .sort("indicator", "release", "period", "catchment_id", "client_type", "dimension", "group")
 
 
 def _schema() -> dict[str, pl.DataType]:
-    text = {"indicator", "grain", "period", *BY, "ci_method", "source"}
+    text = {"indicator", "grain", "period", *BY, "ci_method", "release"}
     return {c: (pl.String() if c in text else pl.Float64()) for c in COLUMNS}
 
 
@@ -264,7 +264,7 @@ def _ratio(pairs: pl.DataFrame, name: str) -> pl.DataFrame:
         pl.when(point & (pl.col("d") > 0)).then(pl.col("n") / pl.col("d")).otherwise(None).alias("value"),
         pl.Series("ci_low", ci_low), pl.Series("ci_high", ci_high),
         pl.when(point).then(pl.lit("wilson")).otherwise(pl.lit("wilson over the suppression bounds"))
-        .alias("ci_method"), pl.col("release_id").alias("source"),
+        .alias("ci_method"), pl.col("release_id").alias("release"),
         pl.Series("bound_low", bound_low), pl.Series("bound_high", bound_high),
     ).filter(pl.col("bound_low").is_not_nan())
 
@@ -273,7 +273,7 @@ def _gap(rates: pl.DataFrame) -> pl.DataFrame:
     """Non-SA minus SA, with Newcombe's interval over every corner of both boxes of counts."""
     if rates.is_empty():
         return pl.DataFrame(schema=_schema())
-    on = ["source", "period", "catchment_id", "dimension", "group"]
+    on = ["release", "period", "catchment_id", "dimension", "group"]
     sa = rates.filter(pl.col("client_type") == "sa")
     other = rates.filter(pl.col("client_type") == "non_sa")
     both = other.join(sa, on=on, suffix="_sa")
@@ -303,6 +303,6 @@ def _gap(rates: pl.DataFrame) -> pl.DataFrame:
         pl.Series("ci_low", ci_low), pl.Series("ci_high", ci_high),
         pl.when(point).then(pl.lit("newcombe (hybrid score)")).otherwise(
             pl.lit("newcombe over the suppression bounds")).alias("ci_method"),
-        "source", (pl.col("bound_low") - pl.col("bound_high_sa")).alias("bound_low"),
+        "release", (pl.col("bound_low") - pl.col("bound_high_sa")).alias("bound_low"),
         (pl.col("bound_high") - pl.col("bound_low_sa")).alias("bound_high"),
         pl.col("numerator").alias("reference_numerator"), pl.col("denominator").alias("reference_denominator"))

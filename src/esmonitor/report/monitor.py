@@ -40,7 +40,7 @@ def monitor_document(indicators: pl.DataFrame, releases: list[dict[str, Any]], r
     def table(id_: str, title: str, frame: pl.DataFrame, kind: str) -> TableRef:
         rows = frame.with_columns(
             pl.col("catchment_id").replace_strict(names, default=pl.col("catchment_id")).alias("catchment"),
-            pl.col("source").replace_strict(cite, default=pl.col("source")).alias("citation"))
+            pl.col("release").replace_strict(cite, default=pl.col("release")).alias("citation"))
         columns = [Column("catchment", _("Catchment")), Column("period", _("Fiscal year"), "period"),
                    Column("value", _("As published"), kind), Column("ci_low", _("Low (95 %)"), kind),
                    Column("ci_high", _("High (95 %)"), kind), Column("bound_low", _("Least possible"), kind),
