@@ -108,7 +108,7 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
     write_frame(indicators, out_dir / "published-indicators.csv")
     counts = indicators.group_by("indicator", "release").len().sort("indicator", "release")
     shown = Table(title="Indicators from the published tables (rows per release)")
-    for col in ("indicator", "source", "rows"):
+    for col in ("indicator", "release", "rows"):
         shown.add_column(col)
     for r in counts.iter_rows():
         shown.add_row(r[0], r[1], f"{r[2]:,}")
@@ -122,8 +122,10 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
         rollout = result.as_dict()
         write_json(rollout, out_dir / "rollout-published.json")
         effect = rollout["effect"]
+        left = (f"{len(rollout['left_out'])} catchment(s) left out, each with its reason in rollout-published.json"
+                if rollout["left_out"] else "every catchment in the panel")
         out.print(f"Effect of IES on employed_3m_reported: {effect['att']:+.4f} (95 % CI {effect['ci'][0]:+.4f} to "
-                  f"{effect['ci'][1]:+.4f}); {len(rollout['left_out'])} catchment(s) left out, each with its reason")
+                  f"{effect['ci'][1]:+.4f}); {left}")
     except UserInputError as err:
         rollout = f"{err}" + (f" ({err.hint})" if err.hint else "")
         write_json({"refused": rollout}, out_dir / "rollout-published.json")

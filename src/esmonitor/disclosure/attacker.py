@@ -11,6 +11,7 @@ HiGHS starts every solve from the previous basis. This is the audit of a publish
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,11 +173,34 @@ def _extremes_parallel(a: sparse.csr_matrix, b: np.ndarray, caps: np.ndarray,
     return [found[k] for k in targets]
 
 
+@functools.cache
+def _settled() -> frozenset[Any]:
+    """The statuses that answer the question (the others mean the solve itself went wrong)."""
+    import highspy
+
+    s = highspy.HighsModelStatus
+    return frozenset({s.kOptimal, s.kUnbounded, s.kUnboundedOrInfeasible, s.kInfeasible})
+
+
+def _afresh(h: Any) -> Any:
+    """Solve the model in ``h`` again from scratch with HiGHS's defaults, then put back the fast
+    warm-start settings for the next objective."""
+    h.clearSolver()
+    h.setOptionValue("presolve", "on")
+    h.setOptionValue("simplex_strategy", 1)
+    h.run()
+    status = h.getModelStatus()
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("simplex_strategy", 4)
+    return status
+
+
 def _extremes(a: sparse.csr_matrix, b: np.ndarray, caps: np.ndarray, targets: list[int]) -> list[tuple[float, float]]:
     """min and max of each target variable over {a x = b, 0 <= x <= caps}, one HiGHS model."""
     import highspy
 
     h: Any = new_highs()
+    settled = _settled()
     # only the objective changes between solves: the last basis stays primal feasible, so the
     # primal simplex without presolve restarts from it (measured ~30 times faster than the default)
     h.setOptionValue("presolve", "off")
@@ -207,6 +231,10 @@ def _extremes(a: sparse.csr_matrix, b: np.ndarray, caps: np.ndarray, targets: li
             h.changeObjectiveSense(sense)
             h.run()
             status = h.getModelStatus()
+            if status not in settled:
+                # the warm-started primal simplex can stall on a degenerate basis (HiGHS says
+                # "Unknown"): solve this one afresh, with presolve and the default strategy
+                status = _afresh(h)
             if status == highspy.HighsModelStatus.kOptimal:
                 ends.append(float(h.getInfo().objective_function_value))
             elif status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible) \

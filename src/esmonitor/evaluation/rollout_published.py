@@ -23,6 +23,8 @@ Refusals, with the reason, instead of a number that would mislead:
   the pre-IES Employment Service; the IES FOI tables measure IES clients: not the same measure,
   and splicing them at go-live would put the change of definition into the effect);
 - no cohort is observed before its transition began (a measure that only exists once IES does);
+  the years from which a catchment was changing over without a full year under IES inside the
+  published years are set aside, since it would otherwise serve as an untreated comparison;
 - too few catchments or years.
 """
 
@@ -168,6 +170,24 @@ def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICA
     years = sorted(panel.get_column("t").unique().to_list())
     if not years:
         raise UserInputError(f"no catchment-year of {indicator!r} with a published value")
+    # A catchment whose transition begins within the published years but whose first full IES year
+    # lies beyond them would stand in as never treated while it is already changing over (the
+    # estimator's anticipation applies only to the catchments it sees treated): the panel ends
+    # before the first such transition.
+    phases = panel.select("unit", "first_treated", "transition_t").unique()
+    end = max(years)
+    while phases.filter((pl.col("first_treated") > end) & (pl.col("transition_t") <= end)).height:
+        end -= 1
+    if end < max(years):
+        changing = sorted(phases.filter((pl.col("first_treated") > max(years))
+                                        & (pl.col("transition_t") <= max(years))).get_column("unit").to_list())
+        notes.append(f"years after {_label(end)} set aside: {', '.join(changing)} began the transition to IES "
+                     f"within the published years without a full year under IES in them, so they are no clean "
+                     "comparison from then on")
+        panel = panel.filter(pl.col("t") <= end)
+        years = [y for y in years if y <= end]
+        if not years:
+            raise UserInputError(f"no published year of {indicator!r} before the transition began")
     # balanced: the catchments present in every year kept
     complete = panel.group_by("unit").len().filter(pl.col("len") == len(years)).get_column("unit")
     for unit in sorted(set(panel.get_column("unit").to_list()) - set(complete.to_list())):
@@ -201,6 +221,16 @@ def evaluate_published_rollout(indicators: pl.DataFrame, *, indicator: str = DEF
     panel, left_out, notes, kind, anticipation = published_panel(
         indicators, indicator=indicator, client_type=client_type, release=release, kinds=kinds,
         unemployment=unemployment)
+    cohorts = panel.select("unit", "first_treated").unique().get_column("first_treated").to_list()
+    end = int(panel["t"].max())  # type: ignore[arg-type]
+    compared = [(g, t) for g in set(cohorts) if g <= end for t in range(g, end + 1)
+                if any(h > end or h > t + anticipation for h in cohorts if h != g)]
+    if not compared:
+        raise UserInputError(
+            f"no catchment treated within the published years of {indicator!r} has a comparison after its go-live",
+            hint=f"a comparison must not yet be in its own transition (which lasts up to {anticipation} year(s)): "
+                 "the published years end before any catchment that is still untreated could serve; a longer "
+                 "series, or one that starts before the earlier transitions, would allow it")
     covariates = ["unemployment"] if "unemployment" in panel.columns else []
     # first_treated beyond the panel: not yet treated within it (the not-yet-treated controls)
     last = int(panel["t"].max())  # type: ignore[arg-type]
