@@ -41,7 +41,8 @@ def hand_panel(effect: float, seed: int = 7, years: range = YEARS, release: str 
             rows.append({"indicator": "employed_3m_reported", "grain": "fiscal_year", "period": _label(t),
                          "catchment_id": c.catchment_id, "client_type": "all", "dimension": "all", "group": "all",
                          "release": release, "numerator": float(employed), "denominator": float(clients),
-                         "value": employed / clients})
+                         "value": employed / clients, "ci_low": None, "ci_high": None, "bound_low": employed / clients,
+                         "bound_high": employed / clients})
     return pl.DataFrame(rows)
 
 
@@ -96,10 +97,11 @@ def test_a_measure_only_published_from_go_live_on_is_refused() -> None:
 
 def test_the_catchments_not_seen_before_their_transition_are_left_out_with_the_reason() -> None:
     # from FY2020-21, as the FOI tables: the prototypes' transitions began in FY2019-20
-    panel, left_out, *_ = published_panel(hand_panel(0.05, years=range(2020, 2026)))
-    assert set(left_out) == {"HNP", "MKW", "PEL"}
-    assert all("not observed before go-live" in why for why in left_out.values())
-    assert panel["unit"].n_unique() == 12
+    made = published_panel(hand_panel(0.05, years=range(2020, 2026)))
+    assert set(made.left_out) == {"HNP", "MKW", "PEL"}
+    assert all("not observed before go-live" in why for why in made.left_out.values())
+    assert made.rules["PEL"] == {"rule": "not_observed_before", "transition": "FY2019-20", "first": "FY2020-21"}
+    assert made.frame["unit"].n_unique() == 12
     # and then every catchment left is treated by FY2025-26, each within two years (its transition)
     # of the next: none can serve as the comparison of another after its go-live
     with pytest.raises(UserInputError, match="has a comparison after its go-live") as err:
@@ -176,3 +178,39 @@ values = { "Employed" = "outcome_employed", "Clients with a status" = "outcome_t
     out = json.loads(got.output)
     assert out["releases"] == ["typed-3m"] and out["units"] == 15
     assert abs(out["effect"]["att"] - 0.06) < 0.015 and out["effect"]["ci"][0] <= 0.06 <= out["effect"]["ci"][1]
+
+
+def _paragraphs(doc: object) -> list[str]:
+    from esmonitor.report.document import Paragraph
+
+    return [b.text for s in doc.sections if s.id == "rollout" for b in s.blocks  # type: ignore[attr-defined]
+            if isinstance(b, Paragraph)]
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_monitor_report_words_refusals_and_exclusions_in_its_language(lang: str) -> None:
+    from esmonitor.evaluation.rollout_published import RolloutRefused
+    from esmonitor.report.monitor import monitor_document
+
+    frame = hand_panel(0.05, years=range(2020, 2026))
+    with pytest.raises(RolloutRefused) as err:
+        evaluate_published_rollout(frame, draws=9, permutations=0)
+    refused = _paragraphs(monitor_document(frame, [], err.value.as_dict(), lang, versions={}))
+    expected = {"en": "so none can serve as the comparison", "fr": "aucune ne peut servir de comparaison"}[lang]
+    assert len(refused) == 1 and expected in refused[0], refused
+    # a panel with exclusions and years set aside (to FY2024-25, the last phase in transition)
+    gone = hand_panel(0.05, years=range(2017, 2025)).filter(
+        ~((pl.col("catchment_id") == "TOR") & (pl.col("period") == "FY2019-20")))
+    out = evaluate_published_rollout(gone, draws=19, permutations=0).as_dict()
+    shown = _paragraphs(monitor_document(gone, [], out, lang, versions={}))
+    from esmonitor.report.i18n import Language
+
+    after = Language(lang).period("FY2021-22")
+    words = {"en": ("Left out: Toronto (not published for every fiscal year).", f"Years after {after} set aside",
+                    "Average change in “Employed at 3 months (as published)” after go-live"),
+             "fr": ("Exclue : Toronto (pas publiée pour chaque exercice).", f"Années après {after} mises de côté",
+                    "Changement moyen de l'indicateur « En emploi à 3 mois (tel que publié) »")}
+    for w in words[lang]:
+        assert any(w in p for p in shown), (w, shown)
+    if lang == "fr":  # nothing of the evaluation's English reasons
+        assert not any("fiscal year of the panel" in p or "set aside:" in p for p in shown), shown

@@ -71,7 +71,11 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
     """What a network of providers or a policy group can do with the published tables alone."""
     import polars as pl
 
-    from esmonitor.evaluation.rollout_published import evaluate_published_rollout, unemployment_by_fiscal_year
+    from esmonitor.evaluation.rollout_published import (
+        RolloutRefused,
+        evaluate_published_rollout,
+        unemployment_by_fiscal_year,
+    )
     from esmonitor.indicators import published
     from esmonitor.report.monitor import monitor_report
     from esmonitor.report.render import render_html
@@ -127,9 +131,9 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
         out.print(f"Effect of IES on employed_3m_reported: {effect['att']:+.4f} (95 % CI {effect['ci'][0]:+.4f} to "
                   f"{effect['ci'][1]:+.4f}); {left}")
     except UserInputError as err:
-        rollout = f"{err}" + (f" ({err.hint})" if err.hint else "")
-        write_json({"refused": rollout}, out_dir / "rollout-published.json")
-        out.print(f"[yellow]Rollout not evaluated:[/] {rollout}")
+        rollout = err.as_dict() if isinstance(err, RolloutRefused) else {"refused": str(err), "hint": err.hint}
+        write_json(rollout, out_dir / "rollout-published.json")
+        out.print(f"[yellow]Rollout not evaluated:[/] {err}" + (f" ({err.hint})" if err.hint else ""))
     console.rule("5. The monitor's report (English and French), every figure with its release")
     report_dir = out_dir / "monitor-report"
     report_dir.mkdir(parents=True, exist_ok=True)

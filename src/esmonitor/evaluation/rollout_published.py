@@ -51,6 +51,19 @@ from esmonitor.model import reference
 DEFAULT_INDICATOR = "employed_3m_reported"
 
 
+class RolloutRefused(UserInputError):
+    """The published tables cannot answer the rollout question: ``rule`` names why (the report
+    words it in each language from ``rule`` and ``params``)."""
+
+    def __init__(self, rule: str, message: str, *, hint: str | None = None, **params: Any) -> None:
+        super().__init__(message, hint=hint)
+        self.rule = rule
+        self.params = params
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"refused": str(self), "hint": self.hint, "rule": self.rule, "params": self.params}
+
+
 def first_full_fiscal_year(day: date) -> int:
     """The starting year of the first fiscal year wholly on or after ``day``."""
     start = reference.fiscal_year_start(day)
@@ -70,6 +83,8 @@ class PublishedRollout:
     randomization: RandomizationTest | None
     left_out: dict[str, str]
     notes: tuple[str, ...] = field(default=())
+    left_out_rules: dict[str, dict[str, str]] = field(default_factory=dict)
+    set_aside: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         dyn = self.did.aggregate("dynamic")
@@ -95,8 +110,24 @@ class PublishedRollout:
             "randomization": None if self.randomization is None else {
                 "aggregation": self.randomization.aggregation, "p_value": self.randomization.p_value,
                 "permutations": self.randomization.permutations},
-            "left_out": self.left_out, "notes": list(self.notes),
+            "left_out": self.left_out, "left_out_rules": self.left_out_rules, "set_aside": self.set_aside,
+            "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A catchment × fiscal-year panel and what was left out of it: ``left_out`` in words (English),
+    ``rules`` the same as a rule and its values (for the report's languages), ``set_aside`` the
+    years dropped at the end (after which fiscal year, because of which catchments)."""
+
+    frame: pl.DataFrame
+    left_out: dict[str, str]
+    rules: dict[str, dict[str, str]]
+    notes: list[str]
+    kind: str
+    anticipation: int
+    set_aside: dict[str, Any]
 
 
 def _label(start: int) -> str:
@@ -118,37 +149,40 @@ def unemployment_by_fiscal_year(monthly: pl.DataFrame) -> pl.DataFrame:
 def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICATOR, client_type: str = "all",
                     release: str | None = None, kinds: dict[str, str] | None = None,
                     unemployment: pl.DataFrame | None = None,
-                    ) -> tuple[pl.DataFrame, dict[str, str], list[str], str, int]:
-    """The catchment × fiscal-year panel of one published indicator: (panel, left out and why,
-    notes, the release kind, the anticipation in years)."""
+                    ) -> Panel:
+    """The catchment × fiscal-year panel of one published indicator, with what was left out and why."""
     rows = indicators.filter((pl.col("indicator") == indicator) & (pl.col("client_type") == client_type)
                              & (pl.col("dimension") == "all") & (pl.col("group") == "all"))
     if release is not None:
         rows = rows.filter(pl.col("release") == release)
     if rows.is_empty():
         have = sorted(indicators.get_column("indicator").unique().to_list()) if indicators.height else []
-        raise UserInputError(f"no published {indicator!r} for client type {client_type!r}"
+        raise RolloutRefused("no_published", f"no published {indicator!r} for client type {client_type!r}"
                              + (f" in release {release!r}" if release else ""),
-                             hint=f"indicators the published tables give: {', '.join(have) or 'none'}")
+                             hint=f"indicators the published tables give: {', '.join(have) or 'none'}",
+                             indicator=indicator, client_type=client_type)
     kinds = kinds or {}
     kind_of = rows.get_column("release").map_elements(lambda s: kinds.get(s, s.split(":")[0]), return_dtype=pl.String)
     found = sorted(set(kind_of.to_list()))
     if len(found) > 1:
-        raise UserInputError(
+        raise RolloutRefused(
+            "kinds_differ",
             f"{indicator!r} comes from releases of different kinds ({', '.join(found)}): not the same measure",
             hint="the legacy ES client-outcomes files measure the pre-IES Employment Service and the IES FOI tables "
                  "measure IES clients; splicing them at go-live would make the change of definition look like an "
-                 "effect. Choose one release with --release")
+                 "effect. Choose one release with --release", indicator=indicator, kinds=found)
     notes: list[str] = []
     left_out: dict[str, str] = {}
+    rules: dict[str, dict[str, str]] = {}
+    set_aside: dict[str, Any] = {}
     bounded = rows.filter(pl.col("value").is_null())
     if bounded.height:
         notes.append(f"{bounded.height} catchment-years only bounded by the source's suppression, left out: "
                      + ", ".join(f"{c} {p}" for c, p in bounded.select("catchment_id", "period").iter_rows()))
     rows = rows.filter(pl.col("value").is_not_null() & (pl.col("denominator") > 0))
     if rows.select("catchment_id", "period").is_duplicated().any():
-        raise UserInputError(f"{indicator!r}: two releases give the same catchment and year",
-                             hint="choose one with --release")
+        raise RolloutRefused("releases_overlap", f"{indicator!r}: two releases give the same catchment and year",
+                             hint="choose one with --release", indicator=indicator)
     catchments = reference.catchments()
     info = pl.DataFrame({
         "catchment_id": [c.catchment_id for c in catchments],
@@ -169,7 +203,8 @@ def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICA
             panel = panel.filter(pl.col("unemployment").is_not_null())
     years = sorted(panel.get_column("t").unique().to_list())
     if not years:
-        raise UserInputError(f"no catchment-year of {indicator!r} with a published value")
+        raise RolloutRefused("no_published", f"no catchment-year of {indicator!r} with a published value",
+                             indicator=indicator, client_type=client_type)
     # A catchment whose transition begins within the published years but whose first full IES year
     # lies beyond them would stand in as never treated while it is already changing over (the
     # estimator's anticipation applies only to the catchments it sees treated): the panel ends
@@ -184,14 +219,17 @@ def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICA
         notes.append(f"years after {_label(end)} set aside: {', '.join(changing)} began the transition to IES "
                      f"within the published years without a full year under IES in them, so they are no clean "
                      "comparison from then on")
+        set_aside = {"after": _label(end), "units": changing}
         panel = panel.filter(pl.col("t") <= end)
         years = [y for y in years if y <= end]
         if not years:
-            raise UserInputError(f"no published year of {indicator!r} before the transition began")
+            raise RolloutRefused("not_observed_before", f"no published year of {indicator!r} before the transition "
+                                 "began", indicator=indicator)
     # balanced: the catchments present in every year kept
     complete = panel.group_by("unit").len().filter(pl.col("len") == len(years)).get_column("unit")
     for unit in sorted(set(panel.get_column("unit").to_list()) - set(complete.to_list())):
         left_out[unit] = "not published in every fiscal year of the panel"
+        rules[unit] = {"rule": "not_every_year"}
     panel = panel.filter(pl.col("unit").is_in(complete.implode()))
     anticipation = max((int(g) - int(tr) for g, tr in panel.select("first_treated", "transition_t").iter_rows()),
                        default=0)
@@ -200,37 +238,43 @@ def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICA
         if g <= max(years) and g - anticipation - 1 < first_year:
             left_out[unit] = (f"its transition began in {_label(transition)}; the year before it is not in the "
                               f"published years (from {_label(first_year)}): not observed before go-live")
+            rules[unit] = {"rule": "not_observed_before", "transition": _label(transition), "first": _label(first_year)}
     panel = panel.filter(~pl.col("unit").is_in(list(left_out)))
     treated = panel.filter(pl.col("first_treated") <= max(years))
     if treated.is_empty():
-        raise UserInputError(
+        raise RolloutRefused(
+            "not_observed_before",
             f"no catchment is observed both before its IES transition and after its go-live in {indicator!r}",
             hint="the measure would have to be published for the years before each transition began, by the same "
-                 "source and definition; an IES table that starts with IES cannot show what IES changed")
+                 "source and definition; an IES table that starts with IES cannot show what IES changed",
+            indicator=indicator)
     if panel["unit"].n_unique() < 4 or len(years) < 3:
-        raise UserInputError(f"too few catchments ({panel['unit'].n_unique()}) or fiscal years ({len(years)}) "
-                             "for a rollout evaluation")
-    return (panel.with_columns(pl.col("denominator").mean().over("unit").alias("weight")).sort("unit", "t"),
-            left_out, notes, found[0], anticipation)
+        raise RolloutRefused("too_few", f"too few catchments ({panel['unit'].n_unique()}) or fiscal years "
+                             f"({len(years)}) for a rollout evaluation", units=panel["unit"].n_unique(),
+                             years=len(years))
+    return Panel(panel.with_columns(pl.col("denominator").mean().over("unit").alias("weight")).sort("unit", "t"),
+                 left_out, rules, notes, found[0], anticipation, set_aside)
 
 
 def evaluate_published_rollout(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICATOR,
                                client_type: str = "all", release: str | None = None,
                                kinds: dict[str, str] | None = None, unemployment: pl.DataFrame | None = None,
                                draws: int = 999, permutations: int = 99, seed: int = 20240101) -> PublishedRollout:
-    panel, left_out, notes, kind, anticipation = published_panel(
-        indicators, indicator=indicator, client_type=client_type, release=release, kinds=kinds,
-        unemployment=unemployment)
+    made = published_panel(indicators, indicator=indicator, client_type=client_type, release=release, kinds=kinds,
+                           unemployment=unemployment)
+    panel, notes, anticipation = made.frame, made.notes, made.anticipation
     cohorts = panel.select("unit", "first_treated").unique().get_column("first_treated").to_list()
     end = int(panel["t"].max())  # type: ignore[arg-type]
     compared = [(g, t) for g in set(cohorts) if g <= end for t in range(g, end + 1)
                 if any(h > end or h > t + anticipation for h in cohorts if h != g)]
     if not compared:
-        raise UserInputError(
+        raise RolloutRefused(
+            "no_comparison",
             f"no catchment treated within the published years of {indicator!r} has a comparison after its go-live",
             hint=f"a comparison must not yet be in its own transition (which lasts up to {anticipation} year(s)): "
                  "the published years end before any catchment that is still untreated could serve; a longer "
-                 "series, or one that starts before the earlier transitions, would allow it")
+                 "series, or one that starts before the earlier transitions, would allow it",
+            indicator=indicator, anticipation=anticipation)
     covariates = ["unemployment"] if "unemployment" in panel.columns else []
     # first_treated beyond the panel: not yet treated within it (the not-yet-treated controls)
     last = int(panel["t"].max())  # type: ignore[arg-type]
@@ -254,5 +298,5 @@ def evaluate_published_rollout(indicators: pl.DataFrame, *, indicator: str = DEF
         except UserInputError as err:
             notes.append(f"randomization inference not available: {err}")
     releases = tuple(sorted(panel.get_column("release").unique().to_list()))
-    return PublishedRollout(indicator, kind, releases, client_type, panel, anticipation, did, boot, randomization,
-                            left_out, tuple(notes))
+    return PublishedRollout(indicator, made.kind, releases, client_type, panel, anticipation, did, boot,
+                            randomization, made.left_out, tuple(notes), made.rules, made.set_aside)

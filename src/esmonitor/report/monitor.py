@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from esmonitor.indicators.published import DEFINITIONS
 from esmonitor.model.reference import catchments
 from esmonitor.report.document import Column, DataTable, Document, Paragraph, Section, TableRef
 from esmonitor.report.i18n import Language
@@ -95,25 +96,72 @@ def monitor_document(indicators: pl.DataFrame, releases: list[dict[str, Any]], r
     return Document(lang, title, subtitle, "public", True, sections, [], tables, {}, [], meta, synthetic)
 
 
+def _indicator_name(indicator: str, L: Language) -> str:
+    found = DEFINITIONS.get(indicator)
+    return indicator if found is None else (found.fr if L.code == "fr" else found.en)
+
+
+def _refusal(rollout: dict[str, Any], L: Language) -> str:
+    """Why the published tables cannot answer, in the report's language (the rule decides; an
+    unknown rule keeps the evaluation's own words)."""
+    _ = L.gettext
+    values = {"indicator": "", "kinds": "", "units": "", "years": "", **rollout.get("params", {})}
+    values["indicator"] = _indicator_name(str(values["indicator"]), L)
+    values["kinds"] = ", ".join(values["kinds"]) if isinstance(values["kinds"], list) else values["kinds"]
+    words = {
+        "no_published": _("the published tables give no {indicator} for these clients."),
+        "kinds_differ": _("{indicator} comes from releases of different kinds ({kinds}), which do not measure the "
+                          "same thing: joining them at go-live would make the change of definition look like an "
+                          "effect."),
+        "releases_overlap": _("two releases give {indicator} for the same catchment and year."),
+        "not_observed_before": _("no catchment is seen in the published years both before its move to IES began and "
+                                 "after it went live: a table that starts with IES cannot show what IES changed."),
+        "too_few": _("too few catchments ({units}) or fiscal years ({years}) to compare."),
+        "no_comparison": _("after each go-live, every other catchment in the published years was already changing "
+                           "over to IES or under it, so none can serve as the comparison."),
+    }.get(str(rollout.get("rule")))
+    return words.format(**values) if words else str(rollout.get("refused", ""))
+
+
 def _rollout_section(rollout: dict[str, Any] | str, L: Language, tables: dict[str, DataTable]) -> Section:
     _ = L.gettext
     section = Section("rollout", _("Did the move to IES change employment?"))
-    if isinstance(rollout, str):
-        section.blocks.append(Paragraph(_("The published tables cannot answer this: {reason}").format(reason=rollout),
+    if isinstance(rollout, str) or "refused" in rollout:
+        reason = rollout if isinstance(rollout, str) else _refusal(rollout, L)
+        section.blocks.append(Paragraph(_("The published tables cannot answer this: {reason}").format(reason=reason),
                                         "caveat"))
         return section
     effect = rollout["effect"]
     section.blocks.append(Paragraph(_(
-        "Average change in {indicator} after go-live: {att} percentage points (95 % interval {low} to {high}; "
+        "Average change in “{indicator}” after go-live: {att} percentage points (95 % interval {low} to {high}; "
         "{units} catchments, {first} to {last}, from {releases}).").format(
-        indicator=rollout["indicator"], att=L.signed(100 * effect["att"], 1), low=L.signed(100 * effect["ci"][0], 1),
+        indicator=_indicator_name(rollout["indicator"], L), att=L.signed(100 * effect["att"], 1),
+        low=L.signed(100 * effect["ci"][0], 1),
         high=L.signed(100 * effect["ci"][1], 1), units=rollout["units"], first=L.period(rollout["first_period"]),
         last=L.period(rollout["last_period"]), releases=", ".join(rollout["releases"]))))
     if rollout.get("randomization"):
         section.blocks.append(Paragraph(_("Randomization inference over the go-live dates: p = {p}.").format(
             p=L.number(rollout["randomization"]["p_value"], 3))))
+    names = {c.catchment_id: (c.name_fr if L.code == "fr" else c.name_en) for c in catchments()}
+    rules = rollout.get("left_out_rules", {})
     for unit, why in rollout.get("left_out", {}).items():
-        section.blocks.append(Paragraph(_("Left out: {unit} ({why}).").format(unit=unit, why=why), "note"))
+        rule = rules.get(unit, {})
+        name = names.get(unit, unit)
+        if rule.get("rule") == "not_every_year":
+            text = _("Left out: {name} (not published for every fiscal year).").format(name=name)
+        elif rule.get("rule") == "not_observed_before":
+            text = _("Left out: {name} (its move to IES began in {transition} and the published years start in "
+                     "{first}, so it is not seen before).").format(
+                name=name, transition=L.period(rule["transition"]), first=L.period(rule["first"]))
+        else:
+            text = _("Left out: {unit} ({why}).").format(unit=name, why=why)
+        section.blocks.append(Paragraph(text, "note"))
+    aside = rollout.get("set_aside") or {}
+    if aside:
+        section.blocks.append(Paragraph(_(
+            "Years after {after} set aside: {units} began the move to IES within the published years without a full "
+            "year under it, so they are no fair comparison from then on.").format(
+            after=L.period(aside["after"]), units=", ".join(names.get(u, u) for u in aside["units"])), "note"))
     tables["rollout_event_study"] = DataTable(
         "rollout_event_study", _("Effect by fiscal years since go-live"),
         [Column("event_time", _("Years since go-live")), Column("att", _("Effect"), "signed_points")],
