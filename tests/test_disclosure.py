@@ -417,3 +417,49 @@ def test_a_table_of_mostly_small_counts_is_withheld_whole_and_stays_safe() -> No
     assert hidden[~locked].all() and not hidden[locked & ~primary].any()
     intervals = feasible_intervals(table.equations, table.values, hidden, cells=np.flatnonzero(primary))
     assert all(iv.width >= 10 - 1e-7 for iv in intervals.values())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=2, max_value=5),
+       st.integers(min_value=2, max_value=5), st.floats(min_value=0.2, max_value=0.8))
+def test_skipping_solves_that_a_found_solution_settles_changes_no_interval(seed: int, rows: int, cols: int,
+                                                                          share: float) -> None:
+    """The attacker skips a linear program when a solution it already has reaches the bound that
+    bound propagation gives; on random two-way tables with margins, some cells ``<5`` (in [1, 4])
+    and some hidden, every interval equals the one from solving every program, and lies within
+    the propagated bounds."""
+    from esmonitor.disclosure import attacker
+
+    rng = np.random.default_rng(seed)
+    interior = rng.integers(0, 12, (rows, cols))
+    frame = pl.DataFrame([{"r": f"r{i}", "c": f"c{j}", "v": int(interior[i, j])}
+                          for i in range(rows) for j in range(cols)])
+    table = build_table(frame, ["r", "c"], "v")
+    values = np.asarray(table.values, dtype=float)
+    hidden = rng.random(len(values)) < share
+    small = hidden & (values >= 1) & (values <= 4) & (rng.random(len(values)) < 0.5)
+    upper, lower = np.where(small, 4.0, np.inf), np.where(small, 1.0, 0.0)
+    fast = feasible_intervals(table.equations, values, hidden, upper=upper, lower=lower)
+    original = attacker._extremes
+    try:
+        attacker._extremes = lambda a, b, caps, targets: original(a, b, caps, targets, shortcut=False)  # type: ignore[assignment]
+        slow = feasible_intervals(table.equations, values, hidden, upper=upper, lower=lower)
+    finally:
+        attacker._extremes = original  # type: ignore[assignment]
+    assert fast.keys() == slow.keys()
+    for c in fast:
+        assert fast[c].low == pytest.approx(slow[c].low, abs=1e-6)
+        assert fast[c].high == pytest.approx(slow[c].high, abs=1e-6)
+        assert fast[c].low <= values[c] + 1e-6 and values[c] <= fast[c].high + 1e-6  # the truth is feasible
+
+
+def test_bound_propagation_by_hand() -> None:
+    """x + y = 10, y + z = 4, x, y, z >= 0, y <= 3: propagation gives x in [7, 10] (y is at most
+    3), y in [0, 3], z in [1, 4]."""
+    from scipy import sparse
+
+    from esmonitor.disclosure.attacker import propagated_bounds
+
+    a = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]))
+    low, high = propagated_bounds(a, np.array([10.0, 4.0]), np.zeros(3), np.array([np.inf, 3.0, np.inf]))
+    assert low.tolist() == [7.0, 0.0, 1.0] and high.tolist() == [10.0, 3.0, 4.0]

@@ -126,6 +126,12 @@ def _release_bounds(obs: pl.DataFrame) -> pl.DataFrame:
     cap = obs.get_column("bound_high").fill_null(np.inf).to_numpy().astype(float)
     edges = relations(obs)
     if hidden.any() and not edges.is_empty():
+        # only the relations with a hidden cell say anything about one (the others hold among
+        # published numbers); numbered afresh so that the matrix has no empty rows
+        concerned = edges.filter(pl.Series(hidden[edges["total"].to_numpy()] | hidden[edges["part"].to_numpy()]))
+        edges = edges.filter(pl.col("rel").is_in(concerned.get_column("rel").unique().implode()))
+        edges = edges.with_columns(pl.col("rel").rank("dense").cast(pl.Int64).sub(1).alias("rel"))
+    if hidden.any() and not edges.is_empty():
         rels = edges.select("rel", "equal").unique("rel").sort("rel")
         loose = rels.filter(~pl.col("equal")).get_column("rel").to_numpy()  # parts may not be all: a slack each
         slack = np.arange(len(loose))
@@ -139,8 +145,10 @@ def _release_bounds(obs: pl.DataFrame) -> pl.DataFrame:
         unknown = np.concatenate([hidden, np.ones(len(loose), dtype=bool)])
         upper = np.concatenate([cap, np.full(len(loose), np.inf)])
         lower = np.concatenate([np.where(hidden, floor, 0.0), np.zeros(len(loose))])
-        involved = np.unique(np.concatenate([edges["total"].to_numpy(), edges["part"].to_numpy()]))
-        wanted = np.intersect1d(np.flatnonzero(hidden), involved)
+        involved = np.zeros(n, dtype=bool)
+        involved[edges["total"].to_numpy()] = True
+        involved[edges["part"].to_numpy()] = True
+        wanted = np.flatnonzero(hidden & involved)
         try:
             found = feasible_intervals(a, values, unknown, cells=wanted, upper=upper, lower=lower)
         except EsmonitorError:  # the table contradicts itself: only each cell's own code bounds it

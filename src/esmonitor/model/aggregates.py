@@ -419,26 +419,25 @@ def relations(obs: pl.DataFrame) -> pl.DataFrame:
         return empty
     counts = obs.with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64)).filter(
         pl.col("unit").is_in(["count", "", "Number", "number"]) | pl.col("unit").is_null())
-    for c in _KEY:
-        counts = counts.with_columns(pl.col(c).cast(pl.String).fill_null("\x00").alias(f"_{c}"))
-    keys = [f"_{c}" for c in _KEY]
+    keys = [c for c in _KEY if c in counts.columns]
     out = []
 
     def join(totals: pl.DataFrame, parts: pl.DataFrame, on: list[str], kind: str, whole: int | None) -> None:
+        # an empty key matches an empty key (a release without breakdowns has nulls there)
         edges = totals.select(*on, pl.col("_i").alias("total")).join(
-            parts.select(*on, pl.col("_i").alias("part"), pl.col("_measure").alias("_pm"),
-                         pl.col("_interval_months").alias("_pi"),
-                         pl.col("_dimension").alias("_pd")), on=on)
+            parts.select(*on, pl.col("_i").alias("part"), pl.col("interval_months").alias("_pi"),
+                         pl.col("dimension").alias("_pd")), on=on, nulls_equal=True)
         if edges.is_empty():
             return
         grouping = {"outcome": ["total", "_pi"], "group": ["total", "_pd"]}.get(kind, ["total"])
         edges = edges.with_columns(pl.len().over(grouping).alias("_n"))
         equal = (pl.col("_n") == whole) if whole else pl.lit(False)
-        out.append(edges.select(pl.concat_str([pl.lit(kind), *[pl.col(g).cast(pl.String) for g in grouping]],
-                                              separator=":").alias("rel"), "total", "part", equal.alias("equal")))
+        named = [pl.lit(kind), *[pl.col(g).cast(pl.String).fill_null("\x00") for g in grouping]]
+        out.append(edges.select(pl.concat_str(named, separator=":").alias("rel"), "total", "part",
+                                equal.alias("equal")))
 
     def key_but(*drop: str) -> list[str]:
-        return [k for k in keys if k[1:] not in drop]
+        return [k for k in keys if k not in drop]
 
     join(counts.filter(pl.col("measure") == "clients_assisted"), counts.filter(pl.col("measure").is_in(OUTCOME_PARTS)
          & pl.col("interval_months").is_not_null()), key_but("measure", "interval_months"), "outcome", None)
