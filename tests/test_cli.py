@@ -153,7 +153,8 @@ def test_indicators_command_formats_and_demo_tables(tmp_path: Path) -> None:
                                  "--by", "catchment_id,source", "--grain", "fiscal_year", "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert rows and {"indicator", "period", "catchment_id", "release", "value", "ci_low"} <= set(rows[0])
+    assert rows and {"indicator", "period", "catchment_id", "source", "value", "ci_low"} <= set(rows[0])
+    assert {r["indicator"] for r in rows} == {"referral_to_intake"}
     assert all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in rows)
     parquet = tmp_path / "i.parquet"
     assert runner.invoke(app, ["indicators", "--warehouse", warehouse, "--format", "parquet",

@@ -172,6 +172,11 @@ values = { "Employed" = "outcome_employed", "Clients with a status" = "outcome_t
     runner = CliRunner()
     got = runner.invoke(app, ["ingest", str(table), "-w", str(w), "--mapping", str(mapping), "--key-file", str(key)])
     assert got.exit_code == 0, got.output
+    # every figure from the table cites it, in the indicator table too
+    table_rows = json.loads(runner.invoke(app, ["indicators", "-w", str(w), "--source", "aggregate", "--format",
+                                                "json"]).stdout)
+    assert table_rows and {r["citation"] for r in table_rows} == {
+        "A network of providers, Employment status at 3 months, typed from annual reports"}
     got = runner.invoke(app, ["evaluate", "rollout", "-w", str(w), "--source", "aggregate", "--json",
                               "--draws", "49", "--permutations", "0"])
     assert got.exit_code == 0, got.output

@@ -441,3 +441,18 @@ def test_synth_writes_the_releases(tmp_path: Path) -> None:
     assert all((out / "releases" / name).exists() for name in R.FILES)
     assert releases["planted_gap_3m"] and releases["counts"]["outcomes"]
     assert manifest["voices"]["folder"] == "voices"
+    # ingested with the folder's own mapping, the releases are registered as synthetic, never as the
+    # government's, and every indicator row cites them so
+    key = tmp_path / "key"
+    key.write_text("ab" * 32 + "\n", "ascii")
+    key.chmod(0o600)
+    w = tmp_path / "w.duckdb"
+    got = CliRunner().invoke(app, ["ingest", str(out / "releases"), "-w", str(w), "--key-file", str(key)])
+    assert got.exit_code == 0, got.output
+    with Warehouse(w, read_only=True) as wh:
+        register = wh.fetchall("SELECT release_id, title, publisher FROM aggregate_release")
+    assert len(register) == len(R.FILES)
+    assert all(t.startswith("SYNTHETIC") and "not a real release" in p for _, t, p in register), register
+    rows = json.loads(CliRunner().invoke(app, ["indicators", "-w", str(w), "--source", "aggregate", "--format",
+                                               "json"]).stdout)
+    assert rows and all(r["citation"].startswith("esmonitor synth (synthetic data") for r in rows)

@@ -97,7 +97,7 @@ def _monitor_demo(out_dir: Path, clients: int, seed: int, warehouse: Path | None
     console.rule("2. Ingest of the published tables only (no records)")
     _fresh_warehouse(warehouse)
     key_file = key_file or demo_key_path(out_dir)
-    reports = run_ingest(warehouse, tables, None, None, key_file)
+    reports = run_ingest(warehouse, tables, releases / "column_map.toml", None, key_file)
     out.print(report_table(reports))
     print_problems(reports)
     write_json({"files": [r.as_dict() for r in reports]}, out_dir / "monitor-ingest-report.json")

@@ -136,6 +136,8 @@ def indicators(
     use = source or ("both" if held["record"] and held["aggregate"] else "aggregate" if held["aggregate"]
                      else "record")
     aggregate_ids = tuple(i for i in (chosen or published.INDICATORS) if i in published.DEFINITIONS)
+    if use == "both" and chosen and not aggregate_ids:
+        use = "record"  # only record-level indicators asked for
     if use in ("aggregate", "both"):
         with Warehouse(warehouse, read_only=True) as w:
             from_tables = published.compute(w, aggregate_ids or None)

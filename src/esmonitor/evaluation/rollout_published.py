@@ -241,6 +241,14 @@ def published_panel(indicators: pl.DataFrame, *, indicator: str = DEFAULT_INDICA
             rules[unit] = {"rule": "not_observed_before", "transition": _label(transition), "first": _label(first_year)}
     panel = panel.filter(~pl.col("unit").is_in(list(left_out)))
     treated = panel.filter(pl.col("first_treated") <= max(years))
+    hidden = sorted(u for u, r in rules.items() if r["rule"] == "not_every_year")
+    if treated.is_empty() and hidden:
+        raise RolloutRefused(
+            "suppressed_years",
+            f"{len(hidden)} catchment(s) are not published in every fiscal year of {indicator!r} (the source hid "
+            "their counts in some years), and no catchment left is observed both before its IES transition and after "
+            "its go-live", hint="a table with larger counts (all client types together, fewer breakdowns) hides fewer "
+                                "cells", indicator=indicator, hidden=len(hidden))
     if treated.is_empty():
         raise RolloutRefused(
             "not_observed_before",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -160,12 +161,34 @@ def _release_bounds(obs: pl.DataFrame) -> pl.DataFrame:
     return obs.with_columns(pl.Series("low", low), pl.Series("high", high))
 
 
+RELEASE_FIELDS = ("release_id", "title", "publisher", "reference", "released", "licence", "kind")
+
+
+def releases(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """The warehouse's release register, one dict per release (``RELEASE_FIELDS``)."""
+    import sqlglot.expressions as exp
+
+    query = exp.select(*RELEASE_FIELDS).from_(exp.to_table(S.AGG_RELEASES_TABLE)).order_by("release_id")
+    return [dict(zip(RELEASE_FIELDS, r, strict=True)) for r in warehouse.fetchall(query)]
+
+
+def citation(release: dict[str, Any]) -> str:
+    """How a figure from ``release`` cites it: publisher, title, release date, reference (an FOI
+    number, a URL or a DOI), as far as the register knows them."""
+    return ", ".join(str(release[k]) for k in ("publisher", "title", "released", "reference") if release.get(k)) \
+        or str(release.get("release_id", ""))
+
+
 def compute(warehouse: Warehouse, ids: tuple[str, ...] | None = None) -> pl.DataFrame:
-    """Every aggregate indicator (or ``ids``) the warehouse's published tables allow."""
+    """Every aggregate indicator (or ``ids``) the warehouse's published tables allow, each row with
+    its release's citation."""
     obs = observations(warehouse)
     if obs.is_empty():
         return pl.DataFrame(schema=_schema())
-    return indicators_from(obs, ids)
+    found = indicators_from(obs, ids)
+    cite = {r["release_id"]: citation(r) for r in releases(warehouse)}
+    return found.with_columns(pl.col("release").replace_strict(cite, default=pl.col("release"), return_dtype=pl.String)
+                              .alias("citation"))
 
 
 def indicators_from(obs: pl.DataFrame, ids: tuple[str, ...] | None = None) -> pl.DataFrame:
@@ -200,8 +223,8 @@ def indicators_from(obs: pl.DataFrame, ids: tuple[str, ...] | None = None) -> pl
 
 
 def _schema() -> dict[str, pl.DataType]:
-    text = {"indicator", "grain", "period", *BY, "ci_method", "release"}
-    return {c: (pl.String() if c in text else pl.Float64()) for c in COLUMNS}
+    text = {"indicator", "grain", "period", *BY, "ci_method", "release", "citation"}
+    return {c: (pl.String() if c in text else pl.Float64()) for c in (*COLUMNS, "citation")}
 
 
 def _pair(cells: pl.DataFrame, numerator: pl.Expr, denominator: pl.Expr, join_on: list[str]) -> pl.DataFrame:

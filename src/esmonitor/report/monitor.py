@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from esmonitor.indicators.published import DEFINITIONS
+from esmonitor.indicators.published import DEFINITIONS, citation
 from esmonitor.model.reference import catchments
 from esmonitor.report.document import Column, DataTable, Document, Paragraph, Section, TableRef
 from esmonitor.report.i18n import Language
@@ -33,8 +33,7 @@ def monitor_document(indicators: pl.DataFrame, releases: list[dict[str, Any]], r
     L = Language(lang)
     _ = L.gettext
     names = {c.catchment_id: (c.name_en if lang == "en" else c.name_fr) for c in catchments()}
-    cite = {r["release_id"]: ", ".join(str(r[k]) for k in ("publisher", "title", "released", "reference")
-                                       if r.get(k)) for r in releases}
+    cite = {r["release_id"]: citation(r) for r in releases}
     tables: dict[str, DataTable] = {}
     sections: list[Section] = []
 
@@ -105,7 +104,7 @@ def _refusal(rollout: dict[str, Any], L: Language) -> str:
     """Why the published tables cannot answer, in the report's language (the rule decides; an
     unknown rule keeps the evaluation's own words)."""
     _ = L.gettext
-    values = {"indicator": "", "kinds": "", "units": "", "years": "", **rollout.get("params", {})}
+    values = {"indicator": "", "kinds": "", "units": "", "years": "", "hidden": "", **rollout.get("params", {})}
     values["indicator"] = _indicator_name(str(values["indicator"]), L)
     values["kinds"] = ", ".join(values["kinds"]) if isinstance(values["kinds"], list) else values["kinds"]
     words = {
@@ -116,6 +115,9 @@ def _refusal(rollout: dict[str, Any], L: Language) -> str:
         "releases_overlap": _("two releases give {indicator} for the same catchment and year."),
         "not_observed_before": _("no catchment is seen in the published years both before its move to IES began and "
                                  "after it went live: a table that starts with IES cannot show what IES changed."),
+        "suppressed_years": _("{hidden} catchments are not published for every fiscal year (the source hid their "
+                              "counts in some years), and none of the others is seen both before its move to IES "
+                              "began and after it went live."),
         "too_few": _("too few catchments ({units}) or fiscal years ({years}) to compare."),
         "no_comparison": _("after each go-live, every other catchment in the published years was already changing "
                            "over to IES or under it, so none can serve as the comparison."),
@@ -181,10 +183,7 @@ def monitor_report(warehouse: Any, rollout: dict[str, Any] | str, lang: str,
     from esmonitor.indicators import published
 
     indicators = published.compute(warehouse)
-    columns = ("release_id", "title", "publisher", "reference", "released", "licence", "kind")
-    releases = [dict(zip(columns, r, strict=True)) for r in warehouse.fetchall(
-        "SELECT release_id, title, publisher, reference, released, licence, kind FROM aggregate_release "
-        "ORDER BY release_id")]
+    releases = published.releases(warehouse)
     versions = {"esmonitor": metadata.version("esmonitor"), "data_version": warehouse.data_version()}
     return monitor_document(indicators, releases, rollout, lang, versions=versions,
                             synthetic=warehouse.synthetic() is not None, generated=generated)

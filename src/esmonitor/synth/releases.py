@@ -792,6 +792,33 @@ def release_cells(warehouse: Warehouse,
     return cells.sort(list(CELL_SCHEMA)[:-1]), sites, check
 
 
+MAPPING = "column_map.toml"
+_RELEASE_TITLES = {WORKBOOK: "FOI workbook", REFERRALS_INTAKES_CSV: "FOI CSV copy, referrals and intakes",
+                   OUTCOMES_CSV: "FOI CSV copy, employment outcomes", SITES_CSV: "ES client outcomes by site"}
+
+
+def release_mapping() -> str:
+    """The ``[[file]]`` entries that register the synthetic releases as what they are (ingest
+    reads them from the folder's ``column_map.toml``): without them a synthetic workbook would be
+    cited as the government's."""
+    entries = []
+    for name in FILES:
+        kind = "es_outcomes" if name == SITES_CSV else "foi_workbook"
+        stem = name.rsplit(".", 1)[0]
+        entries.append(f"""[[file]]
+match = "{name}"
+source_kind = "{kind}"
+
+[file.release]
+id = "{kind}:{stem}"
+title = "SYNTHETIC {_RELEASE_TITLES[name]} (made by esmonitor synth; describes no real person or place)"
+publisher = "esmonitor synth (synthetic data, not a real release)"
+licence = "synthetic test data"
+""")
+    return ("# Release register entries of the synthetic published tables (see docs/published-data.md)\n\n"
+            + "\n".join(entries))
+
+
 def write_releases(warehouse: Warehouse, out_dir: Path, province: Province | None = None) -> dict[str, Any]:
     """Write the releases of the record-level ``warehouse`` into ``out_dir`` (see the module
     docstring); returns what was written, the exact counts, the suppression and, given the
@@ -811,6 +838,7 @@ def write_releases(warehouse: Warehouse, out_dir: Path, province: Province | Non
     (out_dir / REFERRALS_INTAKES_CSV).write_bytes(_referrals_intakes_csv(cells, foi_names))
     (out_dir / OUTCOMES_CSV).write_bytes(_foi_csv(cells, "Employment Outcomes", foi_names))
     (out_dir / SITES_CSV).write_bytes(_sites_csv(cells, sites, regions))
+    (out_dir / MAPPING).write_text(release_mapping(), "utf-8")
 
     missing = int(frames.get("client")["social_assistance"].is_null().sum())
     result: dict[str, Any] = {
@@ -818,6 +846,7 @@ def write_releases(warehouse: Warehouse, out_dir: Path, province: Province | Non
         "config": config or {},
         "folder": out_dir.name,
         "files": {name: ("foi_workbook" if name != SITES_CSV else "es_outcomes") for name in FILES},
+        "mapping_file": MAPPING,
         "as_of": frames.as_of.isoformat(),
         "definitions": {
             "referrals": "denominator of referral_to_intake (resolved referrals), SA clients, by catchment of "
