@@ -450,9 +450,10 @@ def test_synth_writes_the_releases(tmp_path: Path) -> None:
     got = CliRunner().invoke(app, ["ingest", str(out / "releases"), "-w", str(w), "--key-file", str(key)])
     assert got.exit_code == 0, got.output
     with Warehouse(w, read_only=True) as wh:
-        register = wh.fetchall("SELECT release_id, title, publisher FROM aggregate_release")
+        register = wh.fetchall("SELECT release_id, title, publisher, reference FROM aggregate_release")
     assert len(register) == len(R.FILES)
-    assert all(t.startswith("SYNTHETIC") and "not a real release" in p for _, t, p in register), register
+    assert all(t.startswith("SYNTHETIC") and "not a real release" in p and "data.ontario.ca" not in r
+               for _, t, p, r in register), register
     rows = json.loads(CliRunner().invoke(app, ["indicators", "-w", str(w), "--source", "aggregate", "--format",
                                                "json"]).stdout)
     assert rows and all(r["citation"].startswith("esmonitor synth (synthetic data") for r in rows)

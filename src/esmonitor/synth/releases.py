@@ -814,6 +814,7 @@ id = "{kind}:{stem}"
 title = "SYNTHETIC {_RELEASE_TITLES[name]} (made by esmonitor synth; describes no real person or place)"
 publisher = "esmonitor synth (synthetic data, not a real release)"
 licence = "synthetic test data"
+reference = "not published anywhere: written by esmonitor synth"
 """)
     return ("# Release register entries of the synthetic published tables (see docs/published-data.md)\n\n"
             + "\n".join(entries))
