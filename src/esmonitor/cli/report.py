@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from esmonitor.cli.common import AudienceOpt, MinCountOpt, WarehouseOpt, console, out, policy_for, user_errors
-from esmonitor.errors import UserInputError
 
 
 @user_errors
@@ -32,11 +31,12 @@ def report_cmd(
     funding, voices and data quality, as one self-contained HTML file and a PDF, in English and
     French. The public edition holds only disclosure-controlled figures."""
     from esmonitor.report.evidence import gather
-    from esmonitor.report.publish import write_reports
+    from esmonitor.report.publish import check_request, write_reports
 
     policy = policy_for(audience, min_count)
     languages = tuple(x.strip() for x in lang.split(",") if x.strip())
     formats = tuple(x.strip().lower() for x in fmt.split(",") if x.strip())
+    check_request(languages, formats, commentary)  # before minutes of gathering
     started = time.perf_counter()
     with console.status("Gathering the evidence…") as status:
         def step(message: str) -> None:
@@ -44,8 +44,6 @@ def report_cmd(
             console.print(f"[dim]{time.perf_counter() - started:5.1f} s[/] {message}")
 
         evidence = gather(warehouse, policy, period, int(min_count), progress=step)
-        if commentary is not None and not commentary.exists():
-            raise UserInputError(f"{commentary}: no such commentary file")
         written = write_reports(evidence, out_dir, languages, formats, commentary, progress=step)
     table = Table(title=f"Monitoring report, {evidence.period} ({policy.audience})")
     for col in ("file", "language", "size", "seconds"):

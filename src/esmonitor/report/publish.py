@@ -106,6 +106,21 @@ def file_name(ev: Evidence, lang: str, fmt: str) -> str:
     return f"esmonitor-{slug(ev.audience)}-{ev.period}-{lang}.{fmt}"
 
 
+def check_request(languages: tuple[str, ...], formats: tuple[str, ...],
+                  commentary: Path | None) -> dict[str, dict[str, list[str]]]:
+    """The languages, formats and commentary asked for, checked before any evidence is gathered
+    (a mistyped option is refused at once); returns the commentary of each language."""
+    for lang in languages:
+        if lang not in LANGUAGES:
+            raise UserInputError(f"unknown language {lang!r}", hint="en, fr or en,fr")
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise UserInputError(f"unknown format {fmt!r}", hint="html, pdf or html,pdf")
+    if commentary is not None and not commentary.exists():
+        raise UserInputError(f"{commentary}: no such commentary file")
+    return {lang: commentary_for(commentary, lang) for lang in languages}
+
+
 def write_reports(ev: Evidence, out_dir: Path, languages: tuple[str, ...] = LANGUAGES,
                   formats: tuple[str, ...] = FORMATS, commentary: Path | None = None,
                   progress: Callable[[str], None] = lambda _: None, generated: date | None = None) -> list[Written]:
@@ -113,13 +128,7 @@ def write_reports(ev: Evidence, out_dir: Path, languages: tuple[str, ...] = LANG
     from esmonitor.report.build import build
     from esmonitor.report.render import render_html, render_pdf
 
-    for lang in languages:
-        if lang not in LANGUAGES:
-            raise UserInputError(f"unknown language {lang!r}", hint="en, fr or en,fr")
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise UserInputError(f"unknown format {fmt!r}", hint="html, pdf or html,pdf")
-    notes = {lang: commentary_for(commentary, lang) for lang in languages}
+    notes = check_request(languages, formats, commentary)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for lang in languages:
