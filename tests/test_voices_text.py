@@ -57,6 +57,33 @@ def test_cohen_kappa_by_hand() -> None:
         cohen_kappa(["a"], ["a", "b"])
 
 
+def _expand(table: list[list[int]]) -> tuple[list[str], list[str]]:
+    first, second = [], []
+    for i, row in enumerate(table):
+        for j, n in enumerate(row):
+            first += [str(i)] * n
+            second += [str(j)] * n
+    return first, second
+
+
+@pytest.mark.parametrize(("table", "published"), [
+    # Fleiss and Paik (2003), as computed by statpsych's ci.kappa(.05, 31, 12, 4, 58): Cohen's kappa
+    # 0.6756757, SE 0.07344761, 95 % interval 0.5317210 to 0.8196303
+    ([[31, 12], [4, 58]], (0.6756757, 0.07344761, 0.5317210, 0.8196303)),
+    # Stata's kapci on a 1,932-case table (Statalist, 2009-12): kappa 0.3411969, SE 0.0262914,
+    # analytical interval 0.2896668 to 0.3927271
+    ([[1395, 118], [261, 158]], (0.3411969, 0.0262914, 0.2896668, 0.3927271)),
+])
+def test_kappa_interval_against_published_worked_examples(table: list[list[int]],
+                                                           published: tuple[float, ...]) -> None:
+    from esmonitor.voices.themes import kappa_interval
+
+    found = kappa_interval(*_expand(table))
+    assert (found.kappa, found.se, found.low, found.high) == pytest.approx(published, abs=5e-7)
+    assert found.n == sum(map(sum, table))
+    assert found.kappa == pytest.approx(cohen_kappa(*_expand(table)), abs=1e-12)  # the hand formula agrees
+
+
 def test_suggested_codes_agree_with_the_truth(answers: list) -> None:
     texts = [a.text for a in answers]
     truth = [a.theme for a in answers]
@@ -141,6 +168,8 @@ def test_voices_code_command_kappas(answers_file: tuple) -> None:
     first = [a.theme for i, a in enumerate(mixed) if i % 4 == 0]
     second = [(a.theme if i % 8 else "funding") for i, a in enumerate(mixed) if i % 4 == 0]
     assert report["kappa_between_coders"] == pytest.approx(cohen_kappa(first, second), abs=1e-12)
+    low, high = report["kappa_between_coders_ci"]
+    assert low < report["kappa_between_coders"] < high
     assert 0.3 < report["kappa_model_vs_coder"] <= 1
 
 

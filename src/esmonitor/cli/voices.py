@@ -349,7 +349,7 @@ def voices_code(
     (Cohen's kappa), and a suggested code for every answer not yet coded."""
     import polars as pl
 
-    from esmonitor.voices.themes import cohen_kappa, model_agreement, suggest_codes
+    from esmonitor.voices.themes import kappa_interval, model_agreement, suggest_codes
 
     frame = _answers(data, text)
     for column in (codes, second):
@@ -366,7 +366,9 @@ def voices_code(
         both = [i for i in coded if other[i]]
         if not both:
             raise UserInputError("no answer was coded by both analysts")
-        report["kappa_between_coders"] = cohen_kappa([given[i] for i in both], [other[i] for i in both])
+        between = kappa_interval([given[i] for i in both], [other[i] for i in both])
+        report["kappa_between_coders"] = between.kappa
+        report["kappa_between_coders_ci"] = [between.low, between.high]
         report["double_coded"] = len(both)
     report["kappa_model_vs_coder"] = model_agreement(texts, coded, main_language)
     suggested = suggest_codes(texts, coded, main_language)

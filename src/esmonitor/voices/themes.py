@@ -104,9 +104,7 @@ def find_themes(texts: Sequence[str], language: str, n_themes: int | None = None
     return Themes(language, labels.astype(int), tuple(themes), score)
 
 
-def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
-    """Cohen's kappa between two codings of the same answers: (observed agreement - chance
-    agreement) / (1 - chance agreement), chance from each coder's own code frequencies."""
+def _agreement_table(first: Sequence[str], second: Sequence[str]) -> np.ndarray:
     if len(first) != len(second) or not first:
         raise ValueError("two codings of the same, non-empty set of answers are needed")
     codes = sorted(set(first) | set(second))
@@ -114,10 +112,42 @@ def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
     table = np.zeros((len(codes), len(codes)))
     for a, b in zip(first, second, strict=True):
         table[index[a], index[b]] += 1
+    return table
+
+
+def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:
+    """Cohen's kappa between two codings of the same answers: (observed agreement - chance
+    agreement) / (1 - chance agreement), chance from each coder's own code frequencies."""
+    table = _agreement_table(first, second)
     n = table.sum()
     observed = np.trace(table) / n
     chance = float((table.sum(axis=1) / n) @ (table.sum(axis=0) / n))
     return 1.0 if chance == 1 else float((observed - chance) / (1 - chance))
+
+
+@dataclass(frozen=True)
+class Kappa:
+    kappa: float
+    se: float  # large-sample standard error (Fleiss, Cohen and Everitt 1969)
+    low: float
+    high: float
+    n: int
+
+
+def kappa_interval(first: Sequence[str], second: Sequence[str], alpha: float = 0.05) -> Kappa:
+    """Cohen's kappa with its large-sample interval (statsmodels' ``cohens_kappa``: the
+    Fleiss–Cohen–Everitt variance; checked against Fleiss and Paik's and Stata's worked examples)."""
+    from statsmodels.stats.inter_rater import cohens_kappa
+
+    table = _agreement_table(first, second)
+    if table.shape[0] == 1:  # one code only: perfect agreement, nothing to vary
+        return Kappa(1.0, 0.0, 1.0, 1.0, int(table.sum()))
+    from statistics import NormalDist
+
+    found = cohens_kappa(table)
+    kappa, se = float(found.kappa), float(found.std_kappa)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    return Kappa(kappa, se, kappa - z * se, kappa + z * se, int(table.sum()))
 
 
 def model_agreement(texts: Sequence[str], coded: dict[int, str], language: str, folds: int = 5,
