@@ -154,3 +154,56 @@ def test_a_file_of_no_tool_is_refused_clearly(tmp_path: Path) -> None:
     bad = _write_csv(tmp_path / "y.csv", [["Timestamp", "Q"], ["2025", "Agree", "extra"]])
     with pytest.raises(InputFileError, match="row 2 has 3 fields"):
         read_survey_export(bad)
+
+
+def test_voices_ingest_stores_the_exports_of_every_tool_once_and_no_identifier(tmp_path: Path) -> None:
+    """`esmonitor voices ingest --role --wave` on the four exports: questions with both labels,
+    the statement's answers 1–5 as counted by hand, open answers redacted, the region question (or
+    --catchment) placing each response, nothing of the planted identifiers anywhere in the
+    warehouse, and the same files again adding nothing."""
+    from typer.testing import CliRunner
+
+    from esmonitor.cli import app
+    from esmonitor.warehouse import Warehouse
+
+    key = tmp_path / "key"
+    key.write_text("ab" * 32 + "\n", "ascii")
+    key.chmod(0o600)
+    w = tmp_path / "w.duckdb"
+    runner = CliRunner()
+    for tool, writer in WRITERS.items():
+        folder = tmp_path / tool
+        folder.mkdir()
+        path = writer(folder)
+        extra = [] if tool == "qualtrics" else ["--catchment", "Peel"]  # Qualtrics has its region question
+        got = runner.invoke(app, ["voices", "ingest", str(path), "-w", str(w), "--key-file", str(key), "--role",
+                                  "esp_staff", "--wave", "2025", *extra])
+        assert got.exit_code == 0, (tool, got.output)
+        again = runner.invoke(app, ["voices", "ingest", str(path), "-w", str(w), "--key-file", str(key), "--role",
+                                    "esp_staff", "--wave", "2025", *extra, "--json"])
+        assert again.exit_code == 0 and '"skipped": true' in again.output, again.output
+    with Warehouse(w, read_only=True) as wh:
+        forms = wh.fetchall("SELECT source, count(*) FROM survey_response GROUP BY source ORDER BY source")
+        statement = wh.fetchall(
+            "SELECT r.source, a.value, count(*) FROM survey_answer a JOIN survey_response r USING (response_id) "
+            "JOIN survey_question q ON q.form_id = r.form_id AND q.question = a.question "
+            "WHERE q.label_en = 'Referrals arrive with enough information' GROUP BY ALL ORDER BY ALL")
+        regions = wh.fetchall("SELECT catchment_id, count(*) FROM survey_response WHERE source = 'qualtrics' "
+                              "GROUP BY ALL ORDER BY ALL")
+        french = wh.fetchall("SELECT DISTINCT label_fr FROM survey_question WHERE kind = 'open_text'")
+        opened = [r[0] for r in wh.fetchall("SELECT value FROM survey_answer WHERE theme = 'open'")]
+    assert forms == [(t, 5) for t in sorted(WRITERS)]
+    for tool in WRITERS:
+        assert {(v, n) for t, v, n in statement if t == tool} == {("2", 1), ("4", 3), ("5", 1)}, tool
+    assert regions == [("NEA", 2), ("TOR", 3)]  # "Northeast" and "Nord-Est" are one catchment
+    assert ("Que changeriez-vous?",) in french
+    assert opened and not any("416-555-0199" in t for t in opened)  # the phone number typed in an answer
+    # every text column of every table (the file's bytes could hide a compressed string)
+    with Warehouse(w, read_only=True) as wh:
+        columns = wh.fetchall("SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE data_type = 'VARCHAR'")
+        for table, column in columns:
+            for planted in PLANTED:
+                hits = wh.fetchall(f'SELECT count(*) FROM "{table}" WHERE strpos("{column}", ?) > 0', [planted])
+                assert hits == [(0,)], (table, column, planted)
+    assert len(columns) > 20

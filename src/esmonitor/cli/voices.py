@@ -71,9 +71,13 @@ def languages(texts: Sequence[str | None], language: str) -> list[str]:
 
 
 def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None, wave: str | None,
-                      key_file: Path | None) -> list[ResponsesReport]:
+                      key_file: Path | None, role: str | None = None,
+                      catchment: str | None = None) -> list[ResponsesReport]:
     """Survey exports into the warehouse. A folder written by ``esmonitor synth`` (with its
-    manifest) says each file's role and wave; otherwise --instrument and --wave do."""
+    manifest) says each file's role and wave; otherwise --instrument and --wave do, or, for an
+    export of Google Forms, Microsoft Forms, SurveyMonkey or Qualtrics, --role and --wave."""
+    if role is not None and instrument is None:
+        return _ingest_other_tools(warehouse, paths, role, wave, catchment, key_file)
     from esmonitor.ingest.pipeline import pseudonymizer_for
     from esmonitor.voices.instruments import ROLES, builtin, read_xlsform
     from esmonitor.voices.redact import Redactor
@@ -107,6 +111,32 @@ def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None
     return reports
 
 
+def _ingest_other_tools(warehouse: Path, paths: list[Path], role: str, wave: str | None, catchment: str | None,
+                        key_file: Path | None) -> list[ResponsesReport]:
+    from esmonitor.ingest.pipeline import pseudonymizer_for
+    from esmonitor.voices.exports import ingest_export
+    from esmonitor.voices.redact import Redactor
+    from esmonitor.warehouse import Warehouse
+
+    if wave is None:
+        raise UserInputError("say which wave the responses belong to", hint="--wave, e.g. 2025")
+    files = [f for p in paths for f in (sorted(q for q in p.iterdir() if q.suffix.lower() in (".csv", ".xlsx"))
+                                         if p.is_dir() else [p])]
+    if not files:
+        raise UserInputError("no survey exports found")
+    redactor = Redactor()
+    reports = []
+    with Warehouse(warehouse) as w, progress() as bar:
+        pseudonymizer = pseudonymizer_for(w, key_file)
+        task = bar.add_task("Ingesting responses", total=len(files))
+        for f in files:
+            bar.update(task, description=f"Ingesting {f.name}")
+            reports.append(ingest_export(w, f, pseudonymizer, role=role, wave=wave, catchment=catchment,
+                                         redactor=redactor))
+            bar.advance(task)
+    return reports
+
+
 def print_voices_reports(reports: list[ResponsesReport]) -> None:
     table = Table(title="Survey responses")
     for col in ("file", "format", "rows", "loaded", "already stored", "answers", "quarantined"):
@@ -130,15 +160,21 @@ def voices_ingest(
     instrument: Annotated[str | None, typer.Option(help="esp_staff, ssm_staff, job_seeker, employer, or an "
                                                         "XLSForm file.")] = None,
     wave: Annotated[str | None, typer.Option(help="The survey wave the responses belong to, e.g. 2025.")] = None,
+    role: Annotated[str | None, typer.Option(
+        help="For an export of Google Forms, Microsoft Forms, SurveyMonkey or Qualtrics: who answered "
+             "(esp_staff, ssm_staff, job_seeker, employer), for the whole file.")] = None,
+    catchment: Annotated[str | None, typer.Option(
+        help="With --role: the catchment of every response (default: the question whose answers name one).")] = None,
     key_file: KeyOpt = None,
     audience: AudienceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load KoboToolbox (CSV, XLSX) and LimeSurvey (CSV) exports: validated, bad answers to the
-    quarantine, respondents pseudonymized, open answers redacted, files and responses once only
-    (province or admin)."""
+    """Load KoboToolbox (CSV, XLSX) and LimeSurvey (CSV) exports of an instrument, or, with --role,
+    exports of Google Forms, Microsoft Forms, SurveyMonkey and Qualtrics: validated, bad answers to
+    the quarantine, identifier columns never read, respondents pseudonymized, open answers
+    redacted, files and responses once only (province or admin)."""
     policy_for(audience).require("province", "loading survey responses (its accounting names every rejected answer)")
-    reports = run_voices_ingest(warehouse, paths, instrument, wave, key_file)
+    reports = run_voices_ingest(warehouse, paths, instrument, wave, key_file, role, catchment)
     if as_json:
         print_json({"files": [r.as_dict() for r in reports]})
         return

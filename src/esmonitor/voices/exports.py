@@ -29,6 +29,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -194,7 +195,15 @@ def read_survey_export(path: Path) -> SurveyExport:
     submitted = next((i for i, h in enumerate(headers) if fold(h) in ("timestamp", "horodateur", "horodatage",
                                                                       "completion time", "end date", "enddate")),
                      None)
-    columns = {f"q{n + 1}": i for n, i in enumerate(keep)}
+    # a question's key is its English label, folded (the same statement in two tools' exports is one
+    # question); a repeated label gets a number
+    columns: dict[str, int] = {}
+    for i in keep:
+        base = re.sub(r"[^a-z0-9]+", "_", fold(split_label(headers[i])[0])).strip("_")[:60] or "question"
+        key, n = base, 2
+        while key in columns or key == "submitted":
+            key, n = f"{base}_{n}", n + 1
+        columns[key] = i
     data = {"submitted": [r[submitted] if submitted is not None else "" for r in body]}
     data.update({key: [r[i] for r in body] for key, i in columns.items()})
     answers = pl.DataFrame(data, schema={c: pl.String for c in data})
@@ -207,3 +216,134 @@ def read_survey_export(path: Path) -> SurveyExport:
         pl.col(c).map_elements(lambda v: AGREEMENT.get(fold(v)) if v and v.strip() else None,
                                return_dtype=pl.Int64).alias(c) for c in likert)
     return SurveyExport(tool, questions, answers, sorted(set(dropped), key=headers.index))
+
+
+QUESTIONS_TABLE = "survey_question"
+
+
+def form_id_of(export: SurveyExport) -> str:
+    """The same questions give the same form id (a later download of the same survey, with more
+    responses, is the same form)."""
+    import hashlib
+
+    labels = "\n".join(f"{q.label_en}\t{q.label_fr}" for q in export.questions)
+    return f"{export.tool}:{hashlib.sha256(labels.encode('utf-8')).hexdigest()[:12]}"
+
+
+def catchment_question(export: SurveyExport) -> str | None:
+    """The question whose every answer names a catchment (a region question), if there is one."""
+    from esmonitor.model.aggregates import find_place
+
+    for q in export.questions:
+        if q.kind not in ("choice", "open_text"):
+            continue
+        given = [v for v in export.answers[q.column].to_list() if v and v.strip()]
+        places = [find_place(v, "catchment") for v in given]
+        if given and all(p is not None for p in places):
+            return q.column
+    return None
+
+
+def ingest_export(warehouse: Any, path: Path, pseudonymize: Any, *, role: str, wave: str,
+                  catchment: str | None = None, redactor: Any = None) -> Any:
+    """Store one export of another tool: its questions (labels in both languages, kind), one
+    response per row (pseudonymous id from the form, the submission time and the answers; role
+    and wave as given; catchment as given for the whole file, else from its region question),
+    answers with open text redacted; a response without a catchment to the quarantine; a file or
+    response already stored is not stored again. Returns a :class:`ResponsesReport`."""
+    import hashlib
+    import time
+    import uuid
+
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    from esmonitor.ingest.sources import synthetic_origin
+    from esmonitor.model.aggregates import find_place
+    from esmonitor.voices.instruments import ROLES
+    from esmonitor.voices.redact import Redactor
+    from esmonitor.voices.responses import ResponsesReport
+    from esmonitor.warehouse.schema import BATCHES_TABLE, QUARANTINE_TABLE
+
+    if role not in ROLES:
+        raise InputFileError(str(path), f"unknown role {role!r}", hint=f"--role {'|'.join(ROLES)}")
+    report = ResponsesReport(str(path))
+    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else ""
+    export = read_survey_export(Path(path))
+    report.format, report.rows_read = export.tool, export.answers.height
+    report.dropped_identifier_columns = list(export.dropped_identifier_columns)
+    seen = warehouse.fetchall(exp.select("batch_id").from_(exp.table_(BATCHES_TABLE, quoted=True))
+                              .where(exp.column("file_sha256").eq(exp.Placeholder())), [sha])
+    if seen:
+        report.skipped, report.batch_id = True, str(seen[0][0])
+        return report
+    fixed: str | None = None
+    if catchment is not None:
+        given = find_place(catchment, "catchment")
+        if given is None:
+            raise InputFileError(str(path), f"--catchment {catchment!r} is not a catchment of the reference data")
+        fixed = given.catchment_id
+    where = None if fixed else catchment_question(export)
+    if fixed is None and where is None:
+        raise InputFileError(str(path), "no catchment: none given and no question whose answers all name one",
+                             hint="--catchment NAME for the whole file")
+    report.batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    redactor = redactor or Redactor()
+    form = form_id_of(export)
+    stored = {r[0] for r in warehouse.fetchall("SELECT response_id FROM survey_response")}
+    kinds = {q.column: q.kind for q in export.questions}
+    responses, answers, problems = [], [], []
+    for row_number, row in enumerate(export.answers.iter_rows(named=True), start=1):
+        content = "\x1f".join(str(row[c]) for c in export.answers.columns)
+        response_id = pseudonymize(f"{form}:{hashlib.sha256(content.encode('utf-8')).hexdigest()}")
+        place = fixed
+        if place is None and where is not None and row[where]:
+            named = find_place(row[where], "catchment")
+            place = named.catchment_id if named else None
+        if place is None:
+            problems.append((report.batch_id, Path(path).name, "survey_response", row_number, where, None,
+                             "catchment", "no catchment named: the response cannot be placed", None))
+            continue
+        if response_id in stored:
+            report.responses_already_stored += 1
+            continue
+        stored.add(response_id)
+        for q in export.questions:
+            value = row[q.column]
+            if value is None or str(value).strip() == "" or q.column == where:
+                continue
+            text = redactor.redact(str(value)) if kinds[q.column] == "open_text" else str(value)
+            answers.append((response_id, q.column, text, "open" if kinds[q.column] == "open_text" else None,
+                            report.batch_id))
+        responses.append((response_id, form, role, place, wave, None, None, export.tool, report.batch_id))
+    report.responses_loaded, report.answers_loaded, report.problems = len(responses), len(answers), len(problems)
+    for p in problems:
+        report.by_rule[p[6]] = report.by_rule.get(p[6], 0) + 1
+    known = {r[0] for r in warehouse.fetchall(
+        exp.select("question").from_(QUESTIONS_TABLE).where(exp.column("form_id").eq(exp.Placeholder())), [form])}
+    questions = [(form, q.column, q.label_en, q.label_fr, q.kind, report.batch_id) for q in export.questions
+                 if q.column not in known]
+    with warehouse.transaction():
+        if questions:
+            warehouse.insert_arrow(QUESTIONS_TABLE, pa.table(list(zip(*questions, strict=True)), names=[
+                "form_id", "question", "label_en", "label_fr", "kind", "_batch_id"]))
+        if responses:
+            warehouse.insert_arrow("survey_response", pa.table(list(zip(*responses, strict=True)), names=[
+                "response_id", "form_id", "role", "catchment_id", "wave", "submitted_at", "language", "source",
+                "_batch_id"]))
+        if answers:
+            warehouse.insert_arrow("survey_answer", pa.table(list(zip(*answers, strict=True)), names=[
+                "response_id", "question", "value", "theme", "_batch_id"]))
+        if problems:
+            warehouse.insert_arrow(QUARANTINE_TABLE, pa.table(list(zip(*problems, strict=True)), names=[
+                "batch_id", "file_name", "entity", "source_row", "column_name", "value", "rule", "message",
+                "record"]))
+        origin = synthetic_origin(Path(path))
+        if origin is not None and responses:
+            warehouse.mark_synthetic(origin)
+        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        ledger = [report.batch_id, Path(path).name, sha, "survey_response", report.rows_read, len(responses),
+                  len(problems), len(responses), 0, report.responses_already_stored, now, now]
+        warehouse.execute(exp.insert(exp.values([tuple(exp.Placeholder() for _ in ledger)]),
+                                     exp.table_(BATCHES_TABLE, quoted=True)), ledger)
+    return report

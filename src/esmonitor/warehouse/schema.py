@@ -72,6 +72,11 @@ SYSTEM_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("response_id", "VARCHAR"), ("question", "VARCHAR"), ("value", "VARCHAR"), ("theme", "VARCHAR"),
         ("_batch_id", "VARCHAR"),
     ),
+    # the questions of exports of other survey tools (esmonitor.voices.exports): labels in both languages
+    "survey_question": (
+        ("form_id", "VARCHAR"), ("question", "VARCHAR"), ("label_en", "VARCHAR"), ("label_fr", "VARCHAR"),
+        ("kind", "VARCHAR"), ("_batch_id", "VARCHAR"),
+    ),
     MINIMUM_WAGE_TABLE: (("effective_date", "DATE"), ("cad_per_hour", "DOUBLE")),
     # the release ledger (esmonitor.disclosure.ledger): every public release and every cell it published or hid
     RELEASES_TABLE: (
