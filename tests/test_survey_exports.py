@@ -161,6 +161,7 @@ def test_voices_ingest_stores_the_exports_of_every_tool_once_and_no_identifier(t
     the statement's answers 1–5 as counted by hand, open answers redacted, the region question (or
     --catchment) placing each response, nothing of the planted identifiers anywhere in the
     warehouse, and the same files again adding nothing."""
+    import sqlglot.expressions as exp
     from typer.testing import CliRunner
 
     from esmonitor.cli import app
@@ -204,6 +205,8 @@ def test_voices_ingest_stores_the_exports_of_every_tool_once_and_no_identifier(t
                               "WHERE data_type = 'VARCHAR'")
         for table, column in columns:
             for planted in PLANTED:
-                hits = wh.fetchall(f'SELECT count(*) FROM "{table}" WHERE strpos("{column}", ?) > 0', [planted])
+                query = exp.select(exp.func("count", exp.Star())).from_(exp.to_table(table, quoted=True)).where(
+                    exp.func("strpos", exp.column(column, quoted=True), exp.Placeholder()) > 0)
+                hits = wh.fetchall(query, [planted])
                 assert hits == [(0,)], (table, column, planted)
     assert len(columns) > 20

@@ -78,11 +78,8 @@ def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None
     export of Google Forms, Microsoft Forms, SurveyMonkey or Qualtrics, --role and --wave."""
     if role is not None and instrument is None:
         return _ingest_other_tools(warehouse, paths, role, wave, catchment, key_file)
-    from esmonitor.ingest.pipeline import pseudonymizer_for
     from esmonitor.voices.instruments import ROLES, builtin, read_xlsform
-    from esmonitor.voices.redact import Redactor
     from esmonitor.voices.responses import ingest_responses
-    from esmonitor.warehouse import Warehouse
 
     jobs: list[tuple[Path, Any, str]] = []
     for p in paths:
@@ -91,12 +88,28 @@ def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None
             described = json.loads(manifest.read_text("utf-8")).get("files", {})
             jobs += [(p / name, builtin(info["role"]), info["wave"]) for name, info in sorted(described.items())]
             continue
-        files = sorted(q for q in p.iterdir() if q.suffix.lower() in (".csv", ".xlsx")) if p.is_dir() else [p]
+        files = _exports_in(p)
         if instrument is None or wave is None:
             raise UserInputError(f"{p}: say which instrument and wave the responses answer",
                                  hint=f"--instrument {'|'.join(ROLES)} or an XLSForm file, and --wave")
         form = builtin(instrument) if instrument in ROLES else read_xlsform(Path(instrument))
         jobs += [(f, form, wave) for f in files]
+    return _load_each(warehouse, key_file, [
+        (path, lambda w, pseudonymizer, redactor, path=path, form=form, wave_label=wave_label:
+         ingest_responses(w, path, form, pseudonymizer, wave_label, redactor)) for path, form, wave_label in jobs])
+
+
+def _exports_in(path: Path) -> list[Path]:
+    """A file, or a folder's exports (.csv, .xlsx)."""
+    return sorted(q for q in path.iterdir() if q.suffix.lower() in (".csv", ".xlsx")) if path.is_dir() else [path]
+
+
+def _load_each(warehouse: Path, key_file: Path | None, jobs: list[tuple[Path, Any]]) -> list[ResponsesReport]:
+    """Each (file, loader) in one warehouse session, with one pseudonymizer and redactor."""
+    from esmonitor.ingest.pipeline import pseudonymizer_for
+    from esmonitor.voices.redact import Redactor
+    from esmonitor.warehouse import Warehouse
+
     if not jobs:
         raise UserInputError("no survey exports found")
     redactor = Redactor()
@@ -104,37 +117,24 @@ def run_voices_ingest(warehouse: Path, paths: list[Path], instrument: str | None
     with Warehouse(warehouse) as w, progress() as bar:
         pseudonymizer = pseudonymizer_for(w, key_file)
         task = bar.add_task("Ingesting responses", total=len(jobs))
-        for path, form, wave_label in jobs:
+        for path, load in jobs:
             bar.update(task, description=f"Ingesting {path.name}")
-            reports.append(ingest_responses(w, path, form, pseudonymizer, wave_label, redactor))
+            reports.append(load(w, pseudonymizer, redactor))
             bar.advance(task)
     return reports
 
 
 def _ingest_other_tools(warehouse: Path, paths: list[Path], role: str, wave: str | None, catchment: str | None,
                         key_file: Path | None) -> list[ResponsesReport]:
-    from esmonitor.ingest.pipeline import pseudonymizer_for
     from esmonitor.voices.exports import ingest_export
-    from esmonitor.voices.redact import Redactor
-    from esmonitor.warehouse import Warehouse
 
     if wave is None:
         raise UserInputError("say which wave the responses belong to", hint="--wave, e.g. 2025")
-    files = [f for p in paths for f in (sorted(q for q in p.iterdir() if q.suffix.lower() in (".csv", ".xlsx"))
-                                         if p.is_dir() else [p])]
-    if not files:
-        raise UserInputError("no survey exports found")
-    redactor = Redactor()
-    reports = []
-    with Warehouse(warehouse) as w, progress() as bar:
-        pseudonymizer = pseudonymizer_for(w, key_file)
-        task = bar.add_task("Ingesting responses", total=len(files))
-        for f in files:
-            bar.update(task, description=f"Ingesting {f.name}")
-            reports.append(ingest_export(w, f, pseudonymizer, role=role, wave=wave, catchment=catchment,
-                                         redactor=redactor))
-            bar.advance(task)
-    return reports
+    files = [f for p in paths for f in _exports_in(p)]
+    return _load_each(warehouse, key_file, [
+        (f, lambda w, pseudonymizer, redactor, f=f: ingest_export(w, f, pseudonymizer, role=role, wave=wave,
+                                                                   catchment=catchment, redactor=redactor))
+        for f in files])
 
 
 def print_voices_reports(reports: list[ResponsesReport]) -> None:

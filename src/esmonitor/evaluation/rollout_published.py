@@ -285,8 +285,7 @@ def evaluate_published_rollout(indicators: pl.DataFrame, *, indicator: str = DEF
             indicator=indicator, anticipation=anticipation)
     covariates = ["unemployment"] if "unemployment" in panel.columns else []
     # first_treated beyond the panel: not yet treated within it (the not-yet-treated controls)
-    last = int(panel["t"].max())  # type: ignore[arg-type]
-    panel = panel.with_columns(pl.when(pl.col("first_treated") > last).then(0).otherwise(pl.col("first_treated"))
+    panel = panel.with_columns(pl.when(pl.col("first_treated") > end).then(0).otherwise(pl.col("first_treated"))
                                .alias("first_treated"))
     kw: dict[str, Any] = {"outcome": "value", "unit": "unit", "time": "t", "first_treated": "first_treated",
                           "covariates": covariates, "control_group": "not-yet-treated", "method": "reg",

@@ -255,15 +255,12 @@ def ingest_export(warehouse: Any, path: Path, pseudonymize: Any, *, role: str, w
     import time
     import uuid
 
-    import pyarrow as pa
     import sqlglot.expressions as exp
 
-    from esmonitor.ingest.sources import synthetic_origin
     from esmonitor.model.aggregates import find_place
     from esmonitor.voices.instruments import ROLES
     from esmonitor.voices.redact import Redactor
-    from esmonitor.voices.responses import ResponsesReport
-    from esmonitor.warehouse.schema import BATCHES_TABLE, QUARANTINE_TABLE
+    from esmonitor.voices.responses import ResponsesReport, ingested_batch, store_responses
 
     if role not in ROLES:
         raise InputFileError(str(path), f"unknown role {role!r}", hint=f"--role {'|'.join(ROLES)}")
@@ -272,10 +269,9 @@ def ingest_export(warehouse: Any, path: Path, pseudonymize: Any, *, role: str, w
     export = read_survey_export(Path(path))
     report.format, report.rows_read = export.tool, export.answers.height
     report.dropped_identifier_columns = list(export.dropped_identifier_columns)
-    seen = warehouse.fetchall(exp.select("batch_id").from_(exp.table_(BATCHES_TABLE, quoted=True))
-                              .where(exp.column("file_sha256").eq(exp.Placeholder())), [sha])
+    seen = ingested_batch(warehouse, sha)
     if seen:
-        report.skipped, report.batch_id = True, str(seen[0][0])
+        report.skipped, report.batch_id = True, seen
         return report
     fixed: str | None = None
     if catchment is not None:
@@ -316,34 +312,9 @@ def ingest_export(warehouse: Any, path: Path, pseudonymize: Any, *, role: str, w
             answers.append((response_id, q.column, text, "open" if kinds[q.column] == "open_text" else None,
                             report.batch_id))
         responses.append((response_id, form, role, place, wave, None, None, export.tool, report.batch_id))
-    report.responses_loaded, report.answers_loaded, report.problems = len(responses), len(answers), len(problems)
-    for p in problems:
-        report.by_rule[p[6]] = report.by_rule.get(p[6], 0) + 1
     known = {r[0] for r in warehouse.fetchall(
         exp.select("question").from_(QUESTIONS_TABLE).where(exp.column("form_id").eq(exp.Placeholder())), [form])}
     questions = [(form, q.column, q.label_en, q.label_fr, q.kind, report.batch_id) for q in export.questions
                  if q.column not in known]
-    with warehouse.transaction():
-        if questions:
-            warehouse.insert_arrow(QUESTIONS_TABLE, pa.table(list(zip(*questions, strict=True)), names=[
-                "form_id", "question", "label_en", "label_fr", "kind", "_batch_id"]))
-        if responses:
-            warehouse.insert_arrow("survey_response", pa.table(list(zip(*responses, strict=True)), names=[
-                "response_id", "form_id", "role", "catchment_id", "wave", "submitted_at", "language", "source",
-                "_batch_id"]))
-        if answers:
-            warehouse.insert_arrow("survey_answer", pa.table(list(zip(*answers, strict=True)), names=[
-                "response_id", "question", "value", "theme", "_batch_id"]))
-        if problems:
-            warehouse.insert_arrow(QUARANTINE_TABLE, pa.table(list(zip(*problems, strict=True)), names=[
-                "batch_id", "file_name", "entity", "source_row", "column_name", "value", "rule", "message",
-                "record"]))
-        origin = synthetic_origin(Path(path))
-        if origin is not None and responses:
-            warehouse.mark_synthetic(origin)
-        now = time.strftime("%Y-%m-%d %H:%M:%S")
-        ledger = [report.batch_id, Path(path).name, sha, "survey_response", report.rows_read, len(responses),
-                  len(problems), len(responses), 0, report.responses_already_stored, now, now]
-        warehouse.execute(exp.insert(exp.values([tuple(exp.Placeholder() for _ in ledger)]),
-                                     exp.table_(BATCHES_TABLE, quoted=True)), ledger)
+    store_responses(warehouse, Path(path), sha, report, responses, answers, problems, questions)
     return report

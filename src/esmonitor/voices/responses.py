@@ -121,10 +121,9 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
     frame = read_export(path)
     report.format = detect_format(frame, path)
     report.rows_read = frame.height
-    seen = warehouse.fetchall(exp.select("batch_id").from_(exp.table_(BATCHES_TABLE, quoted=True))
-                              .where(exp.column("file_sha256").eq(exp.Placeholder())), [sha])
+    seen = ingested_batch(warehouse, sha)
     if seen:
-        report.skipped, report.batch_id = True, str(seen[0][0])
+        report.skipped, report.batch_id = True, seen
         return report
     report.batch_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     redactor = redactor or Redactor()
@@ -171,10 +170,29 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
         language = (row.get("startlanguage") or "").split("-")[0] or None
         responses.append((response_id, instrument.form_id, instrument.role, catchment, wave,
                           _timestamp(submitted), language, report.format, report.batch_id))
+    store_responses(warehouse, path, sha, report, responses, answers, problems)
+    return report
+
+
+def ingested_batch(warehouse: Warehouse, sha: str) -> str | None:
+    """The batch that already loaded a file of this content, if any."""
+    seen = warehouse.fetchall(exp.select("batch_id").from_(exp.table_(BATCHES_TABLE, quoted=True))
+                              .where(exp.column("file_sha256").eq(exp.Placeholder())), [sha])
+    return str(seen[0][0]) if seen else None
+
+
+def store_responses(warehouse: Warehouse, path: Path, sha: str, report: ResponsesReport,
+                    responses: list[tuple[Any, ...]], answers: list[tuple[Any, ...]], problems: list[tuple[Any, ...]],
+                    questions: list[tuple[Any, ...]] | None = None) -> None:
+    """One file's responses, answers, quarantined problems (and questions of another tool's
+    export) in one transaction, with its batch record; the report's counts filled in."""
     report.responses_loaded, report.answers_loaded, report.problems = len(responses), len(answers), len(problems)
     for p in problems:
         report.by_rule[p[6]] = report.by_rule.get(p[6], 0) + 1
     with warehouse.transaction():
+        if questions:
+            warehouse.insert_arrow("survey_question", pa.table(list(zip(*questions, strict=True)), names=[
+                "form_id", "question", "label_en", "label_fr", "kind", "_batch_id"]))
         if responses:
             warehouse.insert_arrow("survey_response", pa.table(list(zip(*responses, strict=True)), names=[
                 "response_id", "form_id", "role", "catchment_id", "wave", "submitted_at", "language", "source",
@@ -194,7 +212,6 @@ def ingest_responses(warehouse: Warehouse, path: Path, instrument: Instrument, p
                   len(problems), len(responses), 0, report.responses_already_stored, now, now]
         warehouse.execute(exp.insert(exp.values([tuple(exp.Placeholder() for _ in ledger)]),
                                      exp.table_(BATCHES_TABLE, quoted=True)), ledger)
-    return report
 
 
 def _columns(frame: pl.DataFrame, instrument: Instrument, fmt: str) -> dict[str, str]:
